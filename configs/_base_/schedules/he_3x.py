@@ -1,0 +1,34 @@
+# He et al. 2019 ("Rethinking ImageNet Pre-training"), Sec. 4: an Nx schedule
+# is N*90k iterations at batch 16, with the LR x0.1 at the last 60k and the
+# last 20k iterations (1x: Detectron's standard steps 60k, 80k instead).
+# 3x: 270000 iterations at batch 16, lr 0.02, LR x0.1 at 210000 and 250000;
+# warm-up 500 iterations, linear from 0.001x the LR.
+# Rendered by rethink_mmdet.scratch.schedule.he_schedule_fragment(); the test
+# tests/scratch/test_schedule.py checks it against he_schedule().
+train_cfg = dict(
+    type='IterBasedTrainLoop', max_iters=270000, val_interval=90000)
+val_cfg = dict(type='ValLoop')
+test_cfg = dict(type='TestLoop')
+
+param_scheduler = [
+    dict(type='LinearLR', start_factor=0.001, by_epoch=False,
+         begin=0, end=500),
+    dict(
+        type='MultiStepLR',
+        begin=0,
+        end=270000,
+        by_epoch=False,
+        milestones=[210000, 250000],
+        gamma=0.1)
+]
+optim_wrapper = dict(
+    type='OptimWrapper',
+    optimizer=dict(type='SGD', lr=0.02, momentum=0.9, weight_decay=0.0001),
+    paramwise_cfg=dict(norm_decay_mult=0.))
+# The LR above is already scaled to the batch size.
+auto_scale_lr = dict(enable=False, base_batch_size=16)
+
+default_hooks = dict(
+    checkpoint=dict(
+        type='CheckpointHook', by_epoch=False, interval=90000))
+log_processor = dict(type='LogProcessor', by_epoch=False)

@@ -1,0 +1,33 @@
+# Iteration-based schedule for the built-in shapes dataset (CPU demo).
+# Shape of He et al. 2019 Sec. 4: linear warm-up, then SGD (momentum 0.9,
+# weight decay 1e-4, no decay on norm parameters) with two 10x LR drops late
+# in training (here at 75% and 92% of the run).
+max_iters = 800
+train_cfg = dict(
+    type='IterBasedTrainLoop', max_iters=max_iters, val_interval=max_iters)
+val_cfg = dict(type='ValLoop')
+test_cfg = dict(type='TestLoop')
+
+optim_wrapper = dict(
+    type='OptimWrapper',
+    optimizer=dict(type='SGD', lr=0.02, momentum=0.9, weight_decay=0.0001),
+    paramwise_cfg=dict(norm_decay_mult=0.),
+    clip_grad=dict(max_norm=35, norm_type=2))
+param_scheduler = [
+    dict(type='LinearLR', start_factor=0.001, by_epoch=False, begin=0,
+         end=100),
+    dict(
+        type='MultiStepLR',
+        begin=0,
+        end=max_iters,
+        by_epoch=False,
+        milestones=[600, 736],
+        gamma=0.1)
+]
+
+default_hooks = dict(
+    logger=dict(type='LoggerHook', interval=20),
+    checkpoint=dict(
+        type='CheckpointHook', by_epoch=False, interval=200,
+        max_keep_ckpts=2))
+log_processor = dict(type='LogProcessor', window_size=20, by_epoch=False)

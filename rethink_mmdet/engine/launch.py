@@ -1,0 +1,119 @@
+"""Shared launch logic of ``tools/train.py``, ``tools/test.py`` and friends.
+
+The tools keep MMDetection's arguments; this module adds one thing mmdet's
+tools lack: distributed runs on machines without CUDA. mmengine's
+``init_dist`` calls ``torch.cuda.set_device`` and ``Runner.wrap_model`` passes
+``device_ids=[LOCAL_RANK]`` to DDP, both of which fail on a CPU-only torch.
+When CUDA is absent we start the process group with the ``gloo`` backend
+ourselves (mmengine then skips its own ``init_dist``) and wrap the model with
+``device_ids=None``, so ``tools/dist_train.sh CONFIG 2`` runs two real
+processes on a laptop or CI, exactly as it does with ``nccl`` on a cluster.
+"""
+import argparse
+import os
+import os.path as osp
+
+import torch
+import torch.distributed as torch_dist
+from mmengine.config import Config, ConfigDict, DictAction
+
+LAUNCHERS = ('none', 'pytorch', 'slurm', 'mpi')
+CPU_BACKEND = 'gloo'
+
+
+def add_launch_args(parser: argparse.ArgumentParser) -> None:
+    """Add the arguments every mmdet tool shares.
+
+    ``--work-dir``, ``--cfg-options``, ``--launcher`` and ``--local_rank``
+    with the same names, defaults and meaning as in ``mmdet/tools``.
+
+    Args:
+        parser (argparse.ArgumentParser): The parser to extend.
+    """
+    parser.add_argument('--work-dir', help='the dir to save logs and models')
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
+        help='override some settings in the used config, the key-value pair '
+        'in xxx=yyy format will be merged into config file. If the value to '
+        'be overwritten is a list, it should be like key="[a,b]" or key=a,b; '
+        'nested lists/tuples like key="[(a,b),(c,d)]". No white space.')
+    parser.add_argument(
+        '--launcher', choices=LAUNCHERS, default='none', help='job launcher')
+    # torch.distributed.launch passes --local-rank (torch>=2.0) or
+    # --local_rank; torchrun sets LOCAL_RANK in the environment instead.
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+
+
+def load_config(args: argparse.Namespace) -> Config:
+    """Load ``args.config`` and apply the shared command-line arguments.
+
+    ``work_dir`` is taken, by priority, from ``--work-dir``, the config, or
+    ``./work_dirs/<config name>`` (mmdet's rule). The launcher is prepared
+    with :func:`setup_launcher`.
+
+    Args:
+        args (argparse.Namespace): Parsed arguments holding ``config``,
+            ``work_dir``, ``cfg_options``, ``launcher`` and ``local_rank``.
+
+    Returns:
+        Config: The loaded config.
+    """
+    if 'LOCAL_RANK' not in os.environ:
+        os.environ['LOCAL_RANK'] = str(args.local_rank)
+    cfg = Config.fromfile(args.config)
+    cfg.launcher = args.launcher
+    if args.cfg_options is not None:
+        cfg.merge_from_dict(args.cfg_options)
+    if args.work_dir is not None:
+        cfg.work_dir = args.work_dir
+    elif cfg.get('work_dir', None) is None:
+        cfg.work_dir = osp.join('./work_dirs',
+                                osp.splitext(osp.basename(args.config))[0])
+    setup_launcher(cfg)
+    return cfg
+
+
+def setup_launcher(cfg: Config) -> None:
+    """Make ``cfg.launcher`` work on machines without CUDA.
+
+    With CUDA, or with ``launcher='none'``, nothing changes. Without CUDA and
+    ``launcher='pytorch'`` (torchrun), the process group is initialised here
+    with ``gloo`` from torchrun's environment, ``env_cfg.dist_cfg.backend``
+    is set to ``gloo`` and the DDP wrapper gets ``device_ids=None``.
+
+    Args:
+        cfg (Config): The config whose ``launcher`` is honoured.
+
+    Raises:
+        RuntimeError: For ``slurm``/``mpi`` launchers without CUDA, which
+            are cluster launchers and are not supported on CPU.
+    """
+    launcher = cfg.get('launcher', 'none')
+    if launcher == 'none' or torch.cuda.is_available():
+        return
+    if launcher != 'pytorch':
+        raise RuntimeError(
+            f"launcher='{launcher}' needs CUDA, which this machine lacks. "
+            "On CPU use tools/dist_train.sh (torchrun, launcher='pytorch'), "
+            'which runs the processes with the gloo backend.')
+    env_cfg = cfg.setdefault('env_cfg', ConfigDict())
+    dist_cfg = env_cfg.setdefault('dist_cfg', ConfigDict())
+    dist_cfg['backend'] = CPU_BACKEND
+    if not torch_dist.is_initialized():
+        kwargs = {k: v for k, v in dist_cfg.items() if k != 'backend'}
+        if 'timeout' in kwargs:
+            from datetime import timedelta
+            kwargs['timeout'] = timedelta(seconds=kwargs['timeout'])
+        torch_dist.init_process_group(
+            backend=CPU_BACKEND,
+            rank=int(os.environ['RANK']),
+            world_size=int(os.environ['WORLD_SIZE']),
+            **kwargs)
+    wrapper = cfg.get('model_wrapper_cfg') or ConfigDict(
+        type='MMDistributedDataParallel',
+        broadcast_buffers=False,
+        find_unused_parameters=cfg.get('find_unused_parameters', False))
+    wrapper['device_ids'] = None
+    cfg.model_wrapper_cfg = wrapper

@@ -1,0 +1,69 @@
+"""Train a detector: mmdet's ``tools/train.py`` with the same arguments.
+
+Adds, through :mod:`rethink_mmdet.engine.launch`, distributed runs on
+machines without CUDA (gloo), and imports :mod:`rethink_mmdet` so that its
+components and safe checkpoint loading are active for any config.
+"""
+import argparse
+
+from mmengine.registry import RUNNERS
+from mmengine.runner import Runner
+
+import rethink_mmdet  # noqa: F401  (registers components)
+from rethink_mmdet.engine import add_launch_args, load_config
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(description='Train a detector')
+    parser.add_argument('config', help='train config file path')
+    parser.add_argument(
+        '--amp',
+        action='store_true',
+        default=False,
+        help='enable automatic-mixed-precision training')
+    parser.add_argument(
+        '--auto-scale-lr',
+        action='store_true',
+        help='enable automatically scaling LR.')
+    parser.add_argument(
+        '--resume',
+        nargs='?',
+        type=str,
+        const='auto',
+        help='If specify checkpoint path, resume from it, while if not '
+        'specify, try to auto resume from the latest checkpoint '
+        'in the work directory.')
+    add_launch_args(parser)
+    return parser.parse_args()
+
+
+def main():
+    args = parse_args()
+    cfg = load_config(args)
+
+    if args.amp:
+        cfg.optim_wrapper.type = 'AmpOptimWrapper'
+        cfg.optim_wrapper.loss_scale = 'dynamic'
+    if args.auto_scale_lr:
+        scale = cfg.get('auto_scale_lr', {})
+        if 'enable' not in scale or 'base_batch_size' not in scale:
+            raise RuntimeError(
+                'Can not find "auto_scale_lr" or "auto_scale_lr.enable" or '
+                '"auto_scale_lr.base_batch_size" in your configuration file.')
+        cfg.auto_scale_lr.enable = True
+
+    # resume is determined in this priority: resume from > auto_resume
+    if args.resume == 'auto':
+        cfg.resume = True
+        cfg.load_from = None
+    elif args.resume is not None:
+        cfg.resume = True
+        cfg.load_from = args.resume
+
+    runner = (Runner.from_cfg(cfg)
+              if 'runner_type' not in cfg else RUNNERS.build(cfg))
+    runner.train()
+
+
+if __name__ == '__main__':
+    main()
