@@ -7,7 +7,7 @@ _base_ = [
     'mmdet::_base_/models/mask-rcnn_r50_fpn.py',
     '../_base_/datasets/shapes_instance.py',
     '../_base_/schedules/shapes_iter.py',
-    'mmdet::_base_/default_runtime.py',
+    '../_base_/shapes_runtime.py',
 ]
 custom_imports = dict(imports=['rethink_mmdet'], allow_failed_imports=False)
 

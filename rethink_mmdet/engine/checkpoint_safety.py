@@ -30,26 +30,67 @@ from mmengine.runner.checkpoint import CheckpointLoader
 #: the user trusts enough to unpickle in full (``weights_only=False``).
 TRUSTED_CHECKPOINTS_ENV = 'RETHINK_MMDET_TRUSTED_CHECKPOINTS'
 
-# numpy's array/scalar reconstructors moved from numpy.core to numpy._core in
-# numpy 2; pickles name the module of the running numpy.
-_np_multiarray = getattr(np, '_core', None) or np.core
-_np_multiarray = _np_multiarray.multiarray
+# numpy's array/scalar reconstructors live in numpy.core (numpy 1) or
+# numpy._core (numpy 2); pickles name the module of the numpy that wrote
+# them, so both names are mapped to the running numpy's functions.
+_np_multiarray = (getattr(np, '_core', None) or np.core).multiarray
+_NUMPY_MODULES = ('numpy.core.multiarray', 'numpy._core.multiarray')
 
-#: Numeric dtypes a ``HistoryBuffer`` (or a numpy scalar in runtime info)
-#: can hold: bool, signed/unsigned integers and floats. ``object`` arrays
-#: are deliberately absent (their items would be arbitrary pickles).
-_NUMERIC_DTYPE_CHARS = '?bBhHiIlLqQefdg'
+#: dtypes of the arrays and scalars above (their classes are needed to BUILD
+#: a dtype): bool, integers and floats. ``object`` is deliberately absent:
+#: its items would be arbitrary pickles.
+_NUMERIC_DTYPE_CHARS = '?bBhHiIlLqQefd'
+
+#: ``HistoryBuffer.__getstate__`` pickles its statistics methods as
+#: ``getattr(HistoryBuffer, 'min')`` etc. These are the names it may ask for.
+HISTORY_BUFFER_STATISTICS = frozenset(('min', 'max', 'current', 'mean'))
+
+
+def history_buffer_getattr(obj: object, name: str) -> object:
+    """``getattr`` as mmengine's ``HistoryBuffer`` pickles need it, only.
+
+    Allow-listed under the name ``builtins.getattr``: a general ``getattr``
+    would let a pickle walk from any allowed object to arbitrary attributes,
+    so this one resolves nothing but the statistics methods of
+    ``HistoryBuffer``.
+
+    Args:
+        obj (object): Must be the ``HistoryBuffer`` class.
+        name (str): A statistics method name (``min``, ``max``, ``current``,
+            ``mean`` or one registered with
+            ``HistoryBuffer.register_statistics``).
+
+    Returns:
+        object: The statistics method.
+    """
+    allowed = HISTORY_BUFFER_STATISTICS | set(HistoryBuffer._statistics_methods)
+    if obj is not HistoryBuffer or name not in allowed:
+        raise pickle.UnpicklingError(
+            f'getattr({obj!r}, {name!r}) in a checkpoint: rethink_mmdet only '
+            'allows getattr(HistoryBuffer, <statistics method>), which '
+            'mmengine writes.')
+    return getattr(HistoryBuffer, name)
+
 
 #: The exact globals found in mmengine 0.10 / mmdet 3.3 checkpoints, beyond
-#: torch's own defaults (tensors, OrderedDict, primitives).
+#: torch's own defaults (tensors, OrderedDict, primitives): the entries are
+#: objects or ``(object, name in the pickle)`` pairs.
 CHECKPOINT_SAFE_GLOBALS: List[object] = [
     HistoryBuffer,  # MessageHub.log_scalars
-    _np_multiarray._reconstruct,  # HistoryBuffer._log_history arrays
-    _np_multiarray.scalar,  # numpy scalars in runtime info
-    np.ndarray,
+    (history_buffer_getattr, 'builtins.getattr'),  # HistoryBuffer state
+    np.ndarray,  # HistoryBuffer._log_history / _count_history
     np.dtype,
-] + sorted({type(np.dtype(c)) for c in _NUMERIC_DTYPE_CHARS},
-           key=lambda t: t.__name__)
+] + list(dict.fromkeys(type(np.dtype(c)) for c in _NUMERIC_DTYPE_CHARS)) + [(_np_multiarray._reconstruct, f'{m}._reconstruct')  # ndarray pickles
+     for m in _NUMPY_MODULES] + [(_np_multiarray.scalar, f'{m}.scalar')
+                                 for m in _NUMPY_MODULES]  # runtime_info eta
+
+
+def safe_global_names() -> List[str]:
+    """The names under which :data:`CHECKPOINT_SAFE_GLOBALS` are allowed."""
+    return [
+        g[1] if isinstance(g, tuple) else f'{g.__module__}.{g.__qualname__}'
+        for g in CHECKPOINT_SAFE_GLOBALS
+    ]
 
 
 class UntrustedCheckpointError(pickle.UnpicklingError):

@@ -2,11 +2,11 @@
 """The training-schedule rule of He, Girshick, Dollar 2019, as mmengine config.
 
 He et al. 2019 ("Rethinking ImageNet Pre-training", arXiv 1811.08883), Sec. 4
-("Learning rate scheduling"): a 1x schedule is 90k iterations at a
-total batch of 16 images with base LR 0.02; an Nx schedule is N*90k
-iterations, and the LR is always reduced by 10x "in the last 60k and the
-last 20k iterations, no matter how many total iterations". The LR is linearly warmed up (the paper gives no length, see
-below). So::
+("Learning rate scheduling"): a 1x schedule is 90k iterations at a total
+batch of 16 images with base LR 0.02; an Nx schedule is N*90k iterations,
+and the LR is always reduced by 10x "in the last 60k and the last 20k
+iterations, no matter how many total iterations". The LR is linearly
+warmed up (the paper gives no length, see below). So::
 
     2x: 180k iterations, LR x0.1 at 120k and 160k
     3x: 270k iterations, LR x0.1 at 210k and 250k

@@ -1,6 +1,7 @@
 """Checkpoints on torch >= 2.6: mmengine/mmdet checkpoints load with
 weights_only=True; anything else is refused with a helpful message."""
 import argparse
+import pickle
 import subprocess
 import sys
 
@@ -9,13 +10,9 @@ import torch
 from mmengine.logging import HistoryBuffer
 from mmengine.runner.checkpoint import _load_checkpoint
 
-from rethink_mmdet.engine import (CHECKPOINT_SAFE_GLOBALS,
-                                  TRUSTED_CHECKPOINTS_ENV,
-                                  UntrustedCheckpointError)
-
-
-def qualname(obj):
-    return f'{obj.__module__}.{obj.__qualname__}'
+from rethink_mmdet.engine import (TRUSTED_CHECKPOINTS_ENV,
+                                  UntrustedCheckpointError, safe_global_names)
+from rethink_mmdet.engine.checkpoint_safety import history_buffer_getattr
 
 
 def test_real_checkpoint_needs_exactly_allow_listed_globals(mask_rcnn_run):
@@ -28,11 +25,15 @@ def test_real_checkpoint_needs_exactly_allow_listed_globals(mask_rcnn_run):
         capture_output=True, text=True)
     assert proc.returncode != 0
     assert 'HistoryBuffer' in proc.stderr
-    # ... and every global it needs is in our allow-list.
-    needed = set(torch.serialization.get_unsafe_globals_in_checkpoint(ckpt))
-    allowed = {qualname(g) for g in CHECKPOINT_SAFE_GLOBALS}
+    # ... and every global it needs is in our allow-list (asked in a fresh
+    # process, where nothing is allow-listed yet).
+    proc = subprocess.run(
+        [sys.executable, '-c', 'import torch; print(*torch.serialization.'
+         f'get_unsafe_globals_in_checkpoint({ckpt!r}))'],
+        capture_output=True, text=True, check=True)
+    needed = set(proc.stdout.split())
     assert 'mmengine.logging.history_buffer.HistoryBuffer' in needed
-    assert needed <= allowed, needed - allowed
+    assert needed <= set(safe_global_names()), needed
 
 
 def test_real_checkpoint_loads_with_weights_only(mask_rcnn_run):
@@ -69,6 +70,19 @@ def test_trusted_file_loads_in_full(tmp_path, monkeypatch):
     torch.save({'meta': argparse.Namespace(x=1)}, other)
     with pytest.raises(UntrustedCheckpointError):
         _load_checkpoint(str(other))
+
+
+def test_getattr_is_limited_to_history_buffer_statistics(tmp_path):
+    assert history_buffer_getattr(HistoryBuffer, 'mean') is HistoryBuffer.mean
+    for obj, name in ((HistoryBuffer, '__init__'), (HistoryBuffer, 'update'),
+                      (torch, 'load'), (sys, 'modules')):
+        with pytest.raises(pickle.UnpicklingError, match='only allows'):
+            history_buffer_getattr(obj, name)
+    # A pickle that uses getattr to reach anything else is refused.
+    path = tmp_path / 'getattr.pth'
+    torch.save({'f': HistoryBuffer.update}, path)
+    with pytest.raises(UntrustedCheckpointError):
+        _load_checkpoint(str(path))
 
 
 def test_missing_checkpoint_names_the_file(tmp_path):

@@ -23,7 +23,9 @@ def mim():
 def test_mim_train_and_test_editable(mim, shapes_root, tmp_path):
     # Run from an unrelated directory: mim finds the config by name in
     # rethink_mmdet/.mim/configs (symlinked by the editable install).
-    opts = short_run_options(shapes_root, max_iters=2, ckpt_interval=2)
+    # score_thr=0: after 2 iterations RetinaNet scores sit at the prior.
+    opts = short_run_options(shapes_root, max_iters=2, ckpt_interval=2) + [
+        'model.test_cfg.score_thr=0.0']
     out = run_tool([mim, 'train', 'rethink_mmdet', CONFIG_NAME,
                     '--work-dir', str(tmp_path / 'w'), '--cfg-options',
                     *opts], cwd=tmp_path)
@@ -39,9 +41,14 @@ def test_mim_train_and_test_editable(mim, shapes_root, tmp_path):
 
 def test_mim_train_from_built_wheel(mim, shapes_root, tmp_path):
     src = tmp_path / 'src'
-    shutil.copytree(REPO, src, ignore=shutil.ignore_patterns(
-        '.venv', '.git', '*.egg-info', '.mim', 'data', 'work_dirs',
-        '__pycache__', 'build', 'dist'))
+    top_level_junk = {'.venv', '.git', 'data', 'work_dirs', 'build', 'dist'}
+
+    def ignore(path, names):
+        junk = top_level_junk if osp.samefile(path, REPO) else set()
+        return [n for n in names if n in junk or n in ('.mim', '__pycache__')
+                or n.endswith('.egg-info')]
+
+    shutil.copytree(REPO, src, ignore=ignore)
     run_tool([sys.executable, '-m', 'pip', 'wheel', '--no-deps',
               '--no-build-isolation', '-w', str(tmp_path / 'dist'),
               str(src)], cwd=tmp_path)

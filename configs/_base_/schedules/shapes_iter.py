@@ -24,10 +24,3 @@ param_scheduler = [
         milestones=[600, 736],
         gamma=0.1)
 ]
-
-default_hooks = dict(
-    logger=dict(type='LoggerHook', interval=20),
-    checkpoint=dict(
-        type='CheckpointHook', by_epoch=False, interval=200,
-        max_keep_ckpts=2))
-log_processor = dict(type='LogProcessor', window_size=20, by_epoch=False)
