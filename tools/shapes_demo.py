@@ -65,12 +65,18 @@ def main():
     cfg.randomness = dict(seed=args.seed)
     if args.cfg_options:
         cfg.merge_from_dict(args.cfg_options)
-    # Evaluate once, after training, with the returned metrics.
-    cfg.train_cfg.val_interval = cfg.train_cfg.max_iters + 1
+    # Evaluate once, at the end of training (the loop always validates at
+    # its last iteration); RuntimeInfoHook puts the metrics in the message
+    # hub as `val/<name>`.
+    cfg.train_cfg.val_interval = cfg.train_cfg.max_iters
 
     runner = Runner.from_cfg(cfg)
     runner.train()
-    metrics = runner.val()
+    metrics = {
+        key[len('val/'):]: float(buf.current())
+        for key, buf in runner.message_hub.log_scalars.items()
+        if key.startswith('val/')
+    }
 
     os.makedirs(args.work_dir, exist_ok=True)
     with open(osp.join(args.work_dir, 'metrics.json'), 'w') as f:

@@ -70,9 +70,11 @@ HE_LAST_STEPS = (60_000, 20_000)
 DETECTRON_1X_STEPS = (60_000, 80_000)
 # The entries of the :func:`he_schedule` dict that are mmengine config values
 # (the others, ``max_iters``, ``lr``, ``milestones``, are summaries).
+# Schedule keys only: hooks and logging live in runtime fragments (a
+# schedule fragment that also set `default_hooks` would collide with
+# mmdet's `default_runtime.py` in one `_base_` list).
 SCHEDULE_CONFIG_KEYS = ('train_cfg', 'val_cfg', 'test_cfg', 'param_scheduler',
-                        'optim_wrapper', 'auto_scale_lr', 'default_hooks',
-                        'log_processor')
+                        'optim_wrapper', 'auto_scale_lr')
 
 
 def _is_int(value):
@@ -109,7 +111,7 @@ def he_schedule(multiple,
             scaled with the batch size; 0 disables it. Defaults to 500.
         warmup_ratio (float): LR factor at the start of the warm-up, in
             (0, 1]. Defaults to 0.001.
-        val_interval (int, optional): Validation (and checkpoint) interval in
+        val_interval (int, optional): Validation interval in
             iterations. Defaults to None, which means the scaled 1x length
             ``round(90000 * 16 / batch_size)``.
 
@@ -119,9 +121,8 @@ def he_schedule(multiple,
         :data:`SCHEDULE_CONFIG_KEYS`: ``'train_cfg'``, ``'val_cfg'``,
         ``'test_cfg'``, ``'param_scheduler'`` (the complete list: warm-up
         ``LinearLR`` when ``warmup_iters > 0``, then ``MultiStepLR``),
-        ``'optim_wrapper'``, ``'auto_scale_lr'`` (disabled: the LR is already
-        scaled), ``'default_hooks'`` (iteration-based checkpointing every
-        ``val_interval``) and ``'log_processor'``.
+        ``'optim_wrapper'`` and ``'auto_scale_lr'`` (disabled: the LR is
+        already scaled).
 
     Raises:
         TypeError: If ``multiple``, ``batch_size``, ``warmup_iters`` or
@@ -220,12 +221,7 @@ def he_schedule(multiple,
             optimizer=dict(
                 type='SGD', lr=lr, momentum=0.9, weight_decay=1e-4),
             paramwise_cfg=dict(norm_decay_mult=0.)),
-        auto_scale_lr=dict(enable=False, base_batch_size=batch_size),
-        default_hooks=dict(
-            checkpoint=dict(
-                type='CheckpointHook', by_epoch=False,
-                interval=val_interval)),
-        log_processor=dict(type='LogProcessor', by_epoch=False))
+        auto_scale_lr=dict(enable=False, base_batch_size=batch_size))
 
 
 _FRAGMENT = """\
@@ -258,11 +254,6 @@ optim_wrapper = dict(
     paramwise_cfg=dict(norm_decay_mult=0.))
 # The LR above is already scaled to the batch size.
 auto_scale_lr = dict(enable=False, base_batch_size={batch_size})
-
-default_hooks = dict(
-    checkpoint=dict(
-        type='CheckpointHook', by_epoch=False, interval={val_interval}))
-log_processor = dict(type='LogProcessor', by_epoch=False)
 """
 
 

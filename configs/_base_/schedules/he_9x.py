@@ -27,8 +27,3 @@ optim_wrapper = dict(
     paramwise_cfg=dict(norm_decay_mult=0.))
 # The LR above is already scaled to the batch size.
 auto_scale_lr = dict(enable=False, base_batch_size=16)
-
-default_hooks = dict(
-    checkpoint=dict(
-        type='CheckpointHook', by_epoch=False, interval=90000))
-log_processor = dict(type='LogProcessor', by_epoch=False)
