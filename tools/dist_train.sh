@@ -1,22 +1,6 @@
 #!/usr/bin/env bash
 # Usage: tools/dist_train.sh CONFIG GPUS [train.py args...]
-# torchrun with one process per GPU (nccl); on a machine without CUDA the
-# same command runs GPUS CPU processes with the gloo backend.
-CONFIG=$1
-GPUS=$2
-NNODES=${NNODES:-1}
-NODE_RANK=${NODE_RANK:-0}
-PORT=${PORT:-29500}
-MASTER_ADDR=${MASTER_ADDR:-"127.0.0.1"}
-PYTHON=${PYTHON:-python}
-
-PYTHONPATH="$(dirname "$0")/..":$PYTHONPATH \
-$PYTHON -m torch.distributed.run \
-    --nnodes=$NNODES \
-    --node_rank=$NODE_RANK \
-    --master_addr=$MASTER_ADDR \
-    --nproc_per_node=$GPUS \
-    --master_port=$PORT \
-    "$(dirname "$0")/train.py" \
-    $CONFIG \
-    --launcher pytorch ${@:3}
+# Same arguments and environment variables (NNODES, NODE_RANK, PORT,
+# MASTER_ADDR) as mmdet's. torchrun with one process per GPU (nccl); on a
+# machine without CUDA the same command runs GPUS CPU processes (gloo).
+exec "$(dirname "$0")/dist_launch.sh" train.py "$2" "$1" "${@:3}"

@@ -7,44 +7,9 @@ Example::
         --unlabeled 200 --seed 0
 """
 import argparse
-import importlib.util
 import json
-import os.path as osp
-import sys
 
-REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
-
-
-def _load_shapes():
-    """Import ``rethink_mmdet.data.shapes``, installed or not.
-
-    The package ``__init__`` may pull in mmdet; if importing through the
-    package fails, the module file is loaded directly (it only needs numpy,
-    Pillow and pycocotools).
-
-    Returns:
-        module: The ``shapes`` module.
-    """
-    for attempt in range(2):
-        if attempt == 1:
-            if REPO_ROOT in sys.path:
-                break
-            sys.path.insert(0, REPO_ROOT)
-        try:
-            from rethink_mmdet.data import shapes
-            return shapes
-        except Exception:  # noqa: BLE001 - e.g. not installed, mmdet missing
-            for name in list(sys.modules):
-                if name == 'rethink_mmdet' or name.startswith(
-                        'rethink_mmdet.'):
-                    del sys.modules[name]
-    path = osp.join(REPO_ROOT, 'rethink_mmdet', 'data', 'shapes.py')
-    spec = importlib.util.spec_from_file_location('_rethink_mmdet_shapes',
-                                                  path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
+from rethink_mmdet.data.shapes import SHAPES_CLASSES, make_shapes
 
 
 def parse_args(argv=None):
@@ -82,8 +47,7 @@ def main(argv=None):
         argv (list[str], optional): Arguments. Defaults to None.
     """
     args = parse_args(argv)
-    shapes = _load_shapes()
-    paths = shapes.make_shapes(
+    paths = make_shapes(
         args.out,
         num_train=args.train,
         num_val=args.val,
@@ -91,7 +55,7 @@ def main(argv=None):
         seed=args.seed,
         image_size=args.image_size)
     print(f'root: {paths["root"]}')
-    print(f'classes: {", ".join(shapes.SHAPES_CLASSES)}')
+    print(f'classes: {", ".join(SHAPES_CLASSES)}')
     for split, key in (('train', 'train_ann'), ('val', 'val_ann'),
                        ('unlabeled', 'unlabeled_ann')):
         with open(paths[key], encoding='utf-8') as f:

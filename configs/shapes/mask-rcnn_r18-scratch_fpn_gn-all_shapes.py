@@ -5,6 +5,7 @@
 # trains on 2 CPU cores: ResNet-18 with base width 16, FPN with 32 channels.
 _base_ = [
     'mmdet::_base_/models/mask-rcnn_r50_fpn.py',
+    '../_base_/models/r18-tiny_fpn_gn.py',
     '../_base_/datasets/shapes_instance.py',
     '../_base_/schedules/shapes_iter.py',
     '../_base_/shapes_runtime.py',
@@ -12,25 +13,12 @@ _base_ = [
 custom_imports = dict(imports=['rethink_mmdet'], allow_failed_imports=False)
 
 num_classes = 4
-width = 16  # ResNet base width: stages have 16, 32, 64, 128 channels
-channels = 32  # FPN / head channels
-# 8 groups: every width above is divisible by 8 (He et al. use 32 groups at
-# full width, i.e. >= 8 channels per group everywhere).
-norm_cfg = dict(type='GN', num_groups=8, requires_grad=True)
+channels = {{_base_.tiny_channels}}
+norm_cfg = {{_base_.tiny_norm_cfg}}
 
 model = dict(
-    backbone=dict(
-        depth=18,
-        base_channels=width,
-        frozen_stages=-1,
-        norm_eval=False,
-        zero_init_residual=False,
-        norm_cfg=norm_cfg,
-        init_cfg=None),
-    neck=dict(
-        in_channels=[width, width * 2, width * 4, width * 8],
-        out_channels=channels,
-        norm_cfg=norm_cfg),
+    backbone={{_base_.tiny_backbone}},
+    neck={{_base_.tiny_neck}},
     rpn_head=dict(in_channels=channels, feat_channels=channels),
     roi_head=dict(
         bbox_roi_extractor=dict(out_channels=channels),

@@ -1,0 +1,445 @@
+# Copyright (c) rethink_mmdet contributors. All rights reserved.
+"""Deterministic synthetic COCO-format instance-segmentation dataset.
+
+``shapes`` is the built-in dataset of ``rethink_mmdet`` for CPU demos, smoke
+trainings and unit tests. It is small, generated on the fly in a few seconds
+and still non-trivial: every image has a textured background (smooth colour
+gradient, faint stripes and blobs, low-amplitude noise) and 2 to 6 rotated,
+randomly coloured and mutually occluding objects of four classes
+(:data:`SHAPES_CLASSES`). A tiny Mask R-CNN trained from scratch on CPU learns
+it within a few hundred iterations.
+
+The on-disk layout mirrors COCO: a labelled ``train``/``val`` pair (like
+``train2017``/``val2017``) plus an image-only ``unlabeled`` split whose JSON
+contains only ``images`` and ``categories`` (like COCO ``unlabeled2017``
+``image_info``), which is what semi-supervised detectors consume::
+
+    out_dir/train/000000.png ...
+    out_dir/val/000000.png ...
+    out_dir/unlabeled/000000.png ...
+    out_dir/annotations/instances_train.json
+    out_dir/annotations/instances_val.json
+    out_dir/annotations/image_info_unlabeled.json
+
+``file_name`` is relative to the split folder, so an MMDetection config uses
+e.g. ``data_root=out_dir, ann_file='annotations/instances_train.json',
+data_prefix=dict(img='train/')``.
+
+Generation is fully deterministic: the RNG of every image is derived from
+``(seed, split, index)`` only, so image ``i`` of a split does not depend on the
+number of images requested, and the same seed gives byte-identical PNG and
+JSON files (within one numpy/Pillow installation; vectorised float maths may
+differ in the last bit across CPUs or library versions). Only numpy, Pillow
+and pycocotools are required.
+"""
+import json
+import os
+import os.path as osp
+import sys
+
+import numpy as np
+from PIL import Image, ImageDraw
+from pycocotools import mask as mask_utils
+
+__all__ = ['SHAPES_CLASSES', 'make_shapes']
+
+SHAPES_CLASSES = ('circle', 'triangle', 'square', 'star')
+
+# split name -> (split id used in the RNG seed, image/annotation id offset)
+_SPLITS = {
+    'train': (0, 0),
+    'val': (1, 1_000_000),
+    'unlabeled': (2, 2_000_000),
+}
+
+_MIN_OBJECTS = 2
+_MAX_OBJECTS = 6
+_MIN_DIAMETER = 0.1  # relative to image_size
+_MAX_DIAMETER = 0.4
+_MIN_VISIBLE_FRAC = 0.4
+_MIN_VISIBLE_AREA = 30
+_MIN_COLOR_DIST = 100.0  # Euclidean RGB distance to the local background
+_STAR_INNER_RATIO = 0.45
+
+
+def _background(rng, size):
+    """Render a textured background.
+
+    The background is a linear combination of a few separable planes (a
+    constant, a linear gradient, sinusoidal stripes and gaussian blobs) with
+    random RGB weights, accumulated per channel.
+
+    Args:
+        rng (np.random.Generator): Per-image random generator.
+        size (int): Image side length in pixels.
+
+    Returns:
+        np.ndarray: Float32 array of shape (size, size, 3), roughly within
+        [0, 255].
+    """
+    coords = np.arange(size, dtype=np.float32)
+    num_stripes = int(rng.integers(1, 3))
+    num_blobs = int(rng.integers(1, 5))
+    num_planes = 2 + num_stripes + num_blobs
+    planes = np.empty((num_planes, size, size), dtype=np.float32)
+    weights = np.empty((num_planes, 3), dtype=np.float32)
+    # smooth colour gradient from c0 to c1 along a random direction
+    c0 = rng.uniform(30, 225, 3)
+    c1 = rng.uniform(30, 225, 3)
+    ang = rng.uniform(0, 2 * np.pi)
+    gx = coords * np.float32(np.cos(ang))
+    gy = coords * np.float32(np.sin(ang))
+    gx -= gx.min()
+    gy -= gy.min()
+    scale = max(float(gx.max() + gy.max()), 1e-6)
+    planes[0] = 1
+    weights[0] = c0
+    np.add(gy[:, None] / np.float32(scale), gx[None, :] / np.float32(scale),
+           out=planes[1])
+    weights[1] = c1 - c0
+    i = 2
+    # faint sinusoidal stripes: sin(a + b) = sin(a)cos(b) + cos(a)sin(b)
+    for _ in range(num_stripes):
+        ang = rng.uniform(0, np.pi)
+        freq = 2 * np.pi / (rng.uniform(0.05, 0.25) * size)
+        phase = rng.uniform(0, 2 * np.pi)
+        amp = rng.uniform(4, 10)
+        tint = rng.uniform(0.5, 1.0, 3)
+        ax = coords * np.float32(freq * np.cos(ang)) + np.float32(phase)
+        by = coords * np.float32(freq * np.sin(ang))
+        np.multiply(np.cos(by)[:, None], np.sin(ax)[None, :], out=planes[i])
+        planes[i] += np.sin(by)[:, None] * np.cos(ax)[None, :]
+        weights[i] = amp * tint
+        i += 1
+    # faint gaussian blobs (separable)
+    for _ in range(num_blobs):
+        cx, cy = rng.uniform(0, size, 2)
+        sigma = rng.uniform(0.05, 0.2) * size
+        amp = rng.uniform(10, 25) * rng.choice([-1.0, 1.0])
+        tint = rng.uniform(0.5, 1.0, 3)
+        k = np.float32(-0.5 / sigma**2)
+        ex = np.exp((coords - np.float32(cx))**2 * k)
+        ey = np.exp((coords - np.float32(cy))**2 * k)
+        np.multiply(ey[:, None], ex[None, :], out=planes[i])
+        weights[i] = amp * tint
+        i += 1
+    # explicit per-channel accumulation (no BLAS: fast for this shape and
+    # independent of the BLAS thread count)
+    img = np.empty((size, size, 3), dtype=np.float32)
+    for c in range(3):
+        acc = planes[0] * weights[0, c]
+        for p in range(1, num_planes):
+            acc += planes[p] * weights[p, c]
+        img[..., c] = acc
+    return img
+
+
+def _shape_mask(rng, cls_idx, size):
+    """Sample the geometry of one object and rasterise its binary mask.
+
+    Args:
+        rng (np.random.Generator): Per-image random generator.
+        cls_idx (int): Index into :data:`SHAPES_CLASSES`.
+        size (int): Image side length in pixels.
+
+    Returns:
+        np.ndarray: Boolean mask of shape (size, size).
+    """
+    diameter = rng.uniform(_MIN_DIAMETER, _MAX_DIAMETER) * size
+    r = diameter / 2
+    # centres keep at least ~70% of the radius inside the image, so objects
+    # may be slightly truncated by the border
+    cx, cy = rng.uniform(0.7 * r, size - 0.7 * r, 2)
+    theta = rng.uniform(0, 2 * np.pi)
+    canvas = Image.new('L', (size, size), 0)
+    draw = ImageDraw.Draw(canvas)
+    name = SHAPES_CLASSES[cls_idx]
+    if name == 'circle':
+        draw.ellipse([cx - r, cy - r, cx + r, cy + r], fill=1)
+    else:
+        if name == 'triangle':
+            radii = np.full(3, r)
+        elif name == 'square':
+            radii = np.full(4, r)
+        else:  # star
+            radii = np.tile([r, r * _STAR_INNER_RATIO], 5)
+        angles = theta + np.arange(len(radii)) * (2 * np.pi / len(radii))
+        pts = np.stack(
+            [cx + radii * np.cos(angles), cy + radii * np.sin(angles)], 1)
+        draw.polygon([(float(x), float(y)) for x, y in pts], fill=1)
+    return np.asarray(canvas, dtype=np.uint8).astype(bool)
+
+
+def _inner_boundary(mask, width):
+    """Pixels of ``mask`` within ``width`` pixels of its border.
+
+    Args:
+        mask (np.ndarray): Boolean mask.
+        width (int): Border width in pixels.
+
+    Returns:
+        np.ndarray: Boolean mask, a subset of ``mask``.
+    """
+    eroded = mask.copy()
+    for _ in range(width):
+        nxt = eroded.copy()
+        nxt[1:, :] &= eroded[:-1, :]
+        nxt[:-1, :] &= eroded[1:, :]
+        nxt[:, 1:] &= eroded[:, :-1]
+        nxt[:, :-1] &= eroded[:, 1:]
+        eroded = nxt
+    return mask & ~eroded
+
+
+def _sample_objects(rng, size):
+    """Sample objects and resolve occlusion.
+
+    Objects are painted in list order, so the visible mask of an object is its
+    full mask minus the union of the *kept* objects painted after it.
+    Objects that would be too occluded are dropped (and not painted).
+
+    Args:
+        rng (np.random.Generator): Per-image random generator.
+        size (int): Image side length in pixels.
+
+    Returns:
+        list[tuple[int, np.ndarray, np.ndarray]]: ``(cls_idx, full_mask,
+        visible_mask)`` of the kept objects in painting order.
+    """
+    while True:
+        num = int(rng.integers(_MIN_OBJECTS, _MAX_OBJECTS + 1))
+        objs = []
+        for _ in range(num):
+            cls_idx = int(rng.integers(len(SHAPES_CLASSES)))
+            objs.append((cls_idx, _shape_mask(rng, cls_idx, size)))
+        kept = []
+        cover = np.zeros((size, size), dtype=bool)
+        for cls_idx, full in reversed(objs):
+            visible = full & ~cover
+            full_area = int(full.sum())
+            vis_area = int(visible.sum())
+            if (vis_area < _MIN_VISIBLE_AREA
+                    or vis_area < _MIN_VISIBLE_FRAC * full_area):
+                continue
+            kept.append((cls_idx, full, visible))
+            cover |= full
+        if kept:
+            return kept[::-1]
+
+
+def _pick_color(rng, local_bg):
+    """Sample a fill colour clearly different from the local background.
+
+    Args:
+        rng (np.random.Generator): Per-image random generator.
+        local_bg (np.ndarray): Mean RGB colour under the object.
+
+    Returns:
+        np.ndarray: Float32 RGB colour.
+    """
+    cands = rng.uniform(0, 255, (16, 3)).astype(np.float32)
+    dist = np.linalg.norm(cands - local_bg, axis=1)
+    ok = np.flatnonzero(dist >= _MIN_COLOR_DIST)
+    return cands[ok[0] if len(ok) else int(np.argmax(dist))]
+
+
+def _render_image(seed, split_id, index, size):
+    """Render one image and its instances.
+
+    Args:
+        seed (int): Dataset seed.
+        split_id (int): Split id used in the RNG seed.
+        index (int): Image index within the split.
+        size (int): Image side length in pixels.
+
+    Returns:
+        tuple[np.ndarray, list[tuple[int, np.ndarray]]]: The uint8 RGB image
+        and ``(cls_idx, visible_mask)`` of every instance.
+    """
+    rng = np.random.default_rng(np.random.SeedSequence([seed, split_id,
+                                                        index]))
+    img = _background(rng, size)
+    objs = _sample_objects(rng, size)
+    for _, full, _ in objs:
+        color = _pick_color(rng, img[full].mean(0))
+        img[full] = color
+        if rng.random() < 0.5:
+            edge = _inner_boundary(full, int(rng.integers(1, 3)))
+            img[edge] = color * np.float32(rng.uniform(0.4, 0.7))
+    noise_std = np.float32(rng.uniform(2, 6))
+    img += rng.standard_normal((size, size, 3), dtype=np.float32) * noise_std
+    np.clip(img, 0, 255, out=img)
+    img += np.float32(0.5)  # round half up when truncating below
+    img = img.astype(np.uint8)
+    return img, [(cls_idx, vis) for cls_idx, _, vis in objs]
+
+
+def _annotation(ann_id, image_id, cls_idx, visible):
+    """Build a COCO annotation dict from a visible mask.
+
+    Args:
+        ann_id (int): Annotation id.
+        image_id (int): Image id.
+        cls_idx (int): Index into :data:`SHAPES_CLASSES`.
+        visible (np.ndarray): Boolean visible mask.
+
+    Returns:
+        dict: COCO annotation with compressed RLE ``segmentation``.
+    """
+    rle = mask_utils.encode(np.asfortranarray(visible.astype(np.uint8)))
+    rle['counts'] = rle['counts'].decode('ascii')
+    ys, xs = np.nonzero(visible)
+    x0, y0 = int(xs.min()), int(ys.min())
+    bbox = [float(x0), float(y0),
+            float(xs.max() - x0 + 1), float(ys.max() - y0 + 1)]
+    return dict(
+        id=ann_id,
+        image_id=image_id,
+        category_id=cls_idx + 1,
+        bbox=bbox,
+        area=float(visible.sum()),
+        iscrowd=0,
+        segmentation=dict(size=[int(s) for s in rle['size']],
+                          counts=rle['counts']))
+
+
+def _progress(iterable, total, desc):
+    """Wrap ``iterable`` in a tqdm progress bar when on a TTY.
+
+    Args:
+        iterable (Iterable): Items to iterate over.
+        total (int): Number of items.
+        desc (str): Bar description.
+
+    Returns:
+        Iterable: ``iterable`` itself or a tqdm wrapper around it.
+    """
+    if total == 0 or not sys.stderr.isatty():
+        return iterable
+    try:
+        from tqdm import tqdm
+    except ImportError:
+        return iterable
+    return tqdm(iterable, total=total, desc=desc, leave=False)
+
+
+def _write_split(out_dir, split, num, seed, image_size, labeled):
+    """Render all images of one split and return its COCO dict.
+
+    Args:
+        out_dir (str): Dataset root.
+        split (str): One of ``'train'``, ``'val'`` and ``'unlabeled'``.
+        num (int): Number of images.
+        seed (int): Dataset seed.
+        image_size (int): Image side length in pixels.
+        labeled (bool): Whether to emit annotations.
+
+    Returns:
+        dict: COCO-format dict (without ``annotations`` if not labeled).
+    """
+    split_id, id_offset = _SPLITS[split]
+    img_dir = osp.join(out_dir, split)
+    os.makedirs(img_dir, exist_ok=True)
+    images, anns = [], []
+    for index in _progress(range(num), num, f'shapes/{split}'):
+        img, objs = _render_image(seed, split_id, index, image_size)
+        file_name = f'{index:06d}.png'
+        Image.fromarray(img).save(
+            osp.join(img_dir, file_name),
+            format='PNG',
+            optimize=False,
+            compress_level=1)
+        image_id = id_offset + index + 1
+        images.append(
+            dict(
+                id=image_id,
+                file_name=file_name,
+                width=image_size,
+                height=image_size))
+        if labeled:
+            for cls_idx, visible in objs:
+                anns.append(
+                    _annotation(id_offset + len(anns) + 1, image_id, cls_idx,
+                                visible))
+    coco = dict(
+        info=dict(
+            description='rethink_mmdet synthetic shapes dataset '
+            f'({split} split)',
+            version='1.0',
+            contributor='rethink_mmdet',
+            url='',
+            seed=int(seed),
+            image_size=int(image_size)),
+        licenses=[],
+        images=images,
+        categories=[
+            dict(id=i + 1, name=name, supercategory='shape')
+            for i, name in enumerate(SHAPES_CLASSES)
+        ])
+    if labeled:
+        coco['annotations'] = anns
+    return coco
+
+
+def _dump_json(obj, path):
+    """Write ``obj`` as compact, key-sorted (byte-reproducible) JSON.
+
+    Args:
+        obj (dict): JSON-serialisable object.
+        path (str): Output file.
+    """
+    with open(path, 'w', encoding='utf-8') as f:
+        json.dump(obj, f, sort_keys=True, separators=(',', ':'))
+
+
+def make_shapes(out_dir,
+                num_train=400,
+                num_val=100,
+                num_unlabeled=200,
+                seed=0,
+                image_size=256):
+    """Generate the synthetic ``shapes`` dataset in COCO format.
+
+    Image ``i`` of a split only depends on ``(seed, split, i)``; the same
+    arguments always produce byte-identical files. Existing files with the
+    same names are overwritten.
+
+    Args:
+        out_dir (str): Output root directory, created if missing.
+        num_train (int): Number of labelled training images.
+            Defaults to 400.
+        num_val (int): Number of labelled validation images. Defaults to 100.
+        num_unlabeled (int): Number of image-only unlabelled images.
+            Defaults to 200.
+        seed (int): Non-negative dataset seed. Defaults to 0.
+        image_size (int): Side length of the square RGB images.
+            Defaults to 256.
+
+    Returns:
+        dict: Written paths with keys ``'train_ann'``, ``'val_ann'``,
+        ``'unlabeled_ann'`` (annotation JSON files) and ``'root'``
+        (``out_dir``).
+    """
+    for name, value in (('num_train', num_train), ('num_val', num_val),
+                        ('num_unlabeled', num_unlabeled), ('seed', seed)):
+        if int(value) < 0:
+            raise ValueError(f'{name} must be non-negative, got {value}')
+    if int(image_size) < 32:
+        raise ValueError(f'image_size must be >= 32, got {image_size}')
+    out_dir = str(out_dir)
+    ann_dir = osp.join(out_dir, 'annotations')
+    os.makedirs(ann_dir, exist_ok=True)
+    paths = dict(
+        train_ann=osp.join(ann_dir, 'instances_train.json'),
+        val_ann=osp.join(ann_dir, 'instances_val.json'),
+        unlabeled_ann=osp.join(ann_dir, 'image_info_unlabeled.json'),
+        root=out_dir)
+    for split, num, key, labeled in (
+        ('train', num_train, 'train_ann', True),
+        ('val', num_val, 'val_ann', True),
+        ('unlabeled', num_unlabeled, 'unlabeled_ann', False),
+    ):
+        coco = _write_split(out_dir, split, int(num), int(seed),
+                            int(image_size), labeled)
+        _dump_json(coco, paths[key])
+    return paths

@@ -1,0 +1,272 @@
+"""Images-, instances- and pixels-seen accounting.
+
+He et al. 2019 ("Rethinking ImageNet Pre-training", Fig. 2) compare
+convergence not by epochs or iterations but by what the network has seen:
+
+- ImageNet pre-training, 100 epochs: 128M images, ~6.4e12 pixels (224x224);
+- COCO fine-tuning, 2x schedule: 2.88M images, ~3.1e12 pixels (800x1333);
+- COCO from scratch, 6x schedule: 8.64M images, ~9.2e12 pixels.
+
+:class:`ImagesSeenHook` counts the same three quantities for any mmdet
+training run, summed over all ranks, logs them as scalars and stores them in
+checkpoints so that a resumed run continues counting.
+
+Definitions (what one training iteration adds, per image of the batch):
+
+- images: ``len(data_samples)`` -- every image the sampler served, repeats
+  included (a distributed sampler pads its shards with repeats; those are
+  trained on and are counted);
+- instances: ``len(data_sample.gt_instances)`` -- the ground-truth instances
+  as fed to the loss, after the pipeline. Ignored instances (COCO
+  ``iscrowd=1``, in ``data_sample.ignored_instances``) are *not* counted:
+  they take no part in the loss;
+- pixels: ``h * w`` of ``metainfo['img_shape']`` -- the image as fed to the
+  network after resizing, *not* the padded batch shape (``pad_shape`` /
+  ``batch_input_shape``): padding is no image content, and He et al. count
+  the pixels of the ~800x1333 resized images.
+
+Names (stable; the study runner reads them from ``vis_data/scalars.json`` to
+plot AP against images / pixels seen):
+
+- message hub keys :data:`SCALAR_KEYS`: ``train/images_seen``,
+  ``train/instances_seen``, ``train/pixels_seen``;
+- json / text log names :data:`COUNT_NAMES`: ``images_seen``,
+  ``instances_seen``, ``pixels_seen`` (the LogProcessor strips the
+  ``train/`` prefix unless ``log_with_hierarchy=True``);
+- checkpoint: ``checkpoint[CHECKPOINT_KEY]`` =
+  ``{'images_seen': int, 'instances_seen': int, 'pixels_seen': int}``.
+"""
+import logging
+from typing import Optional, Sequence, Tuple
+
+import torch
+from mmengine.dist import all_reduce
+from mmengine.hooks import Hook, LoggerHook
+from mmengine.logging import print_log
+
+from mmdet.registry import HOOKS
+
+IMAGES_SEEN = 'images_seen'
+INSTANCES_SEEN = 'instances_seen'
+PIXELS_SEEN = 'pixels_seen'
+#: Names of the counts in the json/text log and in the checkpoint record.
+COUNT_NAMES = (IMAGES_SEEN, INSTANCES_SEEN, PIXELS_SEEN)
+SCALAR_PREFIX = 'train/'
+#: Keys of the counts in ``runner.message_hub`` (``train/<name>``).
+SCALAR_KEYS = tuple(SCALAR_PREFIX + name for name in COUNT_NAMES)
+#: Key of the hook's own record in a checkpoint.
+CHECKPOINT_KEY = 'images_seen'
+CURRENT = 'current'  # HistoryBuffer statistic: the latest value, no smoothing
+
+
+def count_data_batch(data_batch: dict) -> Tuple[int, int, int]:
+    """Count images, ground-truth instances and pixels in one batch.
+
+    Args:
+        data_batch (dict): A batch from the train dataloader as given to
+            ``after_train_iter``: ``dict(inputs=..., data_samples=[...])``
+            with :class:`DetDataSample` items.
+
+    Returns:
+        tuple[int, int, int]: ``(images, instances, pixels)``; ignored
+        instances are not counted, pixels are ``h * w`` of ``img_shape``.
+
+    Raises:
+        TypeError: If the batch holds no list of data samples.
+        KeyError: If a data sample lacks ``img_shape`` in its metainfo.
+    """
+    samples = data_batch.get('data_samples') if isinstance(
+        data_batch, dict) else None
+    if not isinstance(samples, Sequence):
+        raise TypeError(
+            'ImagesSeenHook counts a batch of the form dict(inputs=..., '
+            'data_samples=[DetDataSample, ...]) as mmdet dataloaders yield '
+            f'it, got data_samples of type {type(samples).__name__}. For '
+            'multi-branch batches, count the branch that is trained on.')
+    instances = pixels = 0
+    for sample in samples:
+        if 'img_shape' not in sample.metainfo:
+            raise KeyError(
+                "ImagesSeenHook needs 'img_shape' in the data samples' "
+                'metainfo to count pixels; add it to the meta_keys of '
+                'PackDetInputs in the train pipeline.')
+        h, w = sample.metainfo['img_shape'][:2]
+        pixels += int(h) * int(w)
+        if 'gt_instances' in sample:
+            instances += len(sample.gt_instances)
+    return len(samples), instances, pixels
+
+
+@HOOKS.register_module()
+class ImagesSeenHook(Hook):
+    """Count images, instances and pixels seen in training, over all ranks.
+
+    He et al. 2019, Fig. 2: convergence compared by images, instances and
+    pixels seen (see the module docstring for the exact definitions).
+
+    Runner events used:
+
+    - ``before_run``: find the log interval; make the LogProcessor log the
+      counts unsmoothed (a ``method_name='current'`` entry in
+      ``log_processor.custom_cfg``, unless the config has one).
+    - ``after_load_checkpoint``: keep the checkpoint's record.
+    - ``before_train``: restore the record if the run *resumed* from that
+      checkpoint (``runner.iter`` equals the checkpoint's iteration); with
+      ``load_from`` (fine-tuning, iteration 0) counting starts at 0.
+    - ``after_train_iter``: count the batch, sum over ranks, and update the
+      message hub scalars on logging iterations.
+    - ``before_save_checkpoint``: store the global counts under
+      :data:`CHECKPOINT_KEY`.
+    - ``after_train``: log the totals.
+
+    Summing over ranks: the batch counts (3 int64) are all-reduced (SUM)
+    *every* iteration and added to totals that are therefore identical on
+    all ranks. Every iteration rather than every log interval, because
+    mmengine's ``Runner.save_checkpoint`` (and so ``before_save_checkpoint``)
+    runs on rank 0 only, where no collective can be called, and a checkpoint
+    may be saved at any iteration (CheckpointHook, save_best, preemption).
+    The cost is one 24-byte all-reduce per iteration next to DDP's gradient
+    all-reduce. Because only per-iteration *deltas* are reduced, a restored
+    total is set on every rank and is never multiplied by the world size.
+
+    Args:
+        interval (int, optional): Update the message hub scalars every
+            ``interval`` iterations (and at the end of every epoch and of
+            training). Defaults to None: the interval of the runner's
+            ``LoggerHook``, or 1 without one.
+    """
+
+    priority = 'NORMAL'  # before LoggerHook (BELOW_NORMAL), CheckpointHook
+
+    def __init__(self, interval: Optional[int] = None) -> None:
+        if interval is not None and int(interval) < 1:
+            raise ValueError(
+                f'ImagesSeenHook: interval must be >= 1, got {interval}. '
+                'Leave it None to follow the LoggerHook interval.')
+        self.interval = interval
+        self._interval = interval or 1
+        self.counts = dict.fromkeys(COUNT_NAMES, 0)
+        self._loaded = None  # (record or None, iteration) from a checkpoint
+
+    def before_run(self, runner) -> None:
+        """Resolve the log interval and log the counts unsmoothed.
+
+        mmengine's LogProcessor smooths keys matching ``mean_pattern`` over
+        a window; a cumulative count must be logged as its current value.
+        The entries are added here rather than in the config because the
+        LogProcessor's own check wants a ``window_size`` in every
+        ``custom_cfg`` entry of an iteration-based run, which the
+        ``current`` statistic does not accept.
+
+        Args:
+            runner (Runner): The runner of the training process.
+        """
+        if self.interval is None:
+            loggers = [h for h in runner.hooks if isinstance(h, LoggerHook)]
+            self._interval = loggers[0].interval if loggers else 1
+        custom_cfg = runner.log_processor.custom_cfg
+        named = {cfg.get('log_name', cfg['data_src']) for cfg in custom_cfg}
+        for name in COUNT_NAMES:
+            if name not in named:
+                custom_cfg.append(dict(data_src=name, method_name=CURRENT))
+
+    def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
+        """Keep the checkpoint's counts until ``before_train`` knows whether
+        this is a resume (the loop's iteration is set after this event).
+
+        Args:
+            runner (Runner): The runner of the training process.
+            checkpoint (dict): The loaded checkpoint.
+        """
+        self._loaded = (checkpoint.get(CHECKPOINT_KEY),
+                        checkpoint.get('meta', {}).get('iter'))
+
+    def before_train(self, runner) -> None:
+        """Restore the counts when resuming.
+
+        Args:
+            runner (Runner): The runner of the training process.
+        """
+        if self._loaded is None:
+            return
+        record, ckpt_iter = self._loaded
+        self._loaded = None
+        if runner.iter == 0 or runner.iter != ckpt_iter:
+            if record is not None:
+                print_log(
+                    f'ImagesSeenHook: the loaded checkpoint (iter '
+                    f'{ckpt_iter}) carries {record}; this run starts at iter '
+                    f'{runner.iter} (load_from, not resume), so counting '
+                    'starts at 0.', logger='current')
+            return
+        if record is None:
+            print_log(
+                f'ImagesSeenHook: resumed at iter {runner.iter} from a '
+                f"checkpoint without a '{CHECKPOINT_KEY}' record (trained "
+                'without this hook); the counts start at 0 here and miss '
+                'the earlier iterations.', logger='current',
+                level=logging.WARNING)
+            return
+        missing = set(COUNT_NAMES) - set(record)
+        if missing:
+            raise KeyError(
+                f"ImagesSeenHook: the checkpoint's '{CHECKPOINT_KEY}' record "
+                f'{record} lacks {sorted(missing)}; it was not written by '
+                'this hook. Remove the record from the checkpoint to count '
+                'from 0.')
+        # Global totals on every rank: only deltas are ever all-reduced.
+        self.counts = {name: int(record[name]) for name in COUNT_NAMES}
+        print_log(f'ImagesSeenHook: resumed counts {self.counts}',
+                  logger='current')
+
+    def after_train_iter(self,
+                         runner,
+                         batch_idx: int,
+                         data_batch: Optional[dict] = None,
+                         outputs: Optional[dict] = None) -> None:
+        """Add the batch's counts, summed over ranks, to the totals.
+
+        Args:
+            runner (Runner): The runner of the training process.
+            batch_idx (int): The index of the current batch in the train
+                loop.
+            data_batch (dict, optional): Data from the dataloader.
+                Defaults to None.
+            outputs (dict, optional): Outputs from the model.
+                Defaults to None.
+        """
+        delta = torch.tensor(count_data_batch(data_batch), dtype=torch.int64)
+        all_reduce(delta, op='sum')  # no-op when not distributed
+        for name, value in zip(COUNT_NAMES, delta.tolist()):
+            self.counts[name] += value
+        if (self.every_n_inner_iters(batch_idx, self._interval)
+                or self.end_of_epoch(runner.train_dataloader, batch_idx)
+                or self.is_last_train_iter(runner)):
+            self._update_scalars(runner)
+
+    def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
+        """Store the global counts (rank 0 only, as mmengine saves there).
+
+        Args:
+            runner (Runner): The runner of the training process.
+            checkpoint (dict): The checkpoint about to be saved.
+        """
+        checkpoint[CHECKPOINT_KEY] = dict(self.counts)
+
+    def after_train(self, runner) -> None:
+        """Log the totals of the run.
+
+        Args:
+            runner (Runner): The runner of the training process.
+        """
+        runner.logger.info(
+            'ImagesSeenHook: seen in training (all ranks) ' + ', '.join(
+                f'{name}={value}' for name, value in self.counts.items()))
+
+    def _update_scalars(self, runner) -> None:
+        """Write the totals to the message hub as ``train/<name>``."""
+        for key, name in zip(SCALAR_KEYS, COUNT_NAMES):
+            # Not resumed through the message hub: the checkpoint record
+            # under CHECKPOINT_KEY is the one source of truth.
+            runner.message_hub.update_scalar(
+                key, self.counts[name], resumed=False)
