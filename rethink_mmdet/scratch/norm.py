@@ -1,0 +1,451 @@
+# Copyright (c) rethink_mmdet contributors. All rights reserved.
+"""Scratch normalization for any mmdet detector config (He et al. 2019).
+
+He et al. 2019 ("Rethinking ImageNet Pre-training", arXiv 1811.08883),
+Sec. 3 ("Normalization", "Convergence") and Sec. 4 ("Architecture"): a
+detector trains from random initialization when every frozen BN is replaced
+by normalization that works at 2 images per GPU, GroupNorm (32 groups) or
+SyncBN, in the backbone, the FPN, a 4conv1fc box head and the mask head (the
+RPN head has none); nothing is frozen (Detectron's FREEZE_AT=2 left conv1
+and res2 at random init in early scratch runs); no ImageNet weights are
+loaded; norm layers start at weight 1, bias 0, and have no weight decay
+(Detectron ``WEIGHT_DECAY_GN = 0.0``).
+
+:func:`convert_to_scratch` applies that to an mmdet model config dict:
+
+- ``backbone``: ``norm_cfg``, ``frozen_stages=-1``, ``norm_eval=False``,
+  ``zero_init_residual=False`` (He et al. initialize norm weights to 1; with
+  mmdet's default ``True`` the last norm of every residual block would start
+  at 0, as mmdet's own ``configs/scratch`` also avoid), each where the
+  backbone class accepts the key. For other backbone types (e.g. Swin,
+  whose ``norm_cfg`` is a LayerNorm) the same keys are set where accepted,
+  which may not be what you want: check such a backbone by hand.
+- ``neck`` (FPN): ``norm_cfg``.
+- two-stage ``roi_head``: every ConvFC box head (``Shared2FCBBoxHead`` ...,
+  every stage of Cascade R-CNN) becomes ``Shared4Conv1FCBBoxHead`` with
+  ``conv_out_channels = in_channels`` and ``norm_cfg``; its other keys
+  (``in_channels``, ``fc_out_channels``, ``num_classes``, ``bbox_coder``,
+  losses ...) are kept. The mask head and a C4 ``shared_head`` get
+  ``norm_cfg``. A plain ``BBoxHead`` (C4 models: linear predictors only) is
+  left as it is. ``rpn_head`` is left without norm.
+- one-stage ``bbox_head`` (RetinaHead, FCOSHead, ...): ``norm_cfg`` in its
+  stacked convs.
+- every ``init_cfg`` of type ``'Pretrained'`` anywhere in the model (and a
+  backbone's deprecated ``pretrained=`` path) is removed; a top-level
+  ``load_from`` is the scratch guard hook's business, not this function's.
+
+With ``norm='SyncBN'`` the RoI heads get ``EmptySafeSyncBN``
+(:mod:`.syncbn_guard`), which survives 0 RoIs on every GPU; the others get
+``'SyncBN'``. With GN every width that the config determines (ResNet/ResNeXt
+stem and stage widths from ``base_channels``, ``groups``, ``base_width``; FPN
+``out_channels``; head ``in_channels``/``conv_out_channels``/
+``feat_channels``) must be divisible by ``num_groups``, else a ``ValueError``
+names the key and the fix.
+
+Weight decay on norm parameters is an optimizer setting, which a model
+builder cannot reach: add ``optim_wrapper = dict(paramwise_cfg=dict(
+norm_decay_mult=0.))`` (or :func:`scratch_optim_paramwise_cfg`).
+"""
+import copy
+import inspect
+import math
+from typing import Any, Dict, List, Optional, Tuple
+
+from mmdet.registry import MODELS
+from .syncbn_guard import install_syncbn_guard
+
+__all__ = [
+    'SCRATCH_NORMS', 'SCRATCH_BBOX_HEAD', 'CONVFC_BBOX_HEADS',
+    'RESNET_BACKBONES', 'ROI_SYNC_BN', 'scratch_norm_cfg',
+    'scratch_optim_paramwise_cfg', 'convert_to_scratch',
+    'scratch_norm_detector'
+]
+
+#: Normalizations of He et al. 2019 (Sec. 3).
+SCRATCH_NORMS = ('GN', 'SyncBN')
+#: The 4conv1fc box head of He et al. 2019 (Sec. 4, after Wu & He 2018).
+SCRATCH_BBOX_HEAD = 'Shared4Conv1FCBBoxHead'
+#: Box heads turned into :data:`SCRATCH_BBOX_HEAD`.
+CONVFC_BBOX_HEADS = ('ConvFCBBoxHead', 'Shared2FCBBoxHead',
+                     'Shared4Conv1FCBBoxHead')
+#: Backbones whose norm widths are computed from the config.
+RESNET_BACKBONES = ('ResNet', 'ResNetV1d', 'ResNeXt')
+#: Norm of the RoI heads when ``norm='SyncBN'``.
+ROI_SYNC_BN = 'EmptySafeSyncBN'
+
+_PLAIN_BBOX_HEAD = 'BBoxHead'
+# ConvFCBBoxHead layout keys that Shared4Conv1FCBBoxHead sets itself.
+_CONVFC_LAYOUT_KEYS = ('num_shared_convs', 'num_shared_fcs', 'num_cls_convs',
+                       'num_cls_fcs', 'num_reg_convs', 'num_reg_fcs',
+                       'conv_out_channels', 'norm_cfg')
+# He et al. 2019, Sec. 3-4: nothing frozen, norm trained, norm weight 1.
+_SCRATCH_BACKBONE_KEYS = dict(frozen_stages=-1,
+                              norm_eval=False,
+                              zero_init_residual=False)
+
+
+def _check_norm(norm: str, num_groups: int) -> None:
+    if norm not in SCRATCH_NORMS:
+        raise ValueError(f'norm={norm!r} is not a scratch normalization; '
+                         f'use one of {SCRATCH_NORMS} (He et al. 2019, '
+                         'Sec. 3).')
+    if norm == 'GN' and (not isinstance(num_groups, int) or num_groups < 1):
+        raise ValueError(f'num_groups={num_groups!r} must be a positive int '
+                         '(He et al. 2019 use 32).')
+
+
+def scratch_norm_cfg(norm: str = 'GN',
+                     num_groups: int = 32,
+                     roi: bool = False) -> dict:
+    """The ``norm_cfg`` of He et al. 2019 for one part of the detector.
+
+    Args:
+        norm (str): ``'GN'`` or ``'SyncBN'``. Defaults to ``'GN'``.
+        num_groups (int): GroupNorm groups. Defaults to 32.
+        roi (bool): For a RoI head: SyncBN becomes ``'EmptySafeSyncBN'``.
+            Defaults to False.
+
+    Returns:
+        dict: e.g. ``dict(type='GN', num_groups=32, requires_grad=True)``.
+    """
+    _check_norm(norm, num_groups)
+    if norm == 'GN':
+        return dict(type='GN', num_groups=num_groups, requires_grad=True)
+    return dict(type=ROI_SYNC_BN if roi else 'SyncBN', requires_grad=True)
+
+
+def scratch_optim_paramwise_cfg(paramwise_cfg: Optional[dict] = None) -> dict:
+    """``paramwise_cfg`` with no weight decay on norm parameters.
+
+    Detectron's ``WEIGHT_DECAY_GN = 0.0`` (the setting He et al. 2019 train
+    with), Detectron2's ``WEIGHT_DECAY_NORM = 0.0``, mmdet's scratch configs
+    ``norm_decay_mult=0.``.
+
+    Args:
+        paramwise_cfg (dict, optional): An existing ``paramwise_cfg`` whose
+            other keys are kept. Defaults to None.
+
+    Returns:
+        dict: A copy with ``norm_decay_mult=0.``.
+    """
+    out = dict(copy.deepcopy(paramwise_cfg) or {})
+    out['norm_decay_mult'] = 0.
+    return out
+
+
+def _get_class(type_: Any, path: str) -> type:
+    """The class of a config ``type`` from mmdet's ``MODELS``."""
+    if isinstance(type_, type):
+        return type_
+    import mmdet.models  # noqa: F401  (registers mmdet's classes)
+    cls = MODELS.get(type_) if isinstance(type_, str) else None
+    if not isinstance(cls, type):
+        raise ValueError(
+            f'{path}.type={type_!r} is not a class in mmdet\'s MODELS '
+            'registry: import the package that registers it (custom_imports '
+            'or `import`) before converting to scratch norm.')
+    return cls
+
+
+def _init_params(cls: type) -> Dict[str, Any]:
+    """Keyword arguments accepted by ``cls`` with their defaults, following
+    ``**kwargs`` up the MRO (``inspect.Parameter.empty`` when required)."""
+    params: Dict[str, Any] = {}
+    for klass in cls.__mro__:
+        if '__init__' not in vars(klass) or klass is object:
+            continue
+        more = False
+        sig = inspect.signature(klass.__init__)
+        for p in list(sig.parameters.values())[1:]:
+            if p.kind is inspect.Parameter.VAR_KEYWORD:
+                more = True
+            elif p.kind is not inspect.Parameter.VAR_POSITIONAL:
+                params.setdefault(p.name, p.default)
+        if not more:
+            break
+    return params
+
+
+def _value(cfg: dict, params: dict, key: str, fallback: Any = None) -> Any:
+    """``cfg[key]``, else the class default, else ``fallback``."""
+    if key in cfg:
+        return cfg[key]
+    default = params.get(key, inspect.Parameter.empty)
+    return fallback if default is inspect.Parameter.empty else default
+
+
+class _Converter:
+    """One conversion; see :func:`convert_to_scratch`."""
+
+    def __init__(self, norm: str, num_groups: int) -> None:
+        _check_norm(norm, num_groups)
+        self.norm = norm
+        self.num_groups = num_groups
+
+    def norm_cfg(self, roi: bool = False) -> dict:
+        return scratch_norm_cfg(self.norm, self.num_groups, roi)
+
+    def check_width(self, what: str, width: int, fix: str) -> None:
+        """Raise unless GroupNorm can split ``width`` channels."""
+        if self.norm != 'GN' or width is None or width % self.num_groups == 0:
+            return
+        raise ValueError(
+            f'{what}={width} is not divisible by num_groups='
+            f'{self.num_groups}: GroupNorm needs equal groups of channels. '
+            f'Pass a num_groups that divides every width (e.g. num_groups='
+            f'{math.gcd(width, self.num_groups)}) or {fix}.')
+
+    def set_norm(self, cfg: dict, path: str, roi: bool = False) -> dict:
+        """Set ``norm_cfg`` (and the backbone keys) where accepted."""
+        params = _init_params(_get_class(cfg['type'], path))
+        if 'norm_cfg' not in params:
+            raise ValueError(
+                f'{path} ({cfg["type"]}) takes no norm_cfg, so scratch norm '
+                'cannot be put into it (He et al. 2019 normalize backbone, '
+                'neck and heads). Replace it by a module that takes norm_cfg.')
+        cfg['norm_cfg'] = self.norm_cfg(roi)
+        return params
+
+    def backbone(self, cfg: dict) -> None:
+        params = self.set_norm(cfg, 'backbone')
+        for key, value in _SCRATCH_BACKBONE_KEYS.items():
+            if key in params:
+                cfg[key] = value
+        if isinstance(cfg.get('pretrained'), str):
+            cfg['pretrained'] = None
+        name = cfg['type'] if isinstance(cfg['type'], str) else \
+            cfg['type'].__name__
+        if name.rsplit('.', 1)[-1] in RESNET_BACKBONES:
+            for stage, width in self._resnet_widths(cfg, params, name):
+                self.check_width(
+                    f'backbone ({name}, depth={cfg.get("depth")}) {stage} '
+                    'width', width, 'change model.backbone.base_channels')
+
+    def _resnet_widths(self, cfg: dict, params: dict,
+                       name: str) -> List[Tuple[str, int]]:
+        """Norm widths of mmdet's ResNet/ResNetV1d/ResNeXt."""
+        cls = _get_class(cfg['type'], 'backbone')
+        depth = cfg.get('depth')
+        if depth not in getattr(cls, 'arch_settings', {}):
+            return []  # the backbone itself reports an invalid depth
+        expansion = cls.arch_settings[depth][0].expansion
+        base = _value(cfg, params, 'base_channels', 64)
+        stem = _value(cfg, params, 'stem_channels') or base
+        deep_stem = name.endswith('ResNetV1d') or _value(
+            cfg, params, 'deep_stem', False)
+        widths = [('stem', stem // 2), ('stem', stem)] if deep_stem else \
+            [('stem', stem)]
+        groups = _value(cfg, params, 'groups', 1)
+        base_width = _value(cfg, params, 'base_width', 4)
+        for i in range(_value(cfg, params, 'num_stages', 4)):
+            planes = base * 2**i
+            mid = planes if groups == 1 else \
+                math.floor(planes * base_width / base) * groups
+            widths += [(f'res{i + 2}', mid),
+                       (f'res{i + 2}', planes * expansion)]
+        return widths
+
+    def neck(self, cfg: dict, path: str) -> None:
+        params = self.set_norm(cfg, path)
+        self.check_width(
+            f'{path}.out_channels', _value(cfg, params, 'out_channels'),
+            f'set model.{path}.out_channels to a multiple of '
+            f'{self.num_groups}')
+
+    def bbox_head(self, cfg: dict, path: str) -> dict:
+        cls = _get_class(cfg['type'], path)
+        if cls is _get_class(_PLAIN_BBOX_HEAD, path):
+            return cfg  # C4: linear predictors only, nothing to normalize
+        convfc = tuple(_get_class(n, path) for n in CONVFC_BBOX_HEADS)
+        if cls not in convfc:
+            raise ValueError(
+                f'{path} is a {cfg["type"]}, not one of {CONVFC_BBOX_HEADS}: '
+                'convert_to_scratch turns only these into the 4conv1fc head '
+                'of He et al. 2019. Set that head\'s norm yourself.')
+        new = {k: v for k, v in cfg.items() if k not in _CONVFC_LAYOUT_KEYS}
+        new['type'] = SCRATCH_BBOX_HEAD
+        in_channels = _value(cfg, _init_params(cls), 'in_channels', 256)
+        new['conv_out_channels'] = in_channels
+        new['norm_cfg'] = self.norm_cfg(roi=True)
+        self.check_width(
+            f'{path}.in_channels (= conv_out_channels)', in_channels,
+            f'set model.{path}.in_channels (and '
+            'the RoI extractor\'s out_channels) to a multiple '
+            f'of {self.num_groups}')
+        return new
+
+    def mask_head(self, cfg: dict, path: str) -> None:
+        params = self.set_norm(cfg, path, roi=True)
+        self.check_width(
+            f'{path}.conv_out_channels',
+            _value(cfg, params, 'conv_out_channels'),
+            f'set model.{path}.conv_out_channels to a multiple '
+            f'of {self.num_groups}')
+
+    def shared_head(self, cfg: dict, path: str) -> None:
+        params = self.set_norm(cfg, path, roi=True)
+        if 'norm_eval' in params:
+            cfg['norm_eval'] = False
+        planes = 64 * 2**_value(cfg, params, 'stage', 3)
+        self.check_width(f'{path} width', planes, 'use GN groups dividing 64')
+
+    def one_stage_head(self, cfg: dict, path: str) -> None:
+        params = self.set_norm(cfg, path)
+        self.check_width(
+            f'{path}.feat_channels', _value(cfg, params, 'feat_channels'),
+            f'set model.{path}.feat_channels to a multiple of '
+            f'{self.num_groups}')
+
+    def roi_head(self, cfg: dict) -> None:
+        for key, convert in (('bbox_head', self.bbox_head), ('mask_head',
+                                                             self.mask_head)):
+            head = cfg.get(key)
+            if isinstance(head, (list, tuple)):  # Cascade R-CNN: per stage
+                out = [
+                    convert(h, f'roi_head.{key}[{i}]')
+                    for i, h in enumerate(head)
+                ]
+                if key == 'bbox_head':
+                    cfg[key] = out
+            elif head is not None:
+                out = convert(head, f'roi_head.{key}')
+                if key == 'bbox_head':
+                    cfg[key] = out
+        if cfg.get('shared_head') is not None:
+            self.shared_head(cfg['shared_head'], 'roi_head.shared_head')
+
+    def __call__(self, model: dict) -> dict:
+        if model.get('backbone') is None:
+            raise ValueError('model has no backbone: convert_to_scratch '
+                             'expects an mmdet detector config.')
+        self.backbone(model['backbone'])
+        neck = model.get('neck')
+        if isinstance(neck, (list, tuple)):
+            for i, n in enumerate(neck):
+                self.neck(n, f'neck[{i}]')
+        elif neck is not None:
+            self.neck(neck, 'neck')
+        if model.get('roi_head') is not None:
+            self.roi_head(model['roi_head'])  # rpn_head: no norm
+        elif model.get('bbox_head') is not None:
+            self.one_stage_head(model['bbox_head'], 'bbox_head')
+        else:
+            raise ValueError(
+                f'model ({model.get("type")}) has neither roi_head nor '
+                'bbox_head: convert_to_scratch knows two-stage and one-stage '
+                'detectors only.')
+        _strip_pretrained(model)
+        return model
+
+
+def _strip_pretrained(cfg: Any) -> None:
+    """Remove ``init_cfg`` entries of type ``'Pretrained'``, in place."""
+    if isinstance(cfg, dict):
+        init_cfg = cfg.get('init_cfg')
+        if isinstance(init_cfg, dict) and init_cfg.get('type') == 'Pretrained':
+            cfg['init_cfg'] = None
+        elif isinstance(init_cfg, (list, tuple)):
+            kept = [
+                c for c in init_cfg
+                if not (isinstance(c, dict) and c.get('type') == 'Pretrained')
+            ]
+            cfg['init_cfg'] = kept or None
+        for value in cfg.values():
+            _strip_pretrained(value)
+    elif isinstance(cfg, (list, tuple)):
+        for value in cfg:
+            _strip_pretrained(value)
+
+
+def convert_to_scratch(model_cfg: dict,
+                       norm: str = 'GN',
+                       num_groups: int = 32) -> dict:
+    """Turn an mmdet detector config into "scratch GN-all"/"SyncBN-all".
+
+    He et al. 2019, Sec. 3-4; see the module docstring for where the norm
+    goes. A pure function: ``model_cfg`` is deep-copied, never changed.
+    ``data_preprocessor``, ``train_cfg`` and ``test_cfg`` are kept as they
+    are. Supported: detectors with ``backbone``, optional ``neck`` and
+    either a ``roi_head`` (Faster/Mask/Cascade R-CNN, C4) or a one-stage
+    ``bbox_head`` whose class takes ``norm_cfg`` (RetinaNet, FCOS, ATSS ...).
+
+    Args:
+        model_cfg (dict): The ``model`` config (dict or ``ConfigDict``) of an
+            mmdet detector.
+        norm (str): ``'GN'`` or ``'SyncBN'``. Defaults to ``'GN'``.
+        num_groups (int): GroupNorm groups (ignored for SyncBN). Defaults to
+            32.
+
+    Returns:
+        dict: The converted copy, of the same mapping type as ``model_cfg``.
+
+    Raises:
+        ValueError: An unknown ``norm``; a GN width not divisible by
+            ``num_groups`` (the message names the key and the fix); a module
+            that takes no ``norm_cfg``; a box head that is not a ConvFC head;
+            a type missing from mmdet's ``MODELS``.
+    """
+    return _Converter(norm, num_groups)(copy.deepcopy(model_cfg))
+
+
+@MODELS.register_module(name='ScratchNormDetector')
+def scratch_norm_detector(detector: dict,
+                          norm: str = 'GN',
+                          num_groups: int = 32,
+                          allow_single_process: bool = False,
+                          data_preprocessor: Optional[dict] = None,
+                          **unexpected):
+    """Build ``detector`` with scratch norm; registered as
+    ``'ScratchNormDetector'`` in mmdet's ``MODELS``.
+
+    A builder, not a wrapper: it returns the plain mmdet detector (e.g.
+    ``FasterRCNN``) built from :func:`convert_to_scratch` of ``detector``,
+    with its ``data_preprocessor``, so ``state_dict`` keys and checkpoints are
+    those of the plain detector. In a config (the ``_delete_=True`` is
+    needed, else the base model's keys are merged into this dict)::
+
+        _base_ = 'mmdet::faster_rcnn/faster-rcnn_r50_fpn_1x_coco.py'
+        custom_imports = dict(imports=['rethink_mmdet'],
+                              allow_failed_imports=False)
+        model = dict(_delete_=True, type='ScratchNormDetector', norm='GN',
+                     detector={{_base_.model}})
+        optim_wrapper = dict(paramwise_cfg=dict(norm_decay_mult=0.))
+
+    The last line (no weight decay on norm parameters) is the optimizer's,
+    which a model builder cannot set. With ``norm='SyncBN'`` a
+    :class:`~.syncbn_guard.SyncBNTrainGuard` is registered as forward
+    pre-hook: the first forward in training mode raises
+    :class:`~.syncbn_guard.SingleProcessSyncBNError` when the world size is
+    1 (SyncBN would be per-GPU BN), unless ``allow_single_process=True``,
+    which warns once. It checks at the first training forward rather than
+    here so that a single-GPU ``tools/test.py`` or ``init_detector`` of a
+    SyncBN model (eval mode, exact) is not refused.
+
+    Args:
+        detector (dict): The mmdet detector config, e.g.
+            ``{{_base_.model}}``.
+        norm (str): ``'GN'`` or ``'SyncBN'``. Defaults to ``'GN'``.
+        num_groups (int): GroupNorm groups. Defaults to 32.
+        allow_single_process (bool): Let SyncBN train with one process
+            (per-GPU statistics), with a warning. Defaults to False.
+        data_preprocessor (dict, optional): Used when ``detector`` has none
+            (mmengine's Runner passes a top-level ``data_preprocessor``
+            here). Defaults to None.
+
+    Returns:
+        BaseDetector: The built detector.
+    """
+    if unexpected:
+        raise TypeError(
+            f'ScratchNormDetector got unexpected keys {sorted(unexpected)}. '
+            'If they are the detector\'s own keys, the base model was merged '
+            "into this dict: write model = dict(_delete_=True, "
+            "type='ScratchNormDetector', norm=..., detector={{_base_.model}}"
+            ').')
+    cfg = convert_to_scratch(detector, norm, num_groups)
+    if data_preprocessor is not None and cfg.get('data_preprocessor') is None:
+        cfg['data_preprocessor'] = data_preprocessor
+    model = MODELS.build(cfg)
+    if norm == 'SyncBN':
+        install_syncbn_guard(model, 'model.norm', allow_single_process)
+    return model

@@ -1,0 +1,294 @@
+"""ScratchGuardHook / ScratchInitHook (He et al. 2019) on the tiny shapes
+detectors: the guard's rules on built models, the init's statistics, and
+both hooks inside real mmengine runners (train, resume)."""
+import argparse
+import math
+import os.path as osp
+
+import pytest
+import torch
+from mmdet.registry import MODELS
+from mmdet.utils import register_all_modules
+from mmengine.config import Config, DictAction
+from mmengine.runner import Runner
+
+import rethink_mmdet  # noqa: F401  (registers the package, safe globals)
+from rethink_mmdet.scratch.guard import (ScratchTrainingError,
+                                         find_scratch_problems)
+from rethink_mmdet.scratch.guard_hook import ScratchGuardHook
+from rethink_mmdet.scratch.init import (ScratchInitError, format_weight_stats,
+                                        he_init, kaiming_fan_out_std,
+                                        weight_stats)
+from rethink_mmdet.scratch.init_hook import ScratchInitHook
+from tests.conftest import MASK_RCNN, RETINANET, short_run_options
+
+register_all_modules(init_default_scope=False)
+# Enough weights for the sample std to be within a few % of the true std.
+MIN_NUMEL = 1000
+TOL = 0.10
+
+
+def build_model(config=MASK_RCNN, backbone=None):
+    cfg = Config.fromfile(config)
+    for key, value in (backbone or {}).items():
+        cfg.model.backbone[key] = value  # replace, do not merge
+    return MODELS.build(cfg.model), cfg.model
+
+
+def problems_text(problems):
+    return str(ScratchTrainingError(problems))
+
+
+@pytest.mark.parametrize('config', [MASK_RCNN, RETINANET])
+def test_good_shapes_configs_pass(config):
+    model, model_cfg = build_model(config)
+    assert find_scratch_problems(model, model_cfg) == []
+    # resuming (with or without an explicit checkpoint) is allowed
+    assert find_scratch_problems(
+        model, model_cfg, load_from='work/iter_4.pth', resume=True) == []
+
+
+@pytest.mark.parametrize('backbone, module, words', [
+    (dict(frozen_stages=1), 'backbone', [
+        'frozen_stages=1', 'conv1/res2', 'FREEZE_AT',
+        'Set model.backbone.frozen_stages=-1.'
+    ]),
+    (dict(frozen_stages=0), 'backbone',
+     ['frozen_stages=0', ': conv1 would', 'frozen_stages=-1']),
+    (dict(norm_eval=True), 'backbone',
+     ['norm_eval=True', 'Set model.backbone.norm_eval=False.']),
+    (dict(norm_cfg=dict(type='GN', num_groups=8, requires_grad=False)),
+     'backbone', [
+         'frozen affine parameters', 'backbone.gn1', 'backbone.layer4.1.gn2',
+         'requires_grad=True', 'model.backbone.norm_cfg'
+     ]),
+    (dict(init_cfg=dict(type='Pretrained',
+                        checkpoint='torchvision://resnet18')), 'backbone',
+     ['Pretrained', 'torchvision://resnet18',
+      'Set model.backbone.init_cfg=None']),
+])
+def test_each_bad_backbone_setting_is_named_with_its_fix(
+        backbone, module, words):
+    model, model_cfg = build_model(backbone=backbone)
+    problems = find_scratch_problems(model, model_cfg)
+    assert len(problems) == 1, problems_text(problems)
+    assert problems[0].module == module
+    text = str(problems[0])
+    for word in words:
+        assert word in text, text
+
+
+def test_frozen_stages_explains_its_own_frozen_params_and_eval_norms():
+    # frozen_stages=2 freezes 2 stages: reported once, not per parameter,
+    # while a frozen norm outside those stages is still reported.
+    model, model_cfg = build_model(backbone=dict(frozen_stages=2))
+    model.backbone.layer4[0].gn1.weight.requires_grad_(False)
+    problems = find_scratch_problems(model, model_cfg)
+    text = problems_text(problems)
+    assert len(problems) == 2, text
+    assert 'conv1/res2/res3' in text
+    assert 'backbone.layer4.0.gn1' in text and 'layer1.0' not in text
+
+
+def test_manually_frozen_param_and_allow_frozen():
+    model, model_cfg = build_model()
+    model.neck.lateral_convs[0].conv.weight.requires_grad_(False)
+    model.roi_head.bbox_head.fc_cls.bias.requires_grad_(False)
+    problems = find_scratch_problems(model, model_cfg)
+    assert [p.module for p in problems] == ['neck', 'roi_head'], problems
+    assert 'neck.lateral_convs.0.conv.weight' in str(problems[0])
+    assert 'allow_frozen' in str(problems[0])
+    assert 'roi_head.bbox_head.fc_cls.bias' in str(problems[1])
+    assert find_scratch_problems(
+        model, model_cfg,
+        allow_frozen=['neck.lateral_convs.0.*', '*.fc_cls.bias']) == []
+
+
+def test_norm_left_in_eval_mode_by_train_is_found_and_flags_restored():
+    model, model_cfg = build_model(
+        backbone=dict(norm_cfg=dict(type='BN', requires_grad=True)))
+    bn = model.backbone.layer3[1].bn1
+    bn.train = lambda mode=True: bn  # a module that never leaves eval mode
+    bn.training = False
+    model.eval()
+    problems = find_scratch_problems(model, model_cfg)
+    assert len(problems) == 1 and problems[0].module == 'backbone'
+    assert 'backbone.layer3.1.bn1' in str(problems[0])
+    assert 'eval mode' in str(problems[0])
+    # the check toggles model.train() but restores every flag
+    assert not any(m.training for m in model.modules())
+
+
+def test_pretrained_key_in_config_and_load_from():
+    model, model_cfg = build_model()
+    # weights a (timm-style) backbone would load when it is built
+    model_cfg.backbone.pretrained = True
+    # a config path that is no module of the built model (a builder such as
+    # ScratchNormDetector strips it): judged by the built model, not reported
+    model_cfg.detector = dict(backbone=dict(
+        init_cfg=dict(type='Pretrained', checkpoint='imagenet.pth'),
+        pretrained='imagenet.pth'))
+    problems = find_scratch_problems(
+        model, model_cfg, load_from='coco_r50.pth', resume=False)
+    text = problems_text(problems)
+    assert [p.module for p in problems] == ['backbone', 'load_from'], text
+    assert 'model.backbone.pretrained=True' in text
+    assert 'Set model.backbone.pretrained=None' in text
+    assert 'imagenet.pth' not in text
+    assert "load_from='coco_r50.pth'" in text and 'resume=True' in text
+
+
+def test_he_init_statistics_and_scope():
+    model, _ = build_model()
+    model.init_weights()
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if name.startswith(('backbone.', 'neck.')):
+                p.fill_(0.5)
+    prior = model.rpn_head.rpn_cls.weight.clone()
+    counts = he_init(model, modules=('backbone', ))
+    assert counts == dict(convs=20, norms=20, zero_init_blocks=0)
+    checked = 0
+    for name, m in model.backbone.named_modules():
+        if isinstance(m, torch.nn.Conv2d):
+            w = m.weight
+            expected = math.sqrt(2.0 / (w.shape[0] * w.shape[2] * w.shape[3]))
+            assert kaiming_fan_out_std(w) == pytest.approx(expected)
+            if w.numel() >= MIN_NUMEL:
+                assert abs(w.std().item() / expected - 1) < TOL, name
+                assert abs(w.mean().item()) < 5 * expected / math.sqrt(
+                    w.numel()), name
+                checked += 1
+        elif isinstance(m, torch.nn.GroupNorm):
+            assert torch.all(m.weight == 1) and torch.all(m.bias == 0), name
+    assert checked >= 12
+    # outside `modules` nothing changes (neck keeps 0.5, heads their init)
+    assert all(torch.all(p == 0.5) for p in model.neck.parameters())
+    assert torch.equal(model.rpn_head.rpn_cls.weight, prior)
+
+
+def test_he_init_keeps_retinanet_prior_and_zero_init_residual_option():
+    model, _ = build_model(RETINANET)
+    model.init_weights()
+    bias = model.bbox_head.retina_cls.bias.clone()
+    he_init(model, zero_init_residual=True)
+    # Lin et al. 2017 prior pi=0.01: b = -log((1 - pi) / pi)
+    assert torch.allclose(bias, torch.full_like(bias, -math.log(99)))
+    assert torch.equal(model.bbox_head.retina_cls.bias, bias)
+    for block in model.backbone.modules():
+        if type(block).__name__ == 'BasicBlock':
+            assert torch.all(block.norm2.weight == 0)
+            assert torch.all(block.norm1.weight == 1)
+    with pytest.raises(ScratchInitError, match="'roi_head'"):
+        he_init(model, modules=('roi_head', ))
+    with pytest.raises(ScratchInitError, match='zero_init_residual=False'):
+        he_init(model, modules=('neck', ), zero_init_residual=True)
+
+
+def test_weight_stats_groups():
+    model, _ = build_model()
+    model.init_weights()
+    he_init(model, modules=('backbone', 'neck'))
+    stats = {s['group']: s for s in weight_stats(model, ('backbone', 'neck'))}
+    assert list(stats)[:6] == [
+        'backbone.stem', 'backbone.res2', 'backbone.res3', 'backbone.res4',
+        'backbone.res5', 'neck'
+    ]
+    assert stats['backbone.stem']['convs'] == 1
+    assert stats['backbone.res3']['convs'] == 5  # 4 convs + downsample
+    assert stats['neck']['he'] and not stats['rpn_head']['he']
+    for key in ('backbone.res5', 'neck'):
+        assert abs(stats[key]['std_ratio_median'] - 1) < TOL
+        assert stats[key]['norm_weight_mean'] == 1.0
+    assert stats['rpn_head']['std_ratio_max'] < 0.2  # Normal(std=0.01)
+    assert 'backbone.res5' in format_weight_stats(list(stats.values()))
+
+
+def runner_cfg(shapes_root, work_dir, name, **changes):
+    cfg = Config.fromfile(MASK_RCNN)
+    parser = argparse.ArgumentParser()
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction)
+    opts = short_run_options(shapes_root, max_iters=1, ckpt_interval=1)
+    args = parser.parse_args(['--cfg-options', *opts])
+    cfg.merge_from_dict(args.cfg_options)
+    cfg.train_cfg.val_interval = 1000  # no evaluation
+    cfg.work_dir = str(work_dir)
+    cfg.experiment_name = name  # own logger/visualizer instances
+    cfg.visualizer.name = name
+    cfg.custom_hooks = [
+        dict(type='ScratchGuardHook'),
+        dict(type='ScratchInitHook', modules=['backbone', 'neck'])
+    ]
+    cfg.merge_from_dict(changes)
+    return cfg
+
+
+def read_log(runner):
+    with open(osp.join(runner.log_dir, f'{runner.timestamp}.log')) as f:
+        return f.read()
+
+
+def test_runner_rejects_all_problems_at_once_before_loading(
+        shapes_root, tmp_path):
+    cfg = runner_cfg(
+        shapes_root, tmp_path, 'scratch_guard_bad',
+        load_from=str(tmp_path / 'does_not_exist.pth'), **{
+            'model.backbone.frozen_stages': 1,
+            'model.backbone.norm_eval': True,
+            'model.roi_head.mask_head.norm_cfg.requires_grad': False,
+        })
+    cfg.model.backbone.init_cfg = dict(
+        type='Pretrained', checkpoint='torchvision://resnet18')
+    runner = Runner.from_cfg(cfg)
+    runner.model.neck.fpn_convs[1].conv.weight.requires_grad_(False)
+    # val()/test() also call before_run: the guard leaves them alone
+    ScratchGuardHook().before_run(runner)
+    # train(): raised in before_run, before mmengine would fetch the
+    # Pretrained weights or load the (missing) load_from file
+    with pytest.raises(ScratchTrainingError) as info:
+        runner.train()
+    text = str(info.value)
+    assert len(info.value.problems) == 6, text
+    for words in ('backbone (ResNet): frozen_stages=1', 'conv1/res2',
+                  'backbone (ResNet): norm_eval=True',
+                  'torchvision://resnet18',
+                  'roi_head: 4 norm layer(s) with frozen affine',
+                  'roi_head.mask_head.convs.3.gn',
+                  'neck.fpn_convs.1.conv.weight', 'load_from=',
+                  'Set model.backbone.frozen_stages=-1.',
+                  'Set model.backbone.norm_eval=False.',
+                  'Set model.backbone.init_cfg=None', 'Set load_from=None'):
+        assert words in text, f'{words!r} not in:\n{text}'
+
+
+def test_runner_trains_resumes_without_reinit(shapes_root, tmp_path):
+    # 1) a real one-iteration run from scratch: guard passes, init + stats
+    runner = Runner.from_cfg(
+        runner_cfg(shapes_root, tmp_path / 'run', 'scratch_guard_run'))
+    runner.train()
+    log = read_log(runner)
+    assert 'ScratchGuardHook: training from scratch' in log
+    assert 'He et al. 2019 init of' in log
+    assert 'weight statistics after init' in log
+    for group in ('backbone.stem', 'backbone.res2', 'backbone.res5', 'neck',
+                  'rpn_head', 'roi_head.mask_head'):
+        assert f'\n{group} ' in log, group
+    ckpt = str(tmp_path / 'run' / 'iter_1.pth')
+    state = torch.load(ckpt, map_location='cpu')['state_dict']
+    # the neck was re-initialized (mmdet's Xavier init gives 0.44-0.82)
+    for i in range(4):
+        w = state[f'neck.fpn_convs.{i}.conv.weight']
+        assert abs(w.std().item() / kaiming_fan_out_std(w) - 1) < TOL
+
+    # 2) resume that checkpoint (load_from + resume): allowed, not re-init
+    runner = Runner.from_cfg(
+        runner_cfg(
+            shapes_root, tmp_path / 'resume', 'scratch_guard_resume',
+            load_from=ckpt, resume=True))
+    runner.train()  # resumes at iteration 1 of 1: no further step
+    for key, value in runner.model.state_dict().items():
+        assert torch.equal(value, state[key]), key
+    log = read_log(runner)
+    assert 'resuming this run' in log
+    assert 'nothing is re-initialized' in log
+    assert 'weight statistics after init' not in log

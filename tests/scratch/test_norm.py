@@ -1,0 +1,305 @@
+# Copyright (c) rethink_mmdet contributors. All rights reserved.
+"""Tests of scratch norm conversion (He et al. 2019, Sec. 3-4) on mmdet's own
+configs: GN/SyncBN in backbone, FPN, 4conv1fc box head and mask head, no norm
+in the RPN head, nothing frozen, no pre-trained weights. Models are built
+with mmdet's registry and checked module by module."""
+import copy
+import os.path as osp
+
+import mmdet
+import numpy as np
+import pytest
+import torch
+from mmengine.config import Config
+from mmengine.model.utils import revert_sync_batchnorm
+from mmengine.optim import build_optim_wrapper
+from mmengine.structures import InstanceData
+from torch import nn
+from torch.nn.modules.batchnorm import _BatchNorm
+
+from mmdet.registry import MODELS
+from mmdet.structures import DetDataSample
+from mmdet.structures.mask import BitmapMasks
+from mmdet.utils import register_all_modules
+from rethink_mmdet.scratch.norm import (convert_to_scratch,
+                                        scratch_optim_paramwise_cfg)
+from rethink_mmdet.scratch.syncbn_guard import EmptySafeSyncBN
+
+register_all_modules()
+
+MMDET_CONFIGS = osp.join(osp.dirname(mmdet.__file__), '.mim', 'configs')
+FASTER = 'faster_rcnn/faster-rcnn_r50_fpn_1x_coco.py'
+MASK = 'mask_rcnn/mask-rcnn_r50_fpn_1x_coco.py'
+RETINA = 'retinanet/retinanet_r50_fpn_1x_coco.py'
+FCOS = 'fcos/fcos_r50-caffe_fpn_gn-head_1x_coco.py'
+CASCADE = 'cascade_rcnn/cascade-mask-rcnn_r50_fpn_1x_coco.py'
+NORM_TYPES = (_BatchNorm, nn.GroupNorm)
+
+
+def mmdet_cfg(rel):
+    return Config.fromfile(osp.join(MMDET_CONFIGS, rel))
+
+
+def norms(module):
+    """Every norm layer under ``module``."""
+    return [m for m in module.modules() if isinstance(m, NORM_TYPES)]
+
+
+def find_pretrained(cfg, path='model'):
+    """Paths of every init_cfg of type Pretrained in a config."""
+    found = []
+    if isinstance(cfg, dict):
+        init_cfg = cfg.get('init_cfg')
+        for c in init_cfg if isinstance(init_cfg, list) else [init_cfg]:
+            if isinstance(c, dict) and c.get('type') == 'Pretrained':
+                found.append(path)
+        for k, v in cfg.items():
+            found += find_pretrained(v, f'{path}.{k}')
+    elif isinstance(cfg, (list, tuple)):
+        for i, v in enumerate(cfg):
+            found += find_pretrained(v, f'{path}[{i}]')
+    return found
+
+
+def assert_scratch_norm(model, norm_cls, roi_norm_cls=None, groups=32):
+    """He et al. 2019 placement of ``norm_cls`` in a built detector."""
+    roi_norm_cls = roi_norm_cls or norm_cls
+    every = norms(model)
+    assert every and all(isinstance(m, norm_cls)
+                         for m in every), {type(m).__name__
+                                           for m in every}
+    if norm_cls is nn.GroupNorm:
+        assert {m.num_groups for m in every} == {groups}
+    parts = [model.backbone, model.neck]
+    parts += [model.bbox_head] if hasattr(model, 'bbox_head') else []
+    for part in parts:
+        assert norms(part), type(part).__name__
+    assert not norms(getattr(model, 'rpn_head', nn.Identity()))
+    backbone = model.backbone
+    assert backbone.frozen_stages == -1 and backbone.norm_eval is False
+    assert backbone.zero_init_residual is False
+    assert all(p.requires_grad for p in model.parameters())
+    if hasattr(model, 'roi_head'):
+        heads = model.roi_head.bbox_head
+        for head in heads if isinstance(heads, nn.ModuleList) else [heads]:
+            assert type(head).__name__ == 'Shared4Conv1FCBBoxHead'
+            assert len(head.shared_convs) == 4 and len(head.shared_fcs) == 1
+            for conv in head.shared_convs:
+                assert conv.with_norm and isinstance(conv.norm, roi_norm_cls)
+        if model.roi_head.with_mask:
+            heads = model.roi_head.mask_head
+            for head in heads if isinstance(heads, nn.ModuleList) else [heads]:
+                assert all(
+                    isinstance(c.norm, roi_norm_cls) for c in head.convs)
+
+
+@pytest.mark.parametrize('rel', [FASTER, MASK, RETINA, FCOS, CASCADE])
+def test_gn_all_on_mmdet_detectors(rel):
+    cfg = mmdet_cfg(rel)
+    before = copy.deepcopy(cfg.model.to_dict())
+    scratch = convert_to_scratch(cfg.model, 'GN')
+    assert cfg.model.to_dict() == before, 'the input config was changed'
+    assert find_pretrained(before) and not find_pretrained(scratch)
+    assert scratch['data_preprocessor'] == before['data_preprocessor']
+    assert scratch.get('train_cfg') == before.get('train_cfg')
+
+    model = MODELS.build(scratch)
+    assert type(model).__name__ == before['type']
+    assert_scratch_norm(model, nn.GroupNorm)
+    if 'roi_head' in before:  # the original box heads' settings survive
+        old = before['roi_head']['bbox_head']
+        old = old if isinstance(old, list) else [old]
+        new = model.roi_head.bbox_head
+        new = new if isinstance(new, nn.ModuleList) else [new]
+        assert len(new) == len(old)
+        for o, n in zip(old, new):
+            assert n.num_classes == o['num_classes']
+            assert n.fc_out_channels == o['fc_out_channels']
+            assert n.conv_out_channels == o['in_channels']
+            assert n.reg_class_agnostic == o.get('reg_class_agnostic', False)
+            assert list(n.bbox_coder.stds) == o['bbox_coder']['target_stds']
+            assert type(n.loss_bbox).__name__ == o['loss_bbox']['type']
+
+
+def test_init_is_he_scratch_init():
+    """init_weights loads nothing (torchvision is absent: a Pretrained
+    init_cfg would fail) and starts norm weights at 1, biases at 0."""
+    model = MODELS.build(convert_to_scratch(mmdet_cfg(FASTER).model))
+    model.init_weights()
+    for m in norms(model):
+        assert torch.all(m.weight == 1) and torch.all(m.bias == 0)
+
+
+def test_syncbn_all_and_roi_heads_empty_safe():
+    scratch = convert_to_scratch(mmdet_cfg(MASK).model, 'SyncBN')
+    assert scratch['backbone']['norm_cfg'] == dict(type='SyncBN',
+                                                   requires_grad=True)
+    model = MODELS.build(scratch)
+    assert_scratch_norm(model, nn.SyncBatchNorm, EmptySafeSyncBN)
+    assert not any(
+        isinstance(m, EmptySafeSyncBN)
+        for m in norms(model.backbone) + norms(model.neck))
+    # What mmengine's Runner does when not distributed: plain BN remains.
+    reverted = revert_sync_batchnorm(model)
+    assert not any(isinstance(m, nn.SyncBatchNorm) for m in norms(reverted))
+
+
+def _empty_roi_loss(model):
+    """roi_head.loss on an image with no proposals and no gt boxes."""
+    x = tuple(
+        torch.randn(1, 256, s, s, requires_grad=True) for s in (8, 4, 2, 1, 1))
+    proposals = InstanceData(bboxes=torch.zeros(0, 4),
+                             scores=torch.zeros(0),
+                             labels=torch.zeros(0, dtype=torch.long))
+    sample = DetDataSample(metainfo=dict(img_shape=(32, 32),
+                                         ori_shape=(32, 32),
+                                         pad_shape=(32, 32),
+                                         batch_input_shape=(32, 32),
+                                         scale_factor=(1., 1.)))
+    sample.gt_instances = InstanceData(bboxes=torch.zeros(0, 4),
+                                       labels=torch.zeros(0, dtype=torch.long),
+                                       masks=BitmapMasks(
+                                           np.zeros((0, 32, 32), np.uint8), 32,
+                                           32))
+    sample.ignored_instances = InstanceData(bboxes=torch.zeros(0, 4),
+                                            labels=torch.zeros(
+                                                0, dtype=torch.long))
+    return model.roi_head.loss(x, [proposals], [sample])
+
+
+@pytest.mark.parametrize('norm', ['GN', 'SyncBN'])
+def test_empty_roi_batch_through_converted_heads(norm):
+    """0 RoIs through the normalized box and mask heads in train mode."""
+    model = MODELS.build(convert_to_scratch(mmdet_cfg(MASK).model, norm))
+    model.train()
+    seen = []
+    head_norms = [
+        model.roi_head.bbox_head.shared_convs[0].norm,
+        model.roi_head.mask_head.convs[0].norm
+    ]
+    for m in head_norms:
+        m.register_forward_hook(lambda m, i, o: seen.append(i[0].shape[0]))
+    stats = [copy.deepcopy(m.state_dict()) for m in head_norms]
+
+    losses = _empty_roi_loss(model)
+    assert seen == [0, 0], 'the heads did not see the empty RoI batch'
+    total = sum(v for k, v in losses.items() if k.startswith('loss'))
+    total.backward()
+    for m, before in zip(head_norms, stats):
+        assert torch.equal(m.weight.grad, torch.zeros_like(m.weight))
+        for key, value in m.state_dict().items():
+            if key != 'num_batches_tracked':  # running stats untouched
+                assert torch.equal(value, before[key]), key
+
+
+def test_config_route_base_model_one_line(tmp_path):
+    """``detector={{_base_.model}}`` with ``_delete_=True`` in a .py config
+    builds the plain detector, same modules and state_dict as
+    convert_to_scratch."""
+    path = tmp_path / 'faster-rcnn_r50-scratch_fpn_gn-all.py'
+    path.write_text(f"_base_ = 'mmdet::{FASTER}'\n"
+                    "custom_imports = dict(imports=['rethink_mmdet'], "
+                    'allow_failed_imports=False)\n'
+                    "model = dict(_delete_=True, type='ScratchNormDetector', "
+                    "norm='GN', detector={{_base_.model}})\n")
+    cfg = Config.fromfile(str(path))
+    assert set(cfg.model) == {'type', 'norm', 'detector'}
+    built = MODELS.build(cfg.model)
+    ref = MODELS.build(convert_to_scratch(mmdet_cfg(FASTER).model))
+    assert type(built).__name__ == 'FasterRCNN'
+    assert [(n, type(m)) for n, m in built.named_modules()
+            ] == [(n, type(m)) for n, m in ref.named_modules()]
+    assert {
+        k: v.shape
+        for k, v in built.state_dict().items()
+    } == {
+        k: v.shape
+        for k, v in ref.state_dict().items()
+    }
+    assert type(built.data_preprocessor).__name__ == 'DetDataPreprocessor'
+    assert built.data_preprocessor.mean.flatten().tolist() == pytest.approx(
+        [123.675, 116.28, 103.53])
+    assert_scratch_norm(built, nn.GroupNorm)
+
+
+def test_config_route_without_delete_is_explained(tmp_path):
+    path = tmp_path / 'forgot_delete.py'
+    path.write_text(f"_base_ = 'mmdet::{FASTER}'\n"
+                    "model = dict(type='ScratchNormDetector', "
+                    'detector={{_base_.model}})\n')
+    with pytest.raises(TypeError, match='_delete_=True'):
+        MODELS.build(Config.fromfile(str(path)).model)
+
+
+@pytest.mark.parametrize(
+    'rel, key, value, message',
+    [(FASTER, 'neck.out_channels', 100,
+      'neck.out_channels=100 is not divisible by num_groups=32'),
+     (MASK, 'backbone.base_channels', 24,
+      r'backbone \(ResNet, depth=50\) stem width=24 is not divisible'),
+     (FASTER, 'roi_head.bbox_head.in_channels', 200,
+      r'roi_head.bbox_head.in_channels \(= conv_out_channels\)=200'),
+     (MASK, 'roi_head.mask_head.conv_out_channels', 48,
+      'roi_head.mask_head.conv_out_channels=48'),
+     (RETINA, 'bbox_head.feat_channels', 72, 'bbox_head.feat_channels=72')])
+def test_widths_not_divisible_by_groups(rel, key, value, message):
+    model = mmdet_cfg(rel).model
+    node = model
+    *parents, leaf = key.split('.')
+    for p in parents:
+        node = node[p]
+    node[leaf] = value
+    with pytest.raises(ValueError, match=message) as err:
+        convert_to_scratch(model, 'GN', 32)
+    assert 'num_groups=' in str(err.value) and ' or ' in str(err.value)
+    convert_to_scratch(model, 'SyncBN')  # SyncBN has no width constraint
+
+
+def test_resnext_group_width_and_small_groups():
+    model = mmdet_cfg('mask_rcnn/mask-rcnn_x101-32x4d_fpn_1x_coco.py').model
+    scratch = convert_to_scratch(model, 'GN', 32)  # widths 128..1024: fine
+    assert scratch['backbone']['type'] == 'ResNeXt'
+    model.backbone.base_width = 3  # res2 grouped width 3*32 = 96
+    with pytest.raises(ValueError, match=r'res2 width=96'):
+        convert_to_scratch(model, 'GN', 64)
+    # The tiny shapes width (base 16, FPN 32) needs num_groups=8.
+    model = mmdet_cfg(RETINA).model
+    model.backbone.update(depth=18, base_channels=16)
+    model.neck.update(in_channels=[16, 32, 64, 128], out_channels=32)
+    model.bbox_head.update(in_channels=32, feat_channels=32)
+    with pytest.raises(ValueError, match='stem width=16'):
+        convert_to_scratch(model, 'GN', 32)
+    assert_scratch_norm(MODELS.build(convert_to_scratch(model, 'GN', 8)),
+                        nn.GroupNorm,
+                        groups=8)
+
+
+def test_refuses_what_it_cannot_convert():
+    with pytest.raises(ValueError, match="norm='BN'"):
+        convert_to_scratch(mmdet_cfg(FASTER).model, 'BN')
+    model = mmdet_cfg(FASTER).model
+    model.roi_head.bbox_head.type = 'DoubleConvFCBBoxHead'
+    with pytest.raises(ValueError, match='DoubleConvFCBBoxHead'):
+        convert_to_scratch(model)
+    model = mmdet_cfg(FASTER).model
+    model.backbone.type = 'NoSuchBackbone'
+    with pytest.raises(ValueError, match='custom_imports'):
+        convert_to_scratch(model)
+
+
+def test_no_weight_decay_on_norm_parameters():
+    paramwise = scratch_optim_paramwise_cfg(dict(bias_decay_mult=0.5))
+    assert paramwise == dict(bias_decay_mult=0.5, norm_decay_mult=0.)
+    model = MODELS.build(convert_to_scratch(mmdet_cfg(RETINA).model))
+    wrapper = build_optim_wrapper(
+        model,
+        dict(optimizer=dict(type='SGD', lr=0.02, weight_decay=1e-4),
+             paramwise_cfg=scratch_optim_paramwise_cfg()))
+    norm_params = {id(p) for m in norms(model) for p in m.parameters()}
+    decays = {
+        id(p): g['weight_decay']
+        for g in wrapper.optimizer.param_groups
+        for p in g['params']
+    }
+    assert norm_params and all(decays[i] == 0 for i in norm_params)
+    assert any(d == 1e-4 for i, d in decays.items() if i not in norm_params)
