@@ -393,6 +393,7 @@ def scratch_norm_detector(detector: dict,
                           norm: str = 'GN',
                           num_groups: int = 32,
                           allow_single_process: bool = False,
+                          backbone_init_cfg: Optional[dict] = None,
                           data_preprocessor: Optional[dict] = None,
                           **unexpected):
     """Build ``detector`` with scratch norm; registered as
@@ -428,6 +429,13 @@ def scratch_norm_detector(detector: dict,
         num_groups (int): GroupNorm groups. Defaults to 32.
         allow_single_process (bool): Let SyncBN train with one process
             (per-GPU statistics), with a warning. Defaults to False.
+        backbone_init_cfg (dict, optional): ``init_cfg`` given to the
+            backbone after the conversion (which strips every ``Pretrained``
+            init). For He et al.'s fine-tuned baselines, which use the same
+            GN-all/SyncBN-all layout with ImageNet weights, e.g.
+            ``dict(type='Pretrained',
+            checkpoint='open-mmlab://detectron/resnet50_gn')``. Defaults to
+            None (random init: training from scratch).
         data_preprocessor (dict, optional): Used when ``detector`` has none
             (mmengine's Runner passes a top-level ``data_preprocessor``
             here). Defaults to None.
@@ -443,6 +451,8 @@ def scratch_norm_detector(detector: dict,
             "type='ScratchNormDetector', norm=..., detector={{_base_.model}}"
             ').')
     cfg = convert_to_scratch(detector, norm, num_groups)
+    if backbone_init_cfg is not None:
+        cfg['backbone']['init_cfg'] = copy.deepcopy(backbone_init_cfg)
     if data_preprocessor is not None and cfg.get('data_preprocessor') is None:
         cfg['data_preprocessor'] = data_preprocessor
     model = MODELS.build(cfg)

@@ -1,0 +1,6 @@
+# faster-rcnn_r50-imagenet_fpn_gn-all.py with ResNet-101 and Detectron's
+# ImageNet GN ResNet-101 weights.
+_base_ = './faster-rcnn_r50-imagenet_fpn_gn-all.py'
+model = dict(
+    backbone_init_cfg=dict(checkpoint='open-mmlab://detectron/resnet101_gn'),
+    detector=dict(backbone=dict(depth=101)))

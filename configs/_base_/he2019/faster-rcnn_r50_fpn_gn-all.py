@@ -1,0 +1,15 @@
+# faster-rcnn R50-FPN with GroupNorm everywhere He et al. 2019 put it (backbone,
+# FPN, 4conv1fc box head; RPN head without norm), nothing frozen,
+# random init: mmdet's own model converted by ScratchNormDetector
+# (rethink_mmdet.scratch.norm). COCO data as in mmdet (flip, 1333x800).
+_base_ = [
+    'mmdet::_base_/models/faster-rcnn_r50_fpn.py',
+    'mmdet::_base_/datasets/coco_detection.py',
+]
+custom_imports = dict(imports=['rethink_mmdet'], allow_failed_imports=False)
+model = dict(
+    _delete_=True,
+    type='ScratchNormDetector',
+    norm='GN',
+    num_groups=32,
+    detector={{_base_.model}})

@@ -1,0 +1,5 @@
+# Mask R-CNN R50-FPN, SyncBN-all (statistics over all 16 images of the batch),
+# from random init, 6x (He et al. 2019, Sec. 4: GN or SyncBN). Needs more
+# than one process: SyncBNGuardHook refuses a single-process run.
+_base_ = './mask-rcnn_r50-scratch_fpn_gn-all_6x_coco.py'
+model = dict(norm='SyncBN')

@@ -1,0 +1,115 @@
+"""Every config of configs/rethinking-imagenet-pretraining builds its model
+and its dataloaders (data paths pointed at the built-in shapes dataset), and
+its schedule follows He et al. 2019's rule, checked against the paper's
+arithmetic: Nx = N * 90k iterations at batch 16 (8 GPUs x 2 images), LR 0.02,
+LR x0.1 at the last 60k and the last 20k iterations."""
+import glob
+import os.path as osp
+import re
+
+import pytest
+import torch
+from mmengine.config import Config
+from mmengine.runner import Runner
+
+from rethink_mmdet.data import SHAPES_CLASSES
+from tests.conftest import REPO
+
+CONFIG_DIR = osp.join(REPO, 'configs', 'rethinking-imagenet-pretraining')
+CONFIGS = sorted(glob.glob(osp.join(CONFIG_DIR, '*.py')))
+# Paper arithmetic, written out (not computed by rethink_mmdet): total
+# iterations and the two LR steps of each schedule at batch 16.
+PAPER_SCHEDULES = {
+    2: (180_000, 120_000, 160_000),
+    3: (270_000, 210_000, 250_000),
+    4: (360_000, 300_000, 340_000),
+    5: (450_000, 390_000, 430_000),
+    6: (540_000, 480_000, 520_000),
+    9: (810_000, 750_000, 790_000),
+}
+
+
+def point_at_shapes(cfg, root):
+    for split, ann in (('train', 'instances_train.json'),
+                       ('val', 'instances_val.json'),
+                       ('test', 'instances_val.json')):
+        loader = cfg[f'{split}_dataloader']
+        loader.num_workers = 0
+        loader.persistent_workers = False
+        loader.batch_size = 1
+        dataset = loader.dataset
+        dataset.data_root = root
+        dataset.ann_file = f'annotations/{ann}'
+        dataset.data_prefix = dict(img=f'{split if split == "train" else "val"}/')
+        dataset.metainfo = dict(classes=SHAPES_CLASSES)
+
+
+def test_the_grid_is_complete():
+    names = {osp.basename(c) for c in CONFIGS}
+    for algo in ('mask-rcnn', 'faster-rcnn'):
+        for depth in ('r50', 'r101'):
+            for init in ('scratch', 'imagenet'):
+                for n in range(2, 7):
+                    assert (f'{algo}_{depth}-{init}_fpn_gn-all_{n}x_coco.py'
+                            in names)
+    assert 'mask-rcnn_r50-scratch_fpn_syncbn-all_6x_coco.py' in names
+    assert 'mask-rcnn_r50-scratch_fpn_gn-all_ms-640-800-9x_coco.py' in names
+
+
+@pytest.mark.parametrize('config', CONFIGS, ids=osp.basename)
+def test_config_builds_and_follows_the_schedule_rule(config, shapes_root):
+    from mmdet.registry import MODELS
+    from mmdet.utils import register_all_modules
+    register_all_modules(init_default_scope=False)
+    name = osp.basename(config)
+    cfg = Config.fromfile(config)
+
+    # Schedule: He et al.'s rule at batch 16.
+    n = int(re.search(r'_(?:ms-\d+-\d+-)?(\d+)x_', name).group(1))
+    total, step1, step2 = PAPER_SCHEDULES[n]
+    assert cfg.train_cfg.type == 'IterBasedTrainLoop'
+    assert cfg.train_cfg.max_iters == total
+    steps = [s for s in cfg.param_scheduler if s['type'] == 'MultiStepLR']
+    assert len(steps) == 1 and steps[0]['milestones'] == [step1, step2]
+    assert steps[0]['gamma'] == 0.1 and steps[0]['by_epoch'] is False
+    assert cfg.optim_wrapper.optimizer.lr == 0.02
+    assert cfg.optim_wrapper.paramwise_cfg.norm_decay_mult == 0
+    assert cfg.train_dataloader.batch_size == 2  # x 8 GPUs = 16
+    assert cfg.resume is True  # restarts resume automatically
+
+    # Scratch vs fine-tuned: hooks and backbone init.
+    hooks = [h['type'] for h in cfg.custom_hooks]
+    assert {'PreemptionCheckpointHook', 'ImagesSeenHook'} <= set(hooks)
+    if '-scratch_' in name:
+        assert {'ScratchGuardHook', 'ScratchInitHook'} <= set(hooks)
+        assert cfg.model.get('backbone_init_cfg') is None
+    else:
+        assert 'ScratchGuardHook' not in hooks
+        assert cfg.model.backbone_init_cfg.type == 'Pretrained'
+
+    # The model (no init_weights: nothing is downloaded).
+    model = MODELS.build(cfg.model)
+    norm = torch.nn.SyncBatchNorm if 'syncbn' in name else torch.nn.GroupNorm
+    assert sum(isinstance(m, norm) for m in model.modules()) > 50
+    assert not any(isinstance(m, torch.nn.BatchNorm2d)
+                   for m in model.modules())
+    assert all(p.requires_grad for p in model.parameters())
+    assert not any(isinstance(m, (torch.nn.GroupNorm, torch.nn.BatchNorm2d,
+                                  torch.nn.SyncBatchNorm))
+                   for m in model.rpn_head.modules())
+    depth = 101 if '_r101' in name else 50
+    assert model.backbone.depth == depth
+    assert model.with_mask == name.startswith('mask-rcnn')
+
+    # The dataloaders, on the shapes dataset, serving a real batch.
+    point_at_shapes(cfg, shapes_root)
+    train = Runner.build_dataloader(cfg.train_dataloader, seed=0)
+    batch = next(iter(train))
+    assert len(batch['data_samples']) == 1
+    short_side = min(batch['data_samples'][0].img_shape)
+    if '_ms-640-800' in name:
+        assert 640 <= short_side <= 800
+    else:
+        assert short_side == 800
+    val = Runner.build_dataloader(cfg.val_dataloader, seed=0)
+    assert len(val.dataset) == 6
