@@ -21,6 +21,7 @@ from mmengine.runner import Runner
 
 import rethink_mmdet  # noqa: F401
 from rethink_mmdet.data import make_shapes
+from rethink_mmdet.data.shapes_config import use_shapes_data
 
 HERE = osp.dirname(osp.abspath(__file__))
 DEFAULT_CONFIG = osp.join(HERE, '..', 'configs', 'shapes',
@@ -42,17 +43,6 @@ def parse_args():
     return parser.parse_args()
 
 
-def point_config_at(cfg: Config, data_root: str) -> None:
-    """Point every dataloader and evaluator of ``cfg`` at ``data_root``."""
-    data_root = data_root.rstrip('/') + '/'
-    for split in ('train', 'val', 'test'):
-        cfg[f'{split}_dataloader'].dataset.data_root = data_root
-    for split in ('val', 'test'):
-        evaluator = cfg[f'{split}_evaluator']
-        evaluator.ann_file = osp.join(data_root,
-                                      'annotations/instances_val.json')
-
-
 def main():
     args = parse_args()
     if not osp.isdir(osp.join(args.data_root, 'annotations')):
@@ -60,7 +50,7 @@ def main():
         make_shapes(args.data_root, args.num_train, args.num_val,
                     args.num_unlabeled, seed=args.seed)
     cfg = Config.fromfile(args.config)
-    point_config_at(cfg, args.data_root)
+    use_shapes_data(cfg, args.data_root)
     cfg.work_dir = args.work_dir
     cfg.randomness = dict(seed=args.seed)
     if args.cfg_options:

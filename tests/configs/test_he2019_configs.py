@@ -12,7 +12,7 @@ import torch
 from mmengine.config import Config
 from mmengine.runner import Runner
 
-from rethink_mmdet.data import SHAPES_CLASSES
+from rethink_mmdet.data.shapes_config import use_shapes_data
 from tests.conftest import REPO
 
 CONFIG_DIR = osp.join(REPO, 'configs', 'rethinking-imagenet-pretraining')
@@ -27,21 +27,6 @@ PAPER_SCHEDULES = {
     6: (540_000, 480_000, 520_000),
     9: (810_000, 750_000, 790_000),
 }
-
-
-def point_at_shapes(cfg, root):
-    for split, ann in (('train', 'instances_train.json'),
-                       ('val', 'instances_val.json'),
-                       ('test', 'instances_val.json')):
-        loader = cfg[f'{split}_dataloader']
-        loader.num_workers = 0
-        loader.persistent_workers = False
-        loader.batch_size = 1
-        dataset = loader.dataset
-        dataset.data_root = root
-        dataset.ann_file = f'annotations/{ann}'
-        dataset.data_prefix = dict(img=f'{split if split == "train" else "val"}/')
-        dataset.metainfo = dict(classes=SHAPES_CLASSES)
 
 
 def test_the_grid_is_complete():
@@ -102,7 +87,8 @@ def test_config_builds_and_follows_the_schedule_rule(config, shapes_root):
     assert model.with_mask == name.startswith('mask-rcnn')
 
     # The dataloaders, on the shapes dataset, serving a real batch.
-    point_at_shapes(cfg, shapes_root)
+    use_shapes_data(cfg, shapes_root, num_workers=0)
+    cfg.train_dataloader.batch_size = 1
     train = Runner.build_dataloader(cfg.train_dataloader, seed=0)
     batch = next(iter(train))
     assert len(batch['data_samples']) == 1
