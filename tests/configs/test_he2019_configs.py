@@ -2,7 +2,8 @@
 and its dataloaders (data paths pointed at the built-in shapes dataset), and
 its schedule follows He et al. 2019's rule, checked against the paper's
 arithmetic: Nx = N * 90k iterations at batch 16 (8 GPUs x 2 images), LR 0.02,
-LR x0.1 at the last 60k and the last 20k iterations."""
+LR x0.1 at the last 60k and the last 20k iterations; the less-data recipes
+(Sec. 5.2) with lr 0.04 and LR decay factor 0.02."""
 import glob
 import os.path as osp
 import re
@@ -27,6 +28,22 @@ PAPER_SCHEDULES = {
     6: (540_000, 480_000, 520_000),
     9: (810_000, 750_000, 790_000),
 }
+# Less data (He et al. 2019, Sec. 5.2): lr 0.04, LR decay factor 0.02; 6x
+# for 35k images, 220k (random init) / 60k (ImageNet) iterations for 10k.
+SMALL_DATA_SCHEDULES = {
+    '6x': (540_000, 480_000, 520_000),
+    '220k': (220_000, 160_000, 200_000),
+    '60k': (60_000, 40_000, 53_333),
+}
+
+
+def expected_schedule(name):
+    """(total, step1, step2, lr, gamma) that ``name`` must have."""
+    small = re.search(r'_ms-512-800-(\w+)_coco-\d+k\.py$', name)
+    if small:
+        return SMALL_DATA_SCHEDULES[small.group(1)] + (0.04, 0.02)
+    n = int(re.search(r'[_-](\d+)x_coco\.py$', name).group(1))
+    return PAPER_SCHEDULES[n] + (0.02, 0.1)
 
 
 def test_the_grid_is_complete():
@@ -39,6 +56,14 @@ def test_the_grid_is_complete():
                             in names)
     assert 'mask-rcnn_r50-scratch_fpn_syncbn-all_6x_coco.py' in names
     assert 'mask-rcnn_r50-scratch_fpn_gn-all_ms-640-800-9x_coco.py' in names
+    for init, iters in (('scratch', '220k'), ('imagenet', '60k')):
+        for size in ('10k', '1k'):
+            assert (f'mask-rcnn_r50-{init}_fpn_gn-all_ms-512-800-{iters}_'
+                    f'coco-{size}.py') in names
+        assert (f'mask-rcnn_r50-{init}_fpn_gn-all_ms-512-800-6x_coco-35k.py'
+                in names)
+    assert ('cascade-mask-rcnn_x152-32x8d-scratch_fpn_gn-all_ms-640-800-9x_'
+            'coco.py') in names
 
 
 @pytest.mark.parametrize('config', CONFIGS, ids=osp.basename)
@@ -50,14 +75,13 @@ def test_config_builds_and_follows_the_schedule_rule(config, shapes_root):
     cfg = Config.fromfile(config)
 
     # Schedule: He et al.'s rule at batch 16.
-    n = int(re.search(r'_(?:ms-\d+-\d+-)?(\d+)x_', name).group(1))
-    total, step1, step2 = PAPER_SCHEDULES[n]
+    total, step1, step2, lr, gamma = expected_schedule(name)
     assert cfg.train_cfg.type == 'IterBasedTrainLoop'
     assert cfg.train_cfg.max_iters == total
     steps = [s for s in cfg.param_scheduler if s['type'] == 'MultiStepLR']
     assert len(steps) == 1 and steps[0]['milestones'] == [step1, step2]
-    assert steps[0]['gamma'] == 0.1 and steps[0]['by_epoch'] is False
-    assert cfg.optim_wrapper.optimizer.lr == 0.02
+    assert steps[0]['gamma'] == gamma and steps[0]['by_epoch'] is False
+    assert cfg.optim_wrapper.optimizer.lr == lr
     assert cfg.optim_wrapper.paramwise_cfg.norm_decay_mult == 0
     assert cfg.train_dataloader.batch_size == 2  # x 8 GPUs = 16
     assert cfg.resume is True  # restarts resume automatically
@@ -82,9 +106,9 @@ def test_config_builds_and_follows_the_schedule_rule(config, shapes_root):
     assert not any(isinstance(m, (torch.nn.GroupNorm, torch.nn.BatchNorm2d,
                                   torch.nn.SyncBatchNorm))
                    for m in model.rpn_head.modules())
-    depth = 101 if '_r101' in name else 50
+    depth = 152 if '_x152' in name else 101 if '_r101' in name else 50
     assert model.backbone.depth == depth
-    assert model.with_mask == name.startswith('mask-rcnn')
+    assert model.with_mask == ('mask-rcnn' in name)
 
     # The dataloaders, on the shapes dataset, serving a real batch.
     use_shapes_data(cfg, shapes_root, num_workers=0)
@@ -95,6 +119,8 @@ def test_config_builds_and_follows_the_schedule_rule(config, shapes_root):
     short_side = min(batch['data_samples'][0].img_shape)
     if '_ms-640-800' in name:
         assert 640 <= short_side <= 800
+    elif '_ms-512-800' in name:
+        assert 512 <= short_side <= 800
     else:
         assert short_side == 800
     val = Runner.build_dataloader(cfg.val_dataloader, seed=0)
