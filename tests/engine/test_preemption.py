@@ -1,0 +1,527 @@
+"""Preemption-safe training: SIGTERM -> checkpoint at the current iteration,
+exit code 75, and a restart of the same command that continues exactly;
+checkpoints written atomically so that a SIGKILL mid-write never breaks
+resume; a 2-process CPU run (torchrun + gloo) that stops together.
+
+The training runs are real ``tools/train.py`` / ``tools/dist_train.sh``
+processes on the tiny shapes configs, with ``resume = True`` and the hooks
+added by a config that inherits the shapes config (as a user's would).
+"""
+import os
+import random
+import re
+import signal
+import socket
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+
+import numpy as np
+import pytest
+import torch
+from mmengine.fileio import get_file_backend
+from mmengine.runner.checkpoint import find_latest_checkpoint
+
+import rethink_mmdet  # noqa: F401  (allow-lists checkpoint globals)
+from rethink_mmdet.engine import atomic_checkpoint
+from rethink_mmdet.engine.atomic_checkpoint import (AtomicLocalBackend,
+                                                    is_complete_checkpoint,
+                                                    repair_last_checkpoint)
+from rethink_mmdet.engine.preemption import (PREEMPTED_EXIT_CODE,
+                                             PreemptionCheckpointHook)
+from rethink_mmdet.engine.rng_state import (RNG_STATE_KEY, RNGStateHook,
+                                            _RestoreBeforeBatch,
+                                            get_rng_state, set_rng_state)
+from tests.conftest import (MASK_RCNN, REPO, RETINANET, python_tool,
+                            run_tool, short_run_options)
+
+IMPORTS = ['rethink_mmdet', 'rethink_mmdet.engine.preemption',
+           'rethink_mmdet.engine.rng_state']
+TIMEOUT = 240  # per process; a hang fails the test instead of the suite
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        return s.getsockname()[1]
+
+
+def preemptible_config(tmp_path, base):
+    """A user config: the shapes config plus the two documented lines
+    (``resume = True`` and the hooks), deterministic, without validation."""
+    cfg_dir = tmp_path / 'configs'
+    cfg_dir.mkdir(exist_ok=True)
+    path = cfg_dir / 'preemptible.py'
+    path.write_text(textwrap.dedent(f'''\
+        _base_ = {str(base)!r}
+        custom_imports = dict(imports={IMPORTS!r}, allow_failed_imports=False)
+        resume = True
+        custom_hooks = [
+            dict(type='PreemptionCheckpointHook'),
+            dict(type='RNGStateHook'),
+        ]
+        randomness = dict(seed=0, deterministic=True)
+        val_dataloader = None
+        val_cfg = None
+        val_evaluator = None
+        '''))
+    return str(path)
+
+
+def train_options(shapes_root, max_iters, ckpt_interval):
+    return [
+        o for o in short_run_options(shapes_root, max_iters, ckpt_interval)
+        if not o.startswith(('val_', 'test_'))
+    ]
+
+
+def trained_iters(output):
+    return [int(i) for i in re.findall(r'Iter\(train\) \[\s*(\d+)/', output)]
+
+
+def checkpoints(work_dir):
+    """``{iteration: path}`` of the ``iter_*.pth`` files in ``work_dir``."""
+    return {
+        int(m.group(1)): work_dir / m.group(0)
+        for m in map(re.compile(r'iter_(\d+)\.pth').fullmatch,
+                     os.listdir(work_dir)) if m
+    }
+
+
+class Process:
+    """A tool run in the background whose output is collected by a thread;
+    ``wait_for`` blocks until a line matches."""
+
+    def __init__(self, cmd, env=None):
+        full_env = dict(os.environ, OMP_NUM_THREADS='1', PYTHONUNBUFFERED='1',
+                        PYTHON=sys.executable)
+        full_env.update(env or {})
+        self.proc = subprocess.Popen(
+            cmd, cwd=REPO, env=full_env, stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT, text=True, start_new_session=True)
+        self.lines = []
+        self._changed = threading.Condition()
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self):
+        for line in self.proc.stdout:
+            with self._changed:
+                self.lines.append(line)
+                self._changed.notify_all()
+        with self._changed:
+            self._changed.notify_all()
+
+    @property
+    def output(self):
+        return ''.join(self.lines)
+
+    def wait_for(self, pattern, timeout=TIMEOUT):
+        regex = re.compile(pattern)
+        end = time.monotonic() + timeout
+        with self._changed:
+            while True:
+                if any(regex.search(line) for line in self.lines):
+                    return
+                if not self._reader.is_alive() or time.monotonic() > end:
+                    pytest.fail(f'{pattern!r} never appeared:\n'
+                                f'{self.output[-6000:]}')
+                self._changed.wait(1)
+
+    def finish(self, timeout=TIMEOUT):
+        try:
+            self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            pytest.fail(f'still running after {timeout} s (hang):\n'
+                        f'{self.output[-6000:]}')
+        self._reader.join(10)
+        return self.proc.returncode
+
+    def kill(self):
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait()
+
+
+def processes_with(text):
+    """``{pid: (cmdline, environ)}`` of the processes whose command line
+    contains ``text``."""
+    found = {}
+    for pid in filter(str.isdigit, os.listdir('/proc')):
+        try:
+            with open(f'/proc/{pid}/cmdline', 'rb') as f:
+                cmdline = f.read().decode(errors='replace')
+            with open(f'/proc/{pid}/environ', 'rb') as f:
+                environ = dict(
+                    kv.split('=', 1) for kv in
+                    f.read().decode(errors='replace').split('\0') if '=' in kv)
+        except OSError:
+            continue
+        if text in cmdline and int(pid) != os.getpid():
+            found[int(pid)] = cmdline, environ
+    return found
+
+
+def kill_all_with(text):
+    for pid in processes_with(text):
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
+def assert_same_training_state(expected, actual):
+    """Weights, optimizer state and LR schedule of two checkpoints are
+    bitwise equal."""
+    a = torch.load(expected, weights_only=True)
+    b = torch.load(actual, weights_only=True)
+    assert a['meta']['iter'] == b['meta']['iter']
+    assert a['state_dict'].keys() == b['state_dict'].keys()
+    differ = [k for k in a['state_dict']
+              if not torch.equal(a['state_dict'][k], b['state_dict'][k])]
+    assert not differ, f'{len(differ)} weights differ, e.g. {differ[:3]}'
+    state_a, state_b = a['optimizer']['state'], b['optimizer']['state']
+    assert state_a.keys() == state_b.keys()
+    for key in state_a:
+        for name, value in state_a[key].items():
+            assert torch.equal(value, state_b[key][name]), (key, name)
+    assert a['param_schedulers'] == b['param_schedulers']
+
+
+# -- atomic writes and last_checkpoint ----------------------------------------
+
+
+def test_atomic_backend_replaces_whole_file_or_nothing(tmp_path, monkeypatch):
+    backend = get_file_backend(
+        str(tmp_path), backend_args=dict(backend='atomic_local'))
+    assert isinstance(backend, AtomicLocalBackend)
+    target = tmp_path / 'sub' / 'iter_1.pth'
+    backend.put(b'old', target)
+    assert target.read_bytes() == b'old'
+
+    # A writer killed before its rename leaves the old content in place and
+    # its partial data only under a hidden temporary name.
+    def killed(tmp, dst):
+        assert open(tmp, 'rb').read() == b'new content'
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(atomic_checkpoint, '_commit', killed)
+    with pytest.raises(KeyboardInterrupt):
+        backend.put(b'new content', target)
+    assert target.read_bytes() == b'old'
+    assert os.listdir(target.parent) == ['iter_1.pth']  # temp file removed
+
+    monkeypatch.undo()
+    backend.put_text('text', target)
+    assert target.read_text() == 'text'
+    assert os.listdir(target.parent) == ['iter_1.pth']
+
+
+def test_repair_last_checkpoint_picks_newest_complete(tmp_path):
+    def save(name, mtime):
+        path = tmp_path / name
+        torch.save({'meta': {'iter': 1}}, path)
+        os.utime(path, ns=(mtime, mtime))
+        return str(path)
+
+    old = save('iter_2.pth', 1_000_000_000)
+    new = save('iter_4.pth', 2_000_000_000)
+    pointer = tmp_path / 'last_checkpoint'
+    # a truncated checkpoint (written in place by a non-atomic backend)
+    truncated = tmp_path / 'iter_6.pth'
+    truncated.write_bytes(open(new, 'rb').read()[:-100])
+    os.utime(truncated, ns=(3_000_000_000, 3_000_000_000))
+    assert is_complete_checkpoint(new) and not is_complete_checkpoint(
+        str(truncated))
+    temp = tmp_path / f'.iter_8.pth{atomic_checkpoint.TMP_MARKER}1-abc'
+    temp.write_bytes(b'partial')
+
+    # 1. pointer cut short by a kill -> newest complete checkpoint
+    pointer.write_text('')
+    assert repair_last_checkpoint(str(tmp_path)) == new
+    assert find_latest_checkpoint(str(tmp_path)) == new
+    assert not temp.exists()
+    # 2. pointer to the truncated file -> newest complete checkpoint
+    pointer.write_text(str(truncated))
+    assert repair_last_checkpoint(str(tmp_path)) == new
+    # 3. a valid pointer is kept, unless a newer checkpoint was completed
+    #    after it (killed between the checkpoint and the pointer update)
+    pointer.write_text(new)
+    assert repair_last_checkpoint(str(tmp_path)) == new
+    pointer.write_text(old)
+    assert repair_last_checkpoint(str(tmp_path)) == new
+    os.utime(new, ns=(500, 500))  # the pointer's target is the newest
+    pointer.write_text(old)
+    assert repair_last_checkpoint(str(tmp_path)) == old
+    # 4. nothing complete -> no pointer: a fresh start
+    os.remove(old)
+    os.remove(new)
+    pointer.write_text(str(truncated))
+    assert repair_last_checkpoint(str(tmp_path)) is None
+    assert find_latest_checkpoint(str(tmp_path)) is None
+
+
+# -- random states ------------------------------------------------------------
+
+
+def draws():
+    return (random.random(), float(np.random.rand()), torch.rand(1).item())
+
+
+def test_rng_state_survives_weights_only_checkpoint(tmp_path):
+    state = get_rng_state()
+    expected = draws()
+    torch.save({RNG_STATE_KEY: state}, tmp_path / 'ckpt.pth')
+    draws()
+    set_rng_state(torch.load(tmp_path / 'ckpt.pth',
+                             weights_only=True)[RNG_STATE_KEY])
+    assert draws() == expected
+
+
+def test_rng_restored_right_before_first_resumed_batch():
+    """The loop replays ``skip`` batches (consuming random numbers) and then
+    fetches the first resumed one: it must see the stored states."""
+
+    class Loop:
+        dataloader_iterator = iter(lambda: draws(), None)
+
+    stored = get_rng_state()
+    expected_first_batch = draws()
+    loop = Loop()
+    restored = []
+    loop.dataloader_iterator = _RestoreBeforeBatch(
+        loop, stored, skip=3, on_restore=lambda: restored.append(True))
+    replayed = [next(loop.dataloader_iterator) for _ in range(3)]
+    assert replayed[0] != expected_first_batch and not restored
+    assert next(loop.dataloader_iterator) == expected_first_batch
+    assert restored and not isinstance(loop.dataloader_iterator,
+                                       _RestoreBeforeBatch)
+
+
+def test_rng_hook_keeps_validation_out_of_training_streams():
+    hook = RNGStateHook()
+    state = get_rng_state()
+    expected = draws()  # what training draws next without a validation
+    set_rng_state(state)
+    hook.before_val(None)
+    draws()  # validation consumes random numbers
+    hook.after_val(None)
+    assert draws() == expected
+
+
+# -- signal handlers ----------------------------------------------------------
+
+
+def test_unarmed_handler_behaves_like_default_and_workers_ignore(tmp_path):
+    """Built but not running (e.g. in tools/test.py), the hook keeps the
+    default action of SIGTERM; dataloader workers, which inherit the
+    handlers, ignore the signal (clusters signal every process)."""
+    script = tmp_path / 'unarmed.py'
+    script.write_text(textwrap.dedent('''\
+        import os, signal, sys, time
+        import torch
+        from torch.utils.data import DataLoader, Dataset
+        from rethink_mmdet.engine.preemption import PreemptionCheckpointHook
+
+        class SelfSignalling(Dataset):
+            def __len__(self):
+                return 2
+            def __getitem__(self, i):
+                os.kill(os.getpid(), signal.SIGTERM)  # a worker is signalled
+                time.sleep(0.2)
+                return i
+
+        hook = PreemptionCheckpointHook()
+        assert signal.getsignal(signal.SIGTERM) == hook._handle
+        items = [int(x) for x in DataLoader(SelfSignalling(), num_workers=1)]
+        print('workers survived', items, flush=True)
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(10)
+        print('not terminated', flush=True)
+        '''))
+    proc = subprocess.run([sys.executable, str(script)], cwd=REPO,
+                          capture_output=True, text=True, timeout=120)
+    assert 'workers survived [0, 1]' in proc.stdout, proc.stderr[-3000:]
+    assert 'not terminated' not in proc.stdout
+    assert proc.returncode == -signal.SIGTERM, proc.stderr[-3000:]
+
+
+def test_unknown_signal_name_is_an_explicit_error():
+    with pytest.raises(ValueError, match='SIGNOPE'):
+        PreemptionCheckpointHook(signals=('SIGNOPE', ))
+
+
+# -- real training runs -------------------------------------------------------
+
+
+def test_sigterm_then_restart_equals_uninterrupted_run(shapes_root, tmp_path):
+    """Mask R-CNN (random proposal sampling in the model, random flips in
+    the pipeline): SIGTERM in iteration 2 -> checkpoint, exit 75; the same
+    command again -> the same final weights as a run never stopped."""
+    cfg = preemptible_config(tmp_path, MASK_RCNN)
+    opts = train_options(shapes_root, max_iters=6, ckpt_interval=100)
+    reference = tmp_path / 'uninterrupted'
+    run_tool(python_tool('train.py', cfg, '--work-dir', reference,
+                         '--cfg-options', *opts))
+
+    work_dir = tmp_path / 'preempted'
+    cmd = python_tool('train.py', cfg, '--work-dir', work_dir,
+                      '--cfg-options', *opts)
+    run = Process(cmd)
+    try:
+        run.wait_for(r'Iter\(train\) \[\s*2/6\]')
+        run.proc.send_signal(signal.SIGTERM)
+        assert run.finish() == PREEMPTED_EXIT_CODE, run.output[-6000:]
+    finally:
+        run.kill()
+    assert 'Preemption requested (SIGTERM)' in run.output
+    ckpts = checkpoints(work_dir)
+    assert len(ckpts) == 1, ckpts
+    (stopped_at, ckpt), = ckpts.items()
+    assert 2 <= stopped_at < 6
+    assert trained_iters(run.output)[-1] == stopped_at
+    assert find_latest_checkpoint(str(work_dir)) == str(ckpt)
+    assert RNG_STATE_KEY in torch.load(ckpt, weights_only=True)
+
+    out = run_tool(cmd)
+    assert f'resumed epoch: 0, iter: {stopped_at}' in out
+    assert trained_iters(out) == list(range(stopped_at + 1, 7))
+    assert_same_training_state(reference / 'iter_6.pth',
+                               work_dir / 'iter_6.pth')
+
+
+SLOW_COMMIT = textwrap.dedent('''\
+    """Test instrumentation: tools/train.py whose atomic checkpoint write of
+    {name} stops between writing the temporary file and renaming it."""
+    import runpy
+    import sys
+    import time
+
+    from rethink_mmdet.engine import atomic_checkpoint
+
+    commit = atomic_checkpoint._commit
+
+
+    def slow_commit(tmp_path, filepath):
+        if filepath.endswith('/{name}'):
+            print('WRITING', filepath, flush=True)
+            time.sleep(600)
+        commit(tmp_path, filepath)
+
+
+    atomic_checkpoint._commit = slow_commit
+    sys.argv = sys.argv[1:]
+    runpy.run_path(sys.argv[0], run_name='__main__')
+    ''')
+
+
+def test_sigkill_during_checkpoint_write_leaves_resume_working(
+        shapes_root, tmp_path):
+    """A run killed while writing iter_4.pth: resume picks iter_2.pth (the
+    newest complete checkpoint), never the partial file."""
+    cfg = preemptible_config(tmp_path, RETINANET)
+    opts = train_options(shapes_root, max_iters=4, ckpt_interval=2)
+    work_dir = tmp_path / 'killed'
+    wrapper = tmp_path / 'slow_commit_train.py'
+    wrapper.write_text(SLOW_COMMIT.format(name='iter_4.pth'))
+    cmd = python_tool('train.py', cfg, '--work-dir', work_dir,
+                      '--cfg-options', *opts)
+    run = Process([sys.executable, str(wrapper), *cmd[1:]])
+    try:
+        run.wait_for('WRITING .*iter_4.pth')
+        os.killpg(run.proc.pid, signal.SIGKILL)
+        assert run.finish() == -signal.SIGKILL
+    finally:
+        run.kill()
+    names = os.listdir(work_dir)
+    assert sorted(checkpoints(work_dir)) == [2]
+    partial = [n for n in names if n.startswith('.iter_4.pth')]
+    assert len(partial) == 1, names  # the data is only under a temp name
+    assert find_latest_checkpoint(str(work_dir)) == str(work_dir /
+                                                        'iter_2.pth')
+
+    out = run_tool(cmd)  # the same command, not instrumented
+    assert 'resumed epoch: 0, iter: 2' in out
+    assert trained_iters(out) == [3, 4]
+    assert not (work_dir / partial[0]).exists()
+    assert is_complete_checkpoint(str(work_dir / 'iter_4.pth'))
+
+
+def test_sigterm_to_one_rank_of_two_process_run(shapes_root, tmp_path):
+    """tools/dist_train.sh with 2 CPU processes; SIGTERM reaches rank 1
+    only. Both ranks stop at the same iteration, rank 0 writes one
+    checkpoint, both exit with 75 (no hang); the restart resumes."""
+    cfg = preemptible_config(tmp_path, RETINANET)
+    opts = train_options(shapes_root, max_iters=6, ckpt_interval=100)
+    work_dir = tmp_path / 'dist'
+    cmd = ['bash', f'{REPO}/tools/dist_train.sh', cfg, '2', '--work-dir',
+           str(work_dir), '--cfg-options', *opts]
+    run = Process(cmd, env={'PORT': str(free_port())})
+    try:
+        run.wait_for(r'Iter\(train\) \[\s*2/6\]')
+        workers = {int(env['RANK']): pid
+                   for pid, (_, env) in processes_with(str(work_dir)).items()
+                   if 'TORCHELASTIC_RUN_ID' in env and 'RANK' in env}
+        assert sorted(workers) == [0, 1], workers
+        os.kill(workers[1], signal.SIGTERM)
+        returncode = run.finish()
+    finally:
+        run.kill()
+        kill_all_with(str(work_dir))
+    out = run.output
+    # torchrun reports each worker's exit status and exits non-zero itself
+    assert returncode != 0
+    exit_codes = {
+        int(rank): int(code) for rank, code in re.findall(
+            r'rank\s*: (\d+) \(local_rank: \d+\)\s+exitcode\s*: (-?\d+)', out)
+    }
+    assert exit_codes == {0: PREEMPTED_EXIT_CODE,
+                          1: PREEMPTED_EXIT_CODE}, out[-6000:]
+    # rank 0 got no signal: it stopped because the ranks agreed
+    assert 'Preemption requested (a signal on another rank)' in out
+    assert out.count('Preemption requested') == 1
+    ckpts = checkpoints(work_dir)
+    assert len(ckpts) == 1, ckpts
+    (stopped_at, ckpt), = ckpts.items()
+    assert find_latest_checkpoint(str(work_dir)) == str(ckpt)
+
+    out = run_tool(cmd, env={'PORT': str(free_port())})
+    assert f'resumed epoch: 0, iter: {stopped_at}' in out
+    assert trained_iters(out) == list(range(stopped_at + 1, 7))
+    assert (work_dir / 'iter_6.pth').is_file()
+
+
+def test_sigterm_to_torchrun_stops_workers_cleanly(shapes_root, tmp_path):
+    """SIGTERM to torchrun (``tools/dist_train.sh``): torchrun forwards it to
+    both workers, which checkpoint once and exit before torchrun's 30 s
+    SIGKILL deadline."""
+    cfg = preemptible_config(tmp_path, RETINANET)
+    opts = train_options(shapes_root, max_iters=6, ckpt_interval=100)
+    work_dir = tmp_path / 'dist'
+    cmd = ['bash', f'{REPO}/tools/dist_train.sh', cfg, '2', '--work-dir',
+           str(work_dir), '--cfg-options', *opts]
+    run = Process(cmd, env={'PORT': str(free_port())})
+    try:
+        run.wait_for(r'Iter\(train\) \[\s*2/6\]')
+        torchrun = [
+            pid for pid, (cmdline, env) in processes_with(
+                str(work_dir)).items() if 'TORCHELASTIC_RUN_ID' not in env
+            and 'torch.distributed.run' in cmdline
+        ]
+        assert len(torchrun) == 1, torchrun
+        os.kill(torchrun[0], signal.SIGTERM)
+        run.finish()
+        leftover = processes_with(str(work_dir))
+    finally:
+        run.kill()
+        kill_all_with(str(work_dir))
+    out = run.output
+    assert not leftover, leftover
+    assert 'forcefully exiting via' not in out  # torchrun had to SIGKILL
+    assert out.count('Preemption requested (SIGTERM)') == 1, out[-6000:]
+    assert f'Exiting with code {PREEMPTED_EXIT_CODE}' in out
+    ckpts = checkpoints(work_dir)
+    assert len(ckpts) == 1, ckpts
+    assert find_latest_checkpoint(str(work_dir)) == str(*ckpts.values())
