@@ -125,3 +125,39 @@ def test_config_builds_and_follows_the_schedule_rule(config, shapes_root):
         assert short_side == 800
     val = Runner.build_dataloader(cfg.val_dataloader, seed=0)
     assert len(val.dataset) == 6
+
+
+def test_scratch_config_trains_end_to_end(shapes_root, tmp_path):
+    """A real R50 config of the grid, all its hooks on (scratch guard, He
+    init, preemption, RNG, images seen, atomic checkpoints), trains two
+    iterations on CPU at a reduced input size and writes a resumable
+    checkpoint."""
+    from tests.conftest import python_tool, run_tool
+    config = osp.join(CONFIG_DIR,
+                      'mask-rcnn_r50-scratch_fpn_gn-all_2x_coco.py')
+    root = shapes_root.rstrip('/') + '/'
+    opts = [
+        f'train_dataloader.dataset.data_root={root}',
+        'train_dataloader.dataset.ann_file=annotations/instances_train.json',
+        'train_dataloader.dataset.data_prefix.img=train/',
+        "train_dataloader.dataset.metainfo.classes="
+        "[circle,triangle,square,star]",
+        'train_dataloader.num_workers=0',
+        'train_dataloader.persistent_workers=False',
+        'train_dataloader.dataset.pipeline.2.scale=(320,256)',
+        'train_cfg.max_iters=2', 'val_cfg=None', 'val_dataloader=None',
+        'val_evaluator=None',
+        'default_hooks.checkpoint.interval=2',
+        'default_hooks.logger.interval=1',
+    ]
+    out = run_tool(python_tool('train.py', config, '--work-dir', tmp_path,
+                               '--cfg-options', *opts))
+    assert 'Iter(train) [2/2]' in out
+    assert re.search(r'Iter\(train\) \[1/2\].* images_seen: 2 ', out)
+    ckpt = tmp_path / 'iter_2.pth'
+    assert ckpt.is_file()
+    assert (tmp_path / 'last_checkpoint').read_text().strip().endswith(
+        'iter_2.pth')
+    saved = torch.load(ckpt, weights_only=True)
+    assert saved['images_seen']['images_seen'] == 4  # 2 iters x batch 2
+    assert 'rng_state' in saved
