@@ -11,7 +11,7 @@ It also makes mmengine checkpoints loadable on torch >= 2.6 with
 """
 import mmdet  # noqa: F401  (mmdet's registries must exist before ours)
 
-from . import data, engine, scratch  # noqa: F401  (registration on import)
+from . import data, engine, scratch, self_training  # noqa: F401
 from .version import __version__
 
 __all__ = ['__version__']

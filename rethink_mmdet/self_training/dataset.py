@@ -1,0 +1,557 @@
+"""``PseudoLabelDataset``: a pseudo-label store served as an mmdet dataset.
+
+Zoph et al. 2020 (Sec. 3): the student trains on the teacher's pseudo labels
+of an unlabeled image set, re-thresholded by score. The store
+(:mod:`rethink_mmdet.self_training.store`) keeps every box above its
+``score_floor`` with its score, so one store serves several student
+thresholds: the threshold, the teacher -> student class mapping and the box
+validity rules are applied here, at load time.
+
+At ImageNet scale (1.28M images, tens of millions of boxes) nothing is
+materialised per image at load: one vectorised NumPy pass over the
+memory-mapped columns (in blocks) yields the index array of the kept images,
+and :meth:`PseudoLabelDataset.get_data_info` builds the data info of one image
+on demand, in the same format as mmdet's ``CocoDataset`` (so mmdet pipelines,
+samplers, evaluators and detectors take it unchanged).
+"""
+import copy
+import logging
+import os
+import os.path as osp
+from typing import List, Optional, Sequence, Union
+
+import numpy as np
+from mmengine.dataset.base_dataset import force_full_init
+from mmengine.fileio import exists as fileio_exists
+from mmengine.logging import print_log
+
+from mmdet.datasets import BaseDetDataset
+from mmdet.registry import DATASETS
+
+from .store import META_FILE, PseudoLabelStore, PseudoLabelStoreError
+
+# Boxes processed per block in the load-time pass (bounds its temporaries).
+BLOCK_BOXES = 1 << 22
+# How many offending records an error or warning lists.
+NUM_LISTED = 5
+
+
+def _plural(n, word, plural=None):
+    return f'{n} ' + (word if n == 1 else plural or word + 's')
+
+
+def _box_rules(boxes, hw):
+    """Validity rules of boxes, vectorised.
+
+    Args:
+        boxes (np.ndarray): (k, 4) x1, y1, x2, y2.
+        hw (np.ndarray): (k, 2) (height, width) of each box's image.
+
+    Returns:
+        tuple[np.ndarray, np.ndarray]: ``invalid`` (NaN/inf coordinate or
+        non-positive width/height) and ``small`` (valid but dropped by
+        ``CocoDataset``'s rule: width or height < 1 pixel, or no overlap with
+        the image).
+    """
+    boxes = np.asarray(boxes, dtype=np.float64)
+    with np.errstate(invalid='ignore'):
+        w = boxes[:, 2] - boxes[:, 0]
+        h = boxes[:, 3] - boxes[:, 1]
+        invalid = ~(np.isfinite(boxes).all(axis=1) & (w > 0) & (h > 0))
+        # mmdet CocoDataset.parse_data_info: drop w < 1, h < 1 and boxes that
+        # do not intersect the image.
+        x1, y1, x2, y2 = boxes.T
+        inter_w = np.minimum(x2, hw[:, 1]) - np.maximum(x1, 0)
+        inter_h = np.minimum(y2, hw[:, 0]) - np.maximum(y1, 0)
+        small = ~invalid & ((w < 1) | (h < 1) | (inter_w <= 0) |
+                            (inter_h <= 0))
+    return invalid, small
+
+
+@DATASETS.register_module()
+class PseudoLabelDataset(BaseDetDataset):
+    """Teacher pseudo labels from a pseudo-label store, as ``CocoDataset``
+    data samples.
+
+    A student config swaps ``CocoDataset`` for this class (same pipeline)::
+
+        dict(type='PseudoLabelDataset', store='work_dirs/pl_store',
+             score_thr=0.5, data_root='data/imagenet/',
+             data_prefix=dict(img='train/'), pipeline=train_pipeline)
+
+    Each item of :meth:`get_data_info` has the keys ``CocoDataset`` gives:
+    ``img_path``, ``img_id``, ``seg_map_path``, ``height``, ``width``,
+    ``instances`` (``bbox`` [x1, y1, x2, y2], ``bbox_label`` in the student's
+    classes, ``ignore_flag`` 0 and, if the store has masks, ``mask`` as a
+    compressed RLE dict ``{'size': [h, w], 'counts': str}`` that
+    ``LoadAnnotations(with_mask=True)`` decodes) and ``sample_idx``.
+
+    Boxes kept: ``score >= score_thr``, of a teacher class mapped to a
+    student class, and valid. Invalid boxes (NaN/inf coordinate or
+    non-positive width or height) are **dropped and counted**: a warning
+    gives their number and the first records (box index, image index, path);
+    training on a mostly-good store is not refused for a few broken boxes.
+    Boxes ``CocoDataset`` would drop as well (width or height below 1 pixel,
+    or outside the image) are dropped and counted in the load summary.
+    Unlike ``CocoDataset``, an empty mask does not drop its box.
+
+    Loading makes one vectorised pass over the memory-mapped columns
+    (``BLOCK_BOXES`` boxes at a time, so memory stays a few hundred MB for
+    any store size) and keeps only the index array of the kept images (8
+    bytes per image); data infos are built per image on demand, so there is
+    no per-image Python object, and ``serialize_data`` has nothing to do.
+    Dataloader workers share the store's pages; a pickled dataset carries
+    no column and re-opens the store lazily.
+
+    Args:
+        store (str): The pseudo-label store directory (with ``meta.json``).
+            Relative paths are joined with ``data_root``, like ``ann_file``.
+        score_thr (float): Keep boxes with ``score >= score_thr``. Must be
+            ``>=`` the store's ``score_floor`` (the store holds no box below
+            its floor). Defaults to 0.5 (Zoph et al. 2020).
+        class_map (dict, optional): Teacher class name -> student class name
+            (several teacher classes may map to one student class; a value
+            of None drops the class). Teacher classes absent from the map are
+            dropped; every value must be a student class
+            (``metainfo['classes']``, which must then be given). None
+            requires the teacher classes to equal the student's classes
+            (name and order); without ``metainfo['classes']`` the student
+            classes are the teacher's. Defaults to None.
+        keep_empty (bool): Keep images left with no box after thresholding
+            and mapping (they become negatives: all anchors background).
+            False drops them. Defaults to False.
+        check_files (bool | int): Verify at load that the image files of the
+            kept images exist. True checks all of them, an int ``n`` checks
+            ``n`` evenly spaced ones, False or 0 checks none. On a local or
+            network file system the check lists each image directory once
+            (one ``os.scandir`` per directory, not one ``stat`` per image,
+            which matters on NFS: ImageNet's 1,000 folders are 1,000
+            listings); with a warm cache it costs about 8 s per million
+            checked images on one core (decoding and joining the paths
+            dominates). With non-local ``backend_args`` every checked file
+            costs one ``exists`` request, so use an int there. Defaults to
+            True.
+        data_root (str): Root joined with ``store`` and
+            ``data_prefix['img']`` if those are relative. Defaults to ''.
+        data_prefix (dict): ``img``: folder joined with the store's relative
+            image paths (absolute paths are used as they are). If it and
+            ``data_root`` are both empty, the store's ``meta['source']
+            ['root']`` is used. ``seg``: as in ``CocoDataset``. Defaults to
+            ``dict(img='')``.
+        filter_cfg (dict, optional): As in ``CocoDataset``, applied only
+            when ``test_mode`` is False: ``filter_empty_gt`` (True conflicts
+            with ``keep_empty=True``) and ``min_size`` (minimum of image
+            height and width). Defaults to None.
+        indices (int | Sequence[int], optional): Keep only these of the
+            images left after filtering (an int: the first ones, or the last
+            ones if negative). Defaults to None.
+        **kwargs: The other arguments of
+            :class:`mmdet.datasets.BaseDetDataset` (``metainfo``,
+            ``pipeline``, ``test_mode``, ``lazy_init``, ``serialize_data``
+            (no effect), ``max_refetch``, ``backend_args``,
+            ``return_classes``, ``caption_prompt``). ``ann_file`` and
+            ``proposal_file`` are not accepted.
+
+    Raises:
+        PseudoLabelStoreError: Naming the file and record, for a missing or
+            incomplete store, a wrong format or version, labels outside the
+            teacher classes, class names that do not match, a threshold
+            below the store's floor, a filtering that leaves no image, or
+            missing image files.
+    """
+
+    METAINFO: dict = dict()
+
+    def __init__(self,
+                 store: str,
+                 score_thr: float = 0.5,
+                 class_map: Optional[dict] = None,
+                 keep_empty: bool = False,
+                 check_files: Union[bool, int] = True,
+                 lazy_init: bool = False,
+                 **kwargs) -> None:
+        for key in ('ann_file', 'proposal_file'):
+            if kwargs.get(key):
+                raise ValueError(
+                    f'PseudoLabelDataset takes no {key}={kwargs[key]!r}: the '
+                    'pseudo labels come from `store` (a pseudo-label store '
+                    'directory, see rethink_mmdet.self_training.store)')
+            kwargs.pop(key, None)
+        kwargs.setdefault('data_prefix', dict(img=''))
+        self.score_thr = float(score_thr)
+        self.class_map = None if class_map is None else dict(class_map)
+        self.keep_empty = bool(keep_empty)
+        self.check_files = check_files
+        self._store = None
+        self._img_idx = np.zeros(0, np.int64)
+        self._label_lut = np.zeros(0, np.int64)
+        self.load_stats = {}
+        # BaseDataset joins `ann_file` with data_root: reuse it for `store`.
+        super().__init__(ann_file=str(store), lazy_init=True, **kwargs)
+        self.store_dir = self.ann_file
+        self._meta_file = osp.join(self.store_dir, META_FILE)
+        self._check_meta()
+        if not lazy_init:
+            self.full_init()
+
+    # ------------------------------------------------------------------
+    # the store, opened lazily (pickles carry no column)
+    # ------------------------------------------------------------------
+    @property
+    def store(self) -> PseudoLabelStore:
+        """The opened :class:`PseudoLabelStore` (re-opened after
+        unpickling)."""
+        if self._store is None:
+            self._store = PseudoLabelStore(self.store_dir)
+        return self._store
+
+    @property
+    def store_meta(self) -> dict:
+        """The store's ``meta.json`` (teacher, source, score floor...)."""
+        return self.store.meta
+
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        state['_store'] = None
+        return state
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+
+    # ------------------------------------------------------------------
+    # metadata: threshold, classes, image root
+    # ------------------------------------------------------------------
+    def _check_meta(self):
+        """Validate threshold and classes against ``meta.json``; sets the
+        student classes and the teacher label -> student label table."""
+        meta = self.store.meta  # format / version checked by the store
+        floor = float(meta.get('score_floor', 0.0))
+        if not np.isfinite(self.score_thr):
+            raise PseudoLabelStoreError(
+                f'{self._meta_file}: score_thr={self.score_thr} is not a '
+                'finite number')
+        if self.score_thr < floor:
+            raise PseudoLabelStoreError(
+                f'{self._meta_file}: score_thr={self.score_thr} is below the '
+                f'store\'s score_floor {floor}: the store does not hold boxes '
+                f'scoring below {floor}. Use score_thr >= {floor}, or '
+                're-label with a lower floor (tools/pseudo_label.py).')
+        teacher = tuple(self.store.classes)
+        student = self._metainfo.get('classes')
+        if student is None:
+            if self.class_map is not None:
+                raise PseudoLabelStoreError(
+                    f'{self._meta_file}: class_map given but the student '
+                    'classes are unknown; set metainfo=dict(classes=...) '
+                    'to the student\'s class names')
+            student = teacher
+        student = tuple(student)
+        self._metainfo['classes'] = student
+        lut = np.full(len(teacher), -1, np.int64)
+        if self.class_map is None:
+            if teacher != student:
+                only_t = [c for c in teacher if c not in student]
+                only_s = [c for c in student if c not in teacher]
+                detail = (f'teacher only: {only_t}; student only: {only_s}'
+                          if only_t or only_s else
+                          'same names in a different order')
+                raise PseudoLabelStoreError(
+                    f'{self._meta_file}: teacher classes {list(teacher)} do '
+                    f'not match the student\'s metainfo classes '
+                    f'{list(student)} ({detail}). Pass class_map='
+                    '{teacher_name: student_name, ...} to map them by name.')
+            lut[:] = np.arange(len(teacher))
+        else:
+            bad_keys = [k for k in self.class_map if k not in teacher]
+            bad_vals = [
+                v for v in self.class_map.values()
+                if v is not None and v not in student
+            ]
+            if bad_keys or bad_vals:
+                raise PseudoLabelStoreError(
+                    f'{self._meta_file}: class_map names unknown classes: '
+                    f'keys not in the teacher classes {list(teacher)}: '
+                    f'{bad_keys}; values not in the student classes '
+                    f'{list(student)}: {bad_vals}')
+            for t, s in self.class_map.items():
+                if s is not None:
+                    lut[teacher.index(t)] = student.index(s)
+            fed = set(lut.tolist())
+            unfed = [c for i, c in enumerate(student) if i not in fed]
+            dropped = [c for c, s in zip(teacher, lut) if s < 0]
+            if unfed:
+                print_log(
+                    f'PseudoLabelDataset {self.store_dir}: no teacher class '
+                    f'maps to student classes {unfed}; they get no pseudo '
+                    'labels', logger='current', level=logging.WARNING)
+            if dropped:
+                print_log(
+                    f'PseudoLabelDataset {self.store_dir}: teacher classes '
+                    f'{dropped} are not in class_map; their boxes are dropped',
+                    logger='current', level=logging.INFO)
+        self._label_lut = lut
+
+    def _img_root(self) -> str:
+        prefix = self.data_prefix.get('img', '')
+        if not prefix:
+            prefix = (self.store.meta.get('source') or {}).get('root') or ''
+        return prefix
+
+    # ------------------------------------------------------------------
+    # loading: one vectorised pass, no per-image object
+    # ------------------------------------------------------------------
+    def full_init(self) -> None:
+        """Filter boxes and images in one vectorised pass over the store
+        and keep the index array of the kept images."""
+        if self._fully_initialized:
+            return
+        self._img_idx = self.load_data_list()
+        self._img_idx = self.filter_data()
+        del self._counts_for_filter  # N counts: not part of the state
+        if self._indices is not None:
+            self._img_idx = self._subset(self._img_idx, self._indices)
+        self._check_not_empty()
+        if self.check_files:
+            self._check_image_files()
+        self._fully_initialized = True
+
+    def load_data_list(self) -> np.ndarray:
+        """Count the kept boxes of every image (vectorised, in blocks).
+
+        Returns:
+            np.ndarray: int64 indexes of the store images to keep (all images
+            if ``keep_empty``, else those with a kept box). Statistics go to
+            ``self.load_stats`` and the log.
+        """
+        st = self.store
+        n, m = len(st), int(st.meta['num_boxes'])
+        offsets = np.asarray(st.box_offsets)
+        counts = np.zeros(n, np.int64)
+        num_invalid = num_small = num_low = num_unmapped = 0
+        first_invalid = []
+        max_score = -np.inf
+        for s in range(0, m, BLOCK_BOXES):
+            e = min(s + BLOCK_BOXES, m)
+            img = np.searchsorted(offsets, np.arange(s, e), side='right') - 1
+            labels = np.asarray(st.labels[s:e])
+            num_classes = len(self._label_lut)
+            bad = np.flatnonzero((labels < 0) | (labels >= num_classes))
+            if len(bad):
+                j = int(bad[0])
+                raise PseudoLabelStoreError(
+                    f'{osp.join(self.store_dir, "labels.npy")}: box {s + j} '
+                    f'(image {int(img[j])}, {st.path(int(img[j]))!r}) has '
+                    f'label {int(labels[j])}, outside the '
+                    f'{num_classes} classes of {self._meta_file}')
+            scores = np.asarray(st.scores[s:e])
+            invalid, small = _box_rules(st.boxes[s:e], st.image_hw[img])
+            invalid |= ~np.isfinite(scores)
+            small &= ~invalid
+            mapped = self._label_lut[labels] >= 0
+            with np.errstate(invalid='ignore'):
+                high = scores >= self.score_thr
+            good = ~invalid & ~small
+            keep = good & high & mapped
+            num_invalid += int(invalid.sum())
+            num_small += int(small.sum())
+            num_unmapped += int((good & ~mapped).sum())
+            num_low += int((good & mapped & ~high).sum())
+            if (good & mapped).any():
+                max_score = max(max_score, float(scores[good & mapped].max()))
+            for j in np.flatnonzero(invalid)[:NUM_LISTED - len(first_invalid)]:
+                first_invalid.append(
+                    f'box {s + j} of image {int(img[j])} '
+                    f'({st.path(int(img[j]))!r}): {st.boxes[s + j].tolist()} '
+                    f'score {float(scores[j]):.4g}')
+            counts += np.bincount(img[keep], minlength=n)
+        self.load_stats = dict(
+            num_images=n, num_boxes=m, num_kept_boxes=int(counts.sum()),
+            num_invalid=num_invalid, num_small=num_small,
+            num_below_thr=num_low, num_unmapped=num_unmapped,
+            num_empty_images=int((counts == 0).sum()),
+            max_score=max_score if np.isfinite(max_score) else None)
+        if num_invalid:
+            print_log(
+                f'PseudoLabelDataset {self.store_dir}: dropped '
+                f'{_plural(num_invalid, "invalid box", "invalid boxes")} '
+                '(NaN/inf coordinate or score, or non-positive width/height);'
+                ' first: '
+                + '; '.join(first_invalid),
+                logger='current', level=logging.WARNING)
+        print_log(
+            f'PseudoLabelDataset {self.store_dir}: score_thr='
+            f'{self.score_thr}: kept {counts.sum()} of {m} boxes '
+            f'({num_low} below threshold, {num_unmapped} of unmapped classes, '
+            f'{num_small} < 1 px or outside the image, {num_invalid} '
+            f'invalid); {int((counts > 0).sum())} of {n} images have boxes',
+            logger='current', level=logging.INFO)
+        self._counts_for_filter = counts
+        if self.keep_empty:
+            return np.arange(n, dtype=np.int64)
+        return np.flatnonzero(counts > 0).astype(np.int64)
+
+    def filter_data(self) -> np.ndarray:
+        """Apply ``filter_cfg`` (as ``CocoDataset``, not in ``test_mode``).
+
+        Returns:
+            np.ndarray: The kept image indexes.
+        """
+        idx = self._img_idx
+        if self.test_mode or not self.filter_cfg:
+            return idx
+        if self.filter_cfg.get('filter_empty_gt', False):
+            if self.keep_empty:
+                raise ValueError(
+                    f'PseudoLabelDataset {self.store_dir}: keep_empty=True '
+                    'but filter_cfg.filter_empty_gt=True would drop the '
+                    'empty images again; set filter_cfg=dict('
+                    'filter_empty_gt=False, ...) or keep_empty=False')
+            idx = idx[self._counts_for_filter[idx] > 0]
+        min_size = self.filter_cfg.get('min_size', 0)
+        if min_size:
+            hw = np.asarray(self.store.image_hw)[idx]
+            idx = idx[hw.min(axis=1) >= min_size]
+        return idx
+
+    @staticmethod
+    def _subset(idx: np.ndarray, indices: Union[int, Sequence[int]]):
+        if isinstance(indices, int):
+            return idx[:indices] if indices >= 0 else idx[indices:]
+        return idx[np.asarray(list(indices), dtype=np.int64)]
+
+    def _check_not_empty(self):
+        if len(self._img_idx):
+            return
+        s = self.load_stats
+        best = None if s['max_score'] is None else f'{s["max_score"]:.4g}'
+        raise PseudoLabelStoreError(
+            f'{self._meta_file}: no image left: score_thr={self.score_thr}, '
+            f'keep_empty={self.keep_empty}, filter_cfg={self.filter_cfg}, '
+            f'indices={self._indices} leave none of the {s["num_images"]} '
+            f'images ({s["num_kept_boxes"]} of {s["num_boxes"]} boxes kept; '
+            f'highest score of a valid box of a mapped class: '
+            f'{best}). Lower score_thr, check class_map, or set '
+            'keep_empty=True.')
+
+    def _check_image_files(self):
+        idx = self._img_idx
+        n = len(idx) if self.check_files is True else min(
+            int(self.check_files), len(idx))
+        if n <= 0:
+            return
+        pick = idx if n == len(idx) else idx[np.linspace(
+            0, len(idx) - 1, n).round().astype(np.int64)]
+        root = self._img_root()
+        paths = [osp.join(root, self.store.path(int(i))) for i in pick]
+        missing = []
+        if self.backend_args is None or self.backend_args.get(
+                'backend', 'local') == 'local':
+            listed = {}
+            for k, p in enumerate(paths):
+                d, name = osp.split(p)
+                if d not in listed:
+                    try:
+                        with os.scandir(d or '.') as it:
+                            listed[d] = {e.name for e in it}
+                    except OSError:
+                        listed[d] = set()
+                if name not in listed[d] and not osp.exists(p):
+                    missing.append(k)
+        else:
+            missing = [
+                k for k, p in enumerate(paths)
+                if not fileio_exists(p, backend_args=self.backend_args)
+            ]
+        if missing:
+            first = ', '.join(f'{paths[k]!r} (image {int(pick[k])})'
+                              for k in missing[:NUM_LISTED])
+            raise PseudoLabelStoreError(
+                f'{self._meta_file}: {len(missing)} of {n} checked image '
+                f'files are missing under image root {root!r}; first: '
+                f'{first}. Point data_root / data_prefix.img at the folder '
+                'the store\'s relative paths start from (store source: '
+                f'{self.store.meta.get("source")}), or set check_files=False.')
+
+    # ------------------------------------------------------------------
+    # per-image access
+    # ------------------------------------------------------------------
+    @force_full_init
+    def __len__(self) -> int:
+        return len(self._img_idx)
+
+    def _kept(self, idx: int):
+        """Store index, record and kept-box mask of dataset item ``idx``."""
+        i = int(self._img_idx[idx])
+        rec = self.store.image(i)
+        k = len(rec['boxes'])
+        hw = np.broadcast_to(
+            np.array([rec['height'], rec['width']]), (k, 2))
+        invalid, small = _box_rules(rec['boxes'], hw)
+        with np.errstate(invalid='ignore'):
+            keep = (~invalid & ~small & np.isfinite(rec['scores'])
+                    & (rec['scores'] >= self.score_thr)
+                    & (self._label_lut[rec['labels']] >= 0))
+        return i, rec, keep
+
+    @force_full_init
+    def get_data_info(self, idx: int) -> dict:
+        """The ``CocoDataset``-format data info of image ``idx``, built from
+        the memory-mapped columns.
+
+        Args:
+            idx (int): Index in the dataset (after filtering).
+
+        Returns:
+            dict: ``img_path``, ``img_id``, ``seg_map_path``, ``height``,
+            ``width``, ``instances`` and ``sample_idx``.
+        """
+        i, rec, keep = self._kept(idx)
+        file_name = rec['path']
+        info = dict(
+            img_path=osp.join(self._img_root(), file_name),
+            img_id=rec['image_id'],
+            seg_map_path=None,
+            height=rec['height'],
+            width=rec['width'])
+        if self.data_prefix.get('seg', None):
+            info['seg_map_path'] = osp.join(
+                self.data_prefix['seg'],
+                file_name.rsplit('.', 1)[0] + self.seg_map_suffix)
+        if self.return_classes:
+            info['text'] = self.metainfo['classes']
+            info['caption_prompt'] = self.caption_prompt
+            info['custom_entities'] = True
+        labels = self._label_lut[rec['labels']]
+        instances = []
+        for j in np.flatnonzero(keep):
+            inst = dict(
+                ignore_flag=0,
+                bbox=[float(v) for v in rec['boxes'][j]],
+                bbox_label=int(labels[j]))
+            if rec['masks_rle'] is not None:
+                inst['mask'] = dict(
+                    size=[rec['height'], rec['width']],
+                    counts=rec['masks_rle'][j])
+            instances.append(inst)
+        info['instances'] = instances
+        info['sample_idx'] = idx if idx >= 0 else len(self) + idx
+        return info
+
+    @force_full_init
+    def get_cat_ids(self, idx: int) -> List[int]:
+        """Student labels of the kept boxes of image ``idx`` (for
+        ``ClassBalancedDataset`` and class-aware samplers)."""
+        _, rec, keep = self._kept(idx)
+        return [int(v) for v in self._label_lut[rec['labels'][keep]]]
+
+    @force_full_init
+    def get_subset_(self, indices: Union[Sequence[int], int]) -> None:
+        """Keep only ``indices`` of the current items (in place)."""
+        self._img_idx = self._subset(self._img_idx, indices)
+
+    @force_full_init
+    def get_subset(self, indices: Union[Sequence[int], int]):
+        """A copy holding only ``indices`` of the current items."""
+        other = copy.deepcopy(self)  # cheap: no column in the state
+        other.get_subset_(indices)
+        return other
