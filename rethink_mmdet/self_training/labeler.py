@@ -1,0 +1,443 @@
+"""Pseudo-label an unlabeled image collection with a teacher detector.
+
+Zoph et al. 2020, Sec. 3: a teacher trained on the labeled data labels the
+unlabeled images, without augmentation; the student later re-thresholds the
+boxes by score, so every box at or above a low floor is kept with its score
+(and its mask, as COCO RLE, for instance-segmentation teachers).
+
+The work is split into chunks of ``chunk_size`` images in source order;
+chunk ``c`` is labeled by rank ``c % world_size`` and written to the store
+with :func:`~.store.write_chunk` as soon as it is done (nothing is gathered
+to rank 0, so memory does not grow with the number of images). Chunks that
+are already on disk (:func:`~.store.completed_chunks`) are skipped, so a
+killed run restarted with the same command resumes; when every rank is done,
+rank 0 merges the chunks in index order with :func:`~.store.finalize_store`,
+so the store does not depend on the number of ranks or on interruptions.
+Images are batched within a chunk only, for the same reason.
+"""
+import copy
+import hashlib
+import json
+import os
+import os.path as osp
+from typing import List, Optional, Sequence, Tuple
+
+import numpy as np
+import torch
+from mmengine.config import Config
+from mmengine.dataset import Compose, pseudo_collate
+from mmengine.dist import barrier, get_dist_info
+from mmengine.logging import MMLogger, print_log
+from mmengine.model.utils import revert_sync_batchnorm
+from mmengine.registry import init_default_scope
+from mmengine.runner import load_checkpoint
+from pycocotools import mask as mask_utils
+
+from .store import META_FILE, completed_chunks, finalize_store, write_chunk
+
+#: Kinds of unlabeled image sources (stored in meta ``source.kind``).
+SOURCE_FOLDER = 'folder'
+SOURCE_LIST = 'list'
+SOURCE_COCO = 'coco'
+SOURCE_KINDS = (SOURCE_FOLDER, SOURCE_LIST, SOURCE_COCO)
+
+#: File extensions collected from an image folder (lower case).
+IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff',
+                    '.webp')
+
+#: Test-pipeline transforms dropped for unlabeled images (no annotations).
+ANNOTATION_LOADERS = ('LoadAnnotations', 'LoadPanopticAnnotations',
+                      'LoadEmptyAnnotations', 'mmdet.LoadAnnotations')
+
+#: Key of the error marker a :class:`UnlabeledImages` item carries instead
+#: of the pipeline output when its image cannot be read.
+ERROR_KEY = 'load_error'
+
+CREATED_BY = 'rethink_mmdet.self_training.labeler'
+
+
+class ImageSourceError(ValueError):
+    """The unlabeled image source is missing, empty or malformed."""
+
+
+def detect_source_kind(source: str) -> str:
+    """``'folder'`` for a directory, ``'coco'`` for a ``.json`` file,
+    ``'list'`` for any other file (one image path per line)."""
+    if osp.isdir(source):
+        return SOURCE_FOLDER
+    if not osp.isfile(source):
+        raise ImageSourceError(
+            f'image source {source} does not exist: give an image folder, '
+            'a text file of image paths or an image-only COCO JSON.')
+    return SOURCE_COCO if source.lower().endswith('.json') else SOURCE_LIST
+
+
+def list_images(source: str,
+                img_root: Optional[str] = None
+                ) -> Tuple[List[Tuple[str, int]], dict]:
+    """List an unlabeled image collection in source order.
+
+    - folder: every file with an image extension (:data:`IMAGE_EXTENSIONS`)
+      below ``source``, recursively, sorted by relative path; image ids
+      1..N; paths relative to the folder.
+    - text file: one path per line (blank lines and ``#`` comments
+      ignored), in file order; relative paths are relative to ``img_root``
+      (default: the list file's directory); image ids 1..N.
+    - image-only COCO JSON (e.g. ``image_info_unlabeled2017.json``): the
+      ``images`` sorted by id, which is also the image id; ``file_name`` is
+      relative to ``img_root`` (default: the parent of the JSON's
+      directory, i.e. the dataset root of ``ROOT/annotations/x.json``).
+
+    Args:
+        source (str): Folder, text file or ``.json`` file.
+        img_root (str, optional): Root of relative paths of list and COCO
+            sources. Defaults to None (see above).
+
+    Returns:
+        tuple[list[tuple[str, int]], dict]: ``(path, image_id)`` pairs,
+        paths as stored (relative to the returned root when possible), and
+        the source description ``{'kind', 'path', 'root'}`` for the store's
+        meta.
+    """
+    kind = detect_source_kind(source)
+    source_abs = osp.abspath(source)
+    if kind == SOURCE_FOLDER:
+        root = source_abs
+        paths = []
+        for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
+            dirnames.sort()
+            for name in filenames:
+                if name.lower().endswith(IMAGE_EXTENSIONS):
+                    paths.append(
+                        osp.relpath(osp.join(dirpath, name), root))
+        paths.sort()
+        items = [(p, i + 1) for i, p in enumerate(paths)]
+    elif kind == SOURCE_LIST:
+        root = osp.abspath(img_root or osp.dirname(source_abs))
+        with open(source, encoding='utf-8') as f:
+            lines = [line.strip() for line in f]
+        paths = [p for p in lines if p and not p.startswith('#')]
+        items = [(p, i + 1) for i, p in enumerate(paths)]
+    else:
+        root = osp.abspath(img_root or osp.dirname(osp.dirname(source_abs)))
+        try:
+            with open(source, encoding='utf-8') as f:
+                images = json.load(f)['images']
+            items = sorted((int(im['id']), im['file_name']) for im in images)
+        except (ValueError, KeyError, TypeError) as e:
+            raise ImageSourceError(
+                f'{source} is not an image-only COCO JSON with an "images" '
+                f'list of {{"id", "file_name"}} records: {e!r}') from e
+        items = [(name, img_id) for img_id, name in items]
+        probe = items[:8]
+        if probe and not any(
+                osp.exists(osp.join(root, p)) for p, _ in probe):
+            raise ImageSourceError(
+                f'none of the first images of {source} (e.g. '
+                f'{probe[0][0]}) exists under {root}: pass the folder that '
+                'their file_name is relative to with --img-root.')
+    if not items:
+        raise ImageSourceError(f'no images found in {source} ({kind}).')
+    return items, dict(kind=kind, path=source_abs, root=root)
+
+
+def test_pipeline_cfg(cfg: Config) -> list:
+    """The teacher's test pipeline without annotation loading.
+
+    Taken from ``cfg.test_dataloader.dataset`` (unwrapping dataset
+    wrappers), else ``cfg.test_pipeline``.
+    """
+    pipeline = None
+    loader = cfg.get('test_dataloader')
+    if loader is not None:
+        dataset = loader.dataset
+        while 'pipeline' not in dataset and 'dataset' in dataset:
+            dataset = dataset.dataset
+        pipeline = dataset.get('pipeline')
+    if pipeline is None:
+        pipeline = cfg.get('test_pipeline')
+    if pipeline is None:
+        raise ValueError(
+            f'{cfg.filename}: no test pipeline found (neither '
+            'test_dataloader.dataset.pipeline nor test_pipeline).')
+    return [
+        copy.deepcopy(t) for t in pipeline
+        if t['type'] not in ANNOTATION_LOADERS
+    ]
+
+
+class UnlabeledImages(torch.utils.data.Dataset):
+    """The images of a source, each through the test pipeline.
+
+    An image that cannot be read or transformed gives
+    ``{ERROR_KEY: reason, 'index': i, 'img_path': path}`` instead of
+    raising, so one corrupt file does not stop the run.
+
+    Args:
+        items (list[tuple[str, int]]): ``(path, image_id)`` from
+            :func:`list_images`.
+        root (str): Root of relative paths.
+        pipeline (list[dict]): Test pipeline configs.
+    """
+
+    def __init__(self, items: Sequence[Tuple[str, int]], root: str,
+                 pipeline: list):
+        self.items = items
+        self.root = root
+        self.pipeline = Compose(pipeline)
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __getitem__(self, index: int) -> dict:
+        path, img_id = self.items[index]
+        img_path = osp.join(self.root, path)
+        try:
+            data = self.pipeline(
+                dict(img_path=img_path, img_id=img_id, index=index))
+            if data is None:
+                raise ValueError('the test pipeline returned None')
+        except Exception as e:  # noqa: BLE001 (any failure is reported)
+            return {ERROR_KEY: f'{type(e).__name__}: {e}', 'index': index,
+                    'img_path': img_path}
+        data['index'] = index
+        return data
+
+
+def collate_with_errors(batch: list) -> dict:
+    """Split a batch into the readable images (``pseudo_collate``d, as
+    ``model.test_step`` expects) and the error markers."""
+    good = [b for b in batch if ERROR_KEY not in b]
+    return dict(
+        indexes=[b['index'] for b in good],
+        data=pseudo_collate([{k: b[k] for k in ('inputs', 'data_samples')}
+                             for b in good]) if good else None,
+        errors=[b for b in batch if ERROR_KEY in b])
+
+
+def file_sha256(path: str) -> Optional[str]:
+    """Hex sha256 of a local file, None for a remote one (URL)."""
+    if not osp.isfile(path):
+        return None
+    digest = hashlib.sha256()
+    with open(path, 'rb') as f:
+        for block in iter(lambda: f.read(1 << 20), b''):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def build_teacher(cfg: Config, checkpoint: str, device: str):
+    """Build the teacher detector in eval mode with ``checkpoint`` loaded
+    (mmengine's ``load_checkpoint``, i.e. weights-only loading) and its
+    class names in ``model.dataset_meta``: the checkpoint's
+    ``meta.dataset_meta`` if present, else the test dataset's metainfo."""
+    init_default_scope(cfg.get('default_scope', 'mmdet'))
+    from mmdet.registry import DATASETS, MODELS
+    model_cfg = copy.deepcopy(cfg.model)
+    model_cfg.pop('init_cfg', None)
+    if 'init_cfg' in model_cfg.get('backbone', {}):
+        model_cfg.backbone.init_cfg = None  # no pre-trained download
+    model = revert_sync_batchnorm(MODELS.build(model_cfg))
+    ckpt = load_checkpoint(model, checkpoint, map_location='cpu',
+                           logger='current')
+    meta = (ckpt.get('meta') or {}).get('dataset_meta') or {}
+    classes = meta.get('classes')
+    if classes is None:
+        dataset_cfg = copy.deepcopy(cfg.test_dataloader.dataset)
+        while 'dataset' in dataset_cfg and 'type' in dataset_cfg.dataset:
+            dataset_cfg = dataset_cfg.dataset
+        dataset_cfg['lazy_init'] = True
+        classes = DATASETS.build(dataset_cfg).metainfo.get('classes')
+    if classes is None:
+        raise ValueError(
+            f'no class names for teacher {cfg.filename}: neither the '
+            f'checkpoint {checkpoint} (meta.dataset_meta.classes) nor the '
+            'test dataset (metainfo.classes) names them. Set '
+            'test_dataloader.dataset.metainfo.classes with --cfg-options.')
+    model.dataset_meta = dict(meta, classes=tuple(classes))
+    model.cfg = cfg
+    return model.to(device).eval()
+
+
+def encode_masks(masks: np.ndarray) -> List[str]:
+    """(k, h, w) binary masks -> COCO compressed-RLE ``counts`` strings."""
+    if len(masks) == 0:
+        return []
+    rles = mask_utils.encode(
+        np.asfortranarray(masks.transpose(1, 2, 0).astype(np.uint8)))
+    return [r['counts'].decode('ascii') for r in rles]
+
+
+def to_record(path: str, img_id: int, sample, score_thr: float) -> dict:
+    """One store record from a predicted ``DetDataSample``."""
+    pred = sample.pred_instances
+    keep = (pred.scores >= score_thr).cpu()
+    height, width = sample.ori_shape[:2]
+    masks = None
+    if 'masks' in pred:
+        masks = encode_masks(pred.masks.cpu()[keep].numpy())
+    return dict(
+        path=path, image_id=int(img_id), height=int(height),
+        width=int(width),
+        boxes=pred.bboxes.cpu()[keep].numpy().astype(np.float32).reshape(
+            -1, 4),
+        scores=pred.scores.cpu()[keep].numpy().astype(np.float32),
+        labels=pred.labels.cpu()[keep].numpy().astype(np.int32),
+        masks_rle=masks)
+
+
+def _progress(total: int, enabled: bool):
+    from tqdm import tqdm
+    return tqdm(total=total, unit='img', disable=not enabled,
+                desc='pseudo-labeling', dynamic_ncols=True, smoothing=0.1)
+
+
+def label_images(cfg: Config,
+                 checkpoint: str,
+                 source: str,
+                 out: str,
+                 score_thr: float = 0.5,
+                 chunk_size: int = 256,
+                 batch_size: int = 1,
+                 num_workers: int = 2,
+                 img_root: Optional[str] = None,
+                 device: Optional[str] = None) -> Optional[dict]:
+    """Pseudo-label ``source`` with the teacher into the store ``out``.
+
+    Must be called on every rank of an initialised process group (or in a
+    single process); each rank labels chunks ``rank, rank + world_size,
+    ...`` and writes them; rank 0 finalizes the store after a barrier.
+
+    Args:
+        cfg (Config): Teacher config (its ``model`` and test pipeline).
+        checkpoint (str): Teacher checkpoint (path or URL).
+        source (str): Image folder, text file of paths, or image-only COCO
+            JSON (see :func:`list_images`).
+        out (str): Store directory.
+        score_thr (float): Score floor; boxes below it are not kept.
+            Defaults to 0.5 (Zoph et al. 2020).
+        chunk_size (int): Images per chunk. Defaults to 256.
+        batch_size (int): Images per ``model.test_step`` (batches never
+            span two chunks). Defaults to 1.
+        num_workers (int): DataLoader workers. Defaults to 2.
+        img_root (str, optional): Root of relative paths of list/COCO
+            sources. Defaults to None (see :func:`list_images`).
+        device (str, optional): Defaults to ``cuda`` (this rank's device)
+            if available, else ``cpu``.
+
+    Returns:
+        dict | None: The store's meta on rank 0, None on other ranks.
+    """
+    if chunk_size < 1 or batch_size < 1:
+        raise ValueError(f'chunk_size ({chunk_size}) and batch_size '
+                         f'({batch_size}) must be >= 1.')
+    logger = MMLogger.get_current_instance()
+    rank, world_size = get_dist_info()
+    if device is None:
+        device = 'cuda' if torch.cuda.is_available() else 'cpu'
+        if device == 'cuda':
+            device = f'cuda:{torch.cuda.current_device()}'
+    if osp.isfile(osp.join(out, META_FILE)):
+        raise FileExistsError(
+            f'{out} is a finished pseudo-label store ({META_FILE} exists): '
+            'remove it or choose another --out to label again.')
+    items, source_meta = list_images(source, img_root)
+    num_chunks = (len(items) + chunk_size - 1) // chunk_size
+    done = completed_chunks(out) if osp.isdir(out) else set()
+    todo = [c for c in range(num_chunks) if c not in done]
+    mine = [c for c in todo if c % world_size == rank]
+    if done:
+        print_log(
+            f'resuming {out}: {len(done)} of {num_chunks} chunks already '
+            f'written, skipping chunks {sorted(done)}', logger)
+    print_log(
+        f'{len(items)} images from {source_meta["kind"]} {source} in '
+        f'{num_chunks} chunks of {chunk_size}; {len(todo)} chunks to label '
+        f'on {world_size} rank(s)', logger)
+
+    model = build_teacher(cfg, checkpoint, device)
+    dataset = UnlabeledImages(items, source_meta['root'],
+                              test_pipeline_cfg(cfg))
+    batches = []
+    for c in mine:
+        stop = min((c + 1) * chunk_size, len(items))
+        for start in range(c * chunk_size, stop, batch_size):
+            batches.append(list(range(start, min(start + batch_size, stop))))
+    loader = torch.utils.data.DataLoader(
+        dataset, batch_sampler=batches, num_workers=num_workers,
+        collate_fn=collate_with_errors)
+
+    total = sum(
+        min((c + 1) * chunk_size, len(items)) - c * chunk_size for c in todo)
+    bar = _progress(total, enabled=rank == 0)
+    records, skipped, chunk = [], [], None
+
+    def flush():
+        write_chunk(out, chunk, chunk * chunk_size, records, skipped)
+
+    with torch.no_grad():
+        for batch in loader:
+            first = (batch['indexes'] or
+                     [e['index'] for e in batch['errors']])[0]
+            if chunk is not None and first // chunk_size != chunk:
+                flush()
+                records, skipped = [], []
+            chunk = first // chunk_size
+            samples = (model.test_step(batch['data'])
+                       if batch['data'] is not None else [])
+            results = {}
+            for index, sample in zip(batch['indexes'], samples):
+                results[index] = to_record(*items[index], sample, score_thr)
+            for err in batch['errors']:
+                results[err['index']] = err
+            for index in sorted(results):
+                res = results[index]
+                if ERROR_KEY in res:
+                    skipped.append(dict(path=res['img_path'],
+                                        reason=res[ERROR_KEY]))
+                    print_log(f'skipped unreadable image {res["img_path"]}: '
+                              f'{res[ERROR_KEY]}', logger, level=30)
+                else:
+                    records.append(res)
+            # Rank 0 sees its own progress only: scale it by the world size
+            # (chunks are dealt round-robin, so ranks advance alike).
+            bar.update(min(len(results) * world_size, total - bar.n))
+        if chunk is not None:
+            flush()
+    bar.update(total - bar.n)
+    bar.close()
+
+    barrier()
+    if rank != 0:
+        return None
+    meta = dict(
+        classes=list(model.dataset_meta['classes']),
+        score_floor=float(score_thr),
+        teacher=dict(
+            config=osp.abspath(cfg.filename) if cfg.filename else None,
+            config_text=_config_text(cfg),
+            checkpoint=checkpoint,
+            checkpoint_sha256=file_sha256(checkpoint)),
+        teacher_test_cfg=_plain(cfg.model.get('test_cfg')),
+        source=source_meta,
+        chunk_size=chunk_size,
+        created_by=CREATED_BY)
+    meta = finalize_store(out, meta)
+    print_log(
+        f'pseudo-label store {out}: {meta["num_images"]} images, '
+        f'{meta["num_boxes"]} boxes (score >= {score_thr}), '
+        f'{meta["num_skipped"]} skipped', logger)
+    return meta
+
+
+def _config_text(cfg: Config) -> str:
+    try:
+        return cfg.pretty_text
+    except Exception:  # noqa: BLE001 (yapf cannot format some configs)
+        return cfg.text
+
+
+def _plain(obj):
+    """ConfigDict/tuples -> JSON-serialisable builtins."""
+    return json.loads(json.dumps(obj.to_dict() if hasattr(obj, 'to_dict')
+                                 else obj, default=str))

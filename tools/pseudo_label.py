@@ -1,0 +1,69 @@
+"""Pseudo-label unlabeled images with a teacher detector (Zoph et al. 2020).
+
+Runs TEACHER_CONFIG + CHECKPOINT with its test pipeline (no augmentation,
+no annotation loading) over an image folder (recursive, sorted), a text file
+of image paths (one per line) or an image-only COCO JSON (images sorted by
+id), and writes every box scoring at least ``--score-thr`` (with its score,
+and its mask as COCO RLE for instance-segmentation teachers) into the
+pseudo-label store ``--out`` (see :mod:`rethink_mmdet.self_training.store`).
+
+Resumable: chunks already written are skipped, so rerunning the same
+command after a kill finishes the store. Distributed like mmdet's tools::
+
+    python tools/pseudo_label.py CONFIG CKPT --images DIR --out STORE
+    tools/dist_pseudo_label.sh CONFIG CKPT 8 --images DIR --out STORE
+    tools/slurm_pseudo_label.sh PART JOB CONFIG CKPT --images DIR --out STORE
+"""
+import argparse
+
+from mmengine.dist import init_dist, is_distributed
+from mmengine.logging import MMLogger
+
+import rethink_mmdet  # noqa: F401  (registers components)
+from rethink_mmdet.engine import add_launch_args, load_config
+from rethink_mmdet.self_training.labeler import label_images
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(
+        description='Pseudo-label unlabeled images with a teacher detector')
+    parser.add_argument('config', help='teacher config file path')
+    parser.add_argument('checkpoint', help='teacher checkpoint file')
+    parser.add_argument(
+        '--images', required=True,
+        help='image folder (recursive), text file of image paths (one per '
+        'line) or image-only COCO JSON (e.g. image_info_unlabeled2017.json)')
+    parser.add_argument('--out', required=True, help='store directory')
+    parser.add_argument(
+        '--img-root', default=None,
+        help='root of relative paths of a list or COCO source (default: '
+        'the list file\'s directory / the parent of the JSON\'s directory)')
+    parser.add_argument(
+        '--score-thr', type=float, default=0.5,
+        help='score floor: boxes below it are not kept (default 0.5)')
+    parser.add_argument(
+        '--chunk-size', type=int, default=256,
+        help='images per chunk, the unit of work and resumption')
+    parser.add_argument('--batch-size', type=int, default=1,
+                        help='images per forward pass')
+    parser.add_argument('--num-workers', type=int, default=2,
+                        help='image loading workers per process')
+    add_launch_args(parser)
+    return parser.parse_args()
+
+
+def main():
+    args = parse_args()
+    cfg = load_config(args)  # gloo process group on CPU (setup_launcher)
+    if args.launcher != 'none' and not is_distributed():
+        init_dist(args.launcher, **cfg.get('env_cfg', {}).get('dist_cfg', {}))
+    MMLogger.get_instance('rethink_mmdet', log_level='INFO')
+    label_images(
+        cfg, args.checkpoint, args.images, args.out,
+        score_thr=args.score_thr, chunk_size=args.chunk_size,
+        batch_size=args.batch_size, num_workers=args.num_workers,
+        img_root=args.img_root)
+
+
+if __name__ == '__main__':
+    main()
