@@ -220,3 +220,33 @@ def test_two_processes_give_the_same_store(reference, teacher, shapes_root,
     assert 'on 2 rank(s)' in log
     assert column_bytes(out) == column_bytes(reference[0])
     assert PseudoLabelStore(str(out)).meta['num_images'] == 4
+
+
+def test_teacher_labels_feed_a_student_training_step(reference, tmp_path):
+    """End to end: the tiny teacher's store of the unlabeled split, served by
+    PseudoLabelDataset (paths resolved from the store's source root), trains
+    a Mask R-CNN student for one iteration with masks."""
+    store, _ = reference
+    cfg_file = tmp_path / 'student.py'
+    cfg_file.write_text(f"""
+_base_ = [{MASK_RCNN!r}]
+train_dataloader = dict(
+    dataset=dict(
+        _delete_=True,
+        type='PseudoLabelDataset',
+        store={store!r},
+        score_thr={float(SCORE_THR)!r},
+        filter_cfg=dict(filter_empty_gt=True, min_size=4),
+        pipeline={{{{_base_.train_pipeline}}}}))
+""")
+    opts = [
+        'train_cfg.max_iters=1', 'val_cfg=None', 'val_dataloader=None',
+        'val_evaluator=None', 'train_dataloader.num_workers=0',
+        'train_dataloader.persistent_workers=False',
+        'default_hooks.logger.interval=1'
+    ]
+    out = run_tool(python_tool('train.py', cfg_file, '--work-dir',
+                               tmp_path / 'work', '--cfg-options', *opts))
+    assert 'Iter(train) [1/1]' in out
+    assert 'loss_mask' in out
+    assert (tmp_path / 'work' / 'iter_1.pth').is_file()
