@@ -2,26 +2,4 @@
 # Usage: [GPUS=8] tools/slurm_pseudo_label.sh PARTITION JOB_NAME TEACHER_CONFIG CHECKPOINT [pseudo_label.py args...]
 # Same environment variables as tools/slurm_train.sh. Rerunning the same
 # command (or a requeued job) resumes: chunks already written are skipped.
-set -x
-
-PARTITION=$1
-JOB_NAME=$2
-CONFIG=$3
-CHECKPOINT=$4
-GPUS=${GPUS:-8}
-GPUS_PER_NODE=${GPUS_PER_NODE:-8}
-CPUS_PER_TASK=${CPUS_PER_TASK:-5}
-SRUN_ARGS=${SRUN_ARGS:-""}
-PYTHON=${PYTHON:-python}
-PY_ARGS=${@:5}
-
-PYTHONPATH="$(dirname "$0")/..":$PYTHONPATH \
-srun -p ${PARTITION} \
-    --job-name=${JOB_NAME} \
-    --gres=gpu:${GPUS_PER_NODE} \
-    --ntasks=${GPUS} \
-    --ntasks-per-node=${GPUS_PER_NODE} \
-    --cpus-per-task=${CPUS_PER_TASK} \
-    --kill-on-bad-exit=1 \
-    ${SRUN_ARGS} \
-    $PYTHON -u "$(dirname "$0")/pseudo_label.py" ${CONFIG} ${CHECKPOINT} --launcher="slurm" ${PY_ARGS}
+exec "$(dirname "$0")/slurm_launch.sh" "$1" "$2" pseudo_label.py "${@:3}"

@@ -1,26 +1,7 @@
 #!/usr/bin/env bash
 # Usage: [GPUS=8] tools/slurm_train.sh PARTITION JOB_NAME CONFIG WORK_DIR [train.py args...]
-# Same arguments and environment variables as mmdet's tools/slurm_train.sh.
-set -x
-
-PARTITION=$1
-JOB_NAME=$2
-CONFIG=$3
-WORK_DIR=$4
-GPUS=${GPUS:-8}
-GPUS_PER_NODE=${GPUS_PER_NODE:-8}
-CPUS_PER_TASK=${CPUS_PER_TASK:-5}
-SRUN_ARGS=${SRUN_ARGS:-""}
-PYTHON=${PYTHON:-python}
-PY_ARGS=${@:5}
-
-PYTHONPATH="$(dirname "$0")/..":$PYTHONPATH \
-srun -p ${PARTITION} \
-    --job-name=${JOB_NAME} \
-    --gres=gpu:${GPUS_PER_NODE} \
-    --ntasks=${GPUS} \
-    --ntasks-per-node=${GPUS_PER_NODE} \
-    --cpus-per-task=${CPUS_PER_TASK} \
-    --kill-on-bad-exit=1 \
-    ${SRUN_ARGS} \
-    $PYTHON -u "$(dirname "$0")/train.py" ${CONFIG} --work-dir=${WORK_DIR} --launcher="slurm" ${PY_ARGS}
+# Same arguments and environment variables (GPUS, GPUS_PER_NODE,
+# CPUS_PER_TASK, SRUN_ARGS) as mmdet's tools/slurm_train.sh. A preempted
+# run exits with 75; the same command resumes (configs with resume=True).
+exec "$(dirname "$0")/slurm_launch.sh" "$1" "$2" train.py "$3" \
+    --work-dir="$4" "${@:5}"
