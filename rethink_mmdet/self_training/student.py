@@ -1,0 +1,385 @@
+# Copyright (c) rethink_mmdet contributors. All rights reserved.
+"""The self-training student around any mmdet detector (Zoph et al. 2020).
+
+Zoph et al. 2020 ("Rethinking Pre-training and Self-training", Sec. 3 and
+App. B): the student optimizes the loss on human labels and the loss on the
+teacher's pseudo labels jointly, the latter normalized by the ratio of
+their moving averages (:mod:`.loss_norm`). :class:`SelfTrainingDetector`
+wraps any mmdet detector config, splits every batch by each sample's
+``metainfo[SOURCE_KEY]`` (set by :class:`~.sources.MultiSourceDataset`) and
+runs one forward of the inner detector per part, so each part's loss has
+the detector's own normalization (``avg_factor`` over that part's boxes).
+
+Unlike mmdet's ``SemiBaseDetector`` (an online mean teacher with two
+hard-coded branches and fixed loss weights) there is one model: the teacher
+is offline, its labels come from the pseudo-label store.
+"""
+import copy
+from collections import OrderedDict
+from typing import Dict, List, Optional, Tuple, Union
+
+import torch
+from mmengine.logging import print_log
+from torch import Tensor
+
+from mmdet.models.detectors import BaseDetector
+from mmdet.models.utils import rename_loss_dict
+from mmdet.registry import MODELS
+from mmdet.structures import OptSampleList, SampleList
+from .loss_norm import HUMAN_TERM, PSEUDO_TERM, NonFiniteLossError
+from .sources import HUMAN, PSEUDO, SOURCE_KEY
+
+__all__ = ['TOTAL_KEY', 'DETECTOR_KEY', 'LOSS_NORM_KEY',
+           'DEFAULT_SOURCE_TERMS', 'SelfTrainingDetector']
+
+#: Key of the normalized total in the loss dict (see ``parse_losses``).
+TOTAL_KEY = 'loss'
+#: Attribute of the inner detector; stripped from ``state_dict`` keys.
+DETECTOR_KEY = 'detector'
+#: Attribute of the :class:`~.loss_norm.LossNormalizer` (its buffers).
+LOSS_NORM_KEY = 'loss_norm'
+#: Default ``source_terms``: the standard source names of
+#: :class:`~.sources.MultiSourceDataset`.
+DEFAULT_SOURCE_TERMS = {HUMAN: HUMAN_TERM, PSEUDO: PSEUDO_TERM}
+
+
+def _strip_detector_prefix(module, state_dict, prefix, local_metadata):
+    """``state_dict`` post-hook: ``detector.backbone.x`` -> ``backbone.x``,
+    in place and in order (a parent module ignores a returned dict)."""
+    inner = prefix + DETECTOR_KEY + '.'
+    items = list(state_dict.items())
+    state_dict.clear()
+    for key, value in items:
+        if key.startswith(inner):
+            key = prefix + key[len(inner):]
+            if key in state_dict:  # the shared data_preprocessor
+                continue
+        state_dict[key] = value
+    meta = getattr(state_dict, '_metadata', None)
+    if meta is not None:
+        for key in [k for k in meta if (k + '.').startswith(inner)]:
+            value = meta.pop(key)
+            if key != inner[:-1]:
+                meta.setdefault(prefix + key[len(inner):], value)
+
+
+@MODELS.register_module()
+class SelfTrainingDetector(BaseDetector):
+    """Student of Zoph et al. 2020: human + pseudo loss around any detector.
+
+    Config form (``_delete_=True``, else the base model's keys are merged
+    into this dict)::
+
+        model = dict(_delete_=True, type='SelfTrainingDetector',
+                     detector={{_base_.model}},
+                     loss_norm=dict(pseudo_weight=1.0, momentum=0.99,
+                                    normalize=True, overall_factor=True))
+
+    ``detector`` may be any mmdet detector config, or a
+    ``ScratchNormDetector`` dict (which builds a plain detector with scratch
+    norm, He et al. 2019). Start modes: random init (+ ``ScratchGuardHook``),
+    a backbone ``init_cfg`` (ImageNet), or ``load_from`` the teacher's
+    checkpoint.
+
+    **Loss.** Each batch is split by ``data_sample.metainfo['data_source']``
+    into a human and a pseudo part; each part goes through the inner
+    detector's ``forward(mode='loss')`` once and its loss dict is summed as
+    mmengine's ``parse_losses`` does (keys containing ``'loss'``, lists
+    summed) into ``L_h`` and ``L_p``, combined by
+    :class:`~.loss_norm.LossNormalizer` (Zoph et al. 2020, App. B) into
+    ``L = human_weight * L_h + pseudo_weight * L_p``. The total is returned
+    under :data:`TOTAL_KEY` and :meth:`parse_losses` uses it as it is; every
+    other entry is logged only (the items below are named as the issue asks,
+    e.g. ``loss_human_avg``, which mmengine's base ``parse_losses`` would add
+    to the total because the name contains ``'loss'``). Logged: ``loss``
+    (= L), ``loss_human``, ``loss_pseudo`` (L_h, L_p before weighting),
+    ``loss_human_avg``, ``loss_pseudo_avg`` (the moving averages),
+    ``human_weight``, ``pseudo_weight`` (the factors of L_h and L_p),
+    ``pseudo_boxes_per_image`` (this rank) and the detector's own terms
+    unweighted, prefixed ``human_`` / ``pseudo_`` (``human_loss_cls``...).
+
+    **Empty parts.** A part without images is not forwarded and counts as
+    absent. A human part without boxes is an ordinary part (negatives, as
+    in a plain mmdet run). A pseudo part whose images have no box at all is
+    forwarded (so that every rank runs the same forwards: SyncBN's
+    collectives stay matched) and enters as ``0 * L_p``, which keeps every
+    parameter it touched in the autograd graph (DDP sees no unused
+    parameter) while contributing exactly zero gradient; the averages are
+    not updated by it and its factor ``pseudo_weight`` is logged as 0. A
+    batch with no pseudo image on one rank but some on another is safe for
+    DDP's gradient reduction (the human part uses every parameter) but not
+    for SyncBN: with SyncBN every rank's batch needs the same per-source
+    counts, which :class:`~.sampler.MixedSourceSampler` guarantees.
+
+    **Score weighting** (``score_weighted=True``, off by default; the paper
+    uses hard labels): ``L_p`` is multiplied by the mean teacher score of
+    the pseudo boxes in this rank's batch (``gt_instances.scores``, carried
+    by ``LoadPseudoAnnotations`` + ``PackStudentInputs``). This is a
+    per-batch weight, exact as such; per-box or per-image weights would need
+    each head's target assignment and are not implemented. The averages see
+    the unweighted ``L_p``, so the normalization does not undo the weight.
+
+    **Checkpoints.** ``state_dict`` keys are the plain detector's (the
+    ``detector.`` prefix is stripped) plus ``loss_norm.*``, so a student
+    checkpoint loads into a plain config of the same detector without key
+    renaming (mmengine reports the ``loss_norm.*`` keys as unexpected, a
+    warning), and a plain (teacher) checkpoint loads into the student, whose
+    averages then start fresh.
+
+    ``predict``, ``_forward`` and ``extract_feat`` are the inner detector's,
+    so evaluation and ``tools/test.py`` run the student as a plain model.
+
+    Args:
+        detector (dict): The mmdet detector config.
+        loss_norm (dict, optional): :class:`~.loss_norm.LossNormalizer`
+            keys: ``pseudo_weight`` (1.0), ``momentum`` (0.99), ``normalize``
+            (True), ``overall_factor`` (True), ``eps`` (1e-8). Defaults to
+            None (all defaults).
+        score_weighted (bool): Weight ``L_p`` by the mean teacher score of
+            the batch's pseudo boxes. Defaults to False.
+        source_terms (dict, optional): Source name (``metainfo
+            ['data_source']``) -> ``'human'`` or ``'pseudo'``, for sources
+            named otherwise. Defaults to None (``{'human': 'human',
+            'pseudo': 'pseudo'}``).
+        data_preprocessor (dict, optional): Used when ``detector`` has none
+            (mmengine's Runner passes a top-level ``data_preprocessor``).
+            Defaults to None.
+        init_cfg (dict, optional): Of the wrapper itself (the detector has
+            its own). Defaults to None.
+    """
+
+    def __init__(self,
+                 detector: dict,
+                 loss_norm: Optional[dict] = None,
+                 score_weighted: bool = False,
+                 source_terms: Optional[Dict[str, str]] = None,
+                 data_preprocessor: Optional[dict] = None,
+                 init_cfg: Optional[dict] = None) -> None:
+        source_terms = dict(source_terms or DEFAULT_SOURCE_TERMS)
+        bad = {k: v for k, v in source_terms.items()
+               if v not in (HUMAN_TERM, PSEUDO_TERM)}
+        if bad:
+            raise ValueError(
+                f'SelfTrainingDetector: source_terms {bad} must map each '
+                f'source name to {HUMAN_TERM!r} or {PSEUDO_TERM!r}.')
+        detector = copy.deepcopy(detector)
+        if data_preprocessor is not None and detector.get(
+                'data_preprocessor') is None:
+            detector['data_preprocessor'] = data_preprocessor
+        inner = MODELS.build(detector)
+        if not isinstance(inner, BaseDetector):
+            raise TypeError(
+                f'SelfTrainingDetector: detector={detector.get("type")!r} '
+                f'built a {type(inner).__name__}, not an mmdet BaseDetector. '
+                'Pass the detector config, e.g. detector={{_base_.model}}.')
+        clash = {DETECTOR_KEY, LOSS_NORM_KEY} & set(inner._modules)
+        if clash:
+            raise ValueError(
+                f'SelfTrainingDetector: the inner {type(inner).__name__} has '
+                f'submodules named {sorted(clash)}, which the wrapper uses: '
+                'its checkpoint keys would be ambiguous.')
+        super().__init__(
+            data_preprocessor=inner.data_preprocessor, init_cfg=init_cfg)
+        self.detector = inner
+        norm_cfg = dict(type='LossNormalizer')
+        norm_cfg.update(loss_norm or {})
+        self.loss_norm = MODELS.build(norm_cfg)
+        self.score_weighted = bool(score_weighted)
+        self.source_terms = source_terms
+        self.register_state_dict_post_hook(_strip_detector_prefix)
+
+    # the inner detector's structure, for code that asks the model
+    with_neck = property(lambda self: self.detector.with_neck)
+    with_shared_head = property(lambda self: self.detector.with_shared_head)
+    with_bbox = property(lambda self: self.detector.with_bbox)
+    with_mask = property(lambda self: self.detector.with_mask)
+
+    def extract_feat(self, batch_inputs: Tensor):
+        """The inner detector's features."""
+        return self.detector.extract_feat(batch_inputs)
+
+    def _forward(self, batch_inputs: Tensor,
+                 batch_data_samples: OptSampleList = None):
+        """The inner detector's raw outputs (``mode='tensor'``)."""
+        return self.detector._forward(batch_inputs, batch_data_samples)
+
+    def predict(self,
+                batch_inputs: Tensor,
+                batch_data_samples: SampleList,
+                rescale: bool = True) -> SampleList:
+        """The inner detector's predictions (evaluation, tools/test.py)."""
+        return self.detector.predict(batch_inputs, batch_data_samples,
+                                     rescale=rescale)
+
+    # ------------------------------------------------------------------
+    # training
+    # ------------------------------------------------------------------
+    def split_sources(self,
+                      batch_data_samples: SampleList) -> Dict[str, List[int]]:
+        """Indexes of the human and the pseudo samples of a batch.
+
+        Returns:
+            dict: ``{'human': [...], 'pseudo': [...]}`` batch indexes.
+
+        Raises:
+            KeyError: A sample without ``metainfo['data_source']``.
+            ValueError: A source name not in ``source_terms``.
+        """
+        parts = {HUMAN_TERM: [], PSEUDO_TERM: []}
+        for i, sample in enumerate(batch_data_samples):
+            source = sample.metainfo.get(SOURCE_KEY)
+            if source is None:
+                raise KeyError(
+                    f'SelfTrainingDetector: sample {i} of the batch '
+                    f'({sample.metainfo.get("img_path")}) has no metainfo '
+                    f'{SOURCE_KEY!r}, so the student cannot tell human from '
+                    'pseudo labels. Train on a MultiSourceDataset and pack '
+                    'with PackStudentInputs (rethink_mmdet.self_training.'
+                    'sources).')
+            if source not in self.source_terms:
+                raise ValueError(
+                    f'SelfTrainingDetector: sample {i} has {SOURCE_KEY}='
+                    f'{source!r}, not one of {sorted(self.source_terms)}. '
+                    'Map it with source_terms={name: "human" or "pseudo"}.')
+            parts[self.source_terms[source]].append(i)
+        return parts
+
+    def _part_loss(self, term: str, batch_inputs: Union[Tensor, list],
+                   samples: SampleList, idx: List[int]):
+        """``L`` of one part (parse_losses semantics) and its logged
+        terms."""
+        if idx == list(range(idx[0], idx[-1] + 1)):
+            inputs = batch_inputs[idx[0]:idx[-1] + 1]  # a view, no copy
+        elif isinstance(batch_inputs, Tensor):
+            inputs = batch_inputs[torch.as_tensor(idx,
+                                                  device=batch_inputs.device)]
+        else:
+            inputs = [batch_inputs[i] for i in idx]
+        samples = [samples[i] for i in idx]
+        raw = self.detector(inputs, samples, mode='loss')
+        total, log_vars = self.detector.parse_losses(raw)
+        terms = OrderedDict(
+            (k, v.detach()) for k, v in log_vars.items() if k != 'loss')
+        return total, rename_loss_dict(f'{term}_', terms)
+
+    def _score_scale(self, samples: SampleList) -> float:
+        """Mean teacher score of the pseudo boxes (1 without boxes)."""
+        scores = []
+        for sample in samples:
+            gt = sample.gt_instances
+            if len(gt) and 'scores' not in gt:
+                raise KeyError(
+                    'SelfTrainingDetector(score_weighted=True): a pseudo '
+                    f'sample ({sample.metainfo.get("img_path")}) has boxes '
+                    'but no gt_instances.scores. Load the pipeline with '
+                    'LoadPseudoAnnotations and pack with PackStudentInputs.')
+            if len(gt):
+                scores.append(gt.scores.detach().float().reshape(-1))
+        if not scores:
+            return 1.
+        return float(torch.cat(scores).mean())
+
+    def loss(self, batch_inputs: Tensor,
+             batch_data_samples: SampleList) -> Dict[str, Tensor]:
+        """Human and pseudo loss of the batch, combined (App. B).
+
+        Returns:
+            dict: :data:`TOTAL_KEY` (the normalized total) and the logged
+            items of the class docstring; :meth:`parse_losses` sums none of
+            them.
+        """
+        parts = self.split_sources(batch_data_samples)
+        zero = next(self.detector.parameters()).new_zeros(())
+        losses = {HUMAN_TERM: zero, PSEUDO_TERM: zero}
+        terms = OrderedDict()
+        for term in (HUMAN_TERM, PSEUDO_TERM):
+            if parts[term]:
+                losses[term], part_terms = self._part_loss(
+                    term, batch_inputs, batch_data_samples, parts[term])
+                terms.update(part_terms)
+        pseudo = [batch_data_samples[i] for i in parts[PSEUDO_TERM]]
+        num_boxes = sum(len(s.gt_instances) for s in pseudo)
+        scale = self._score_scale(pseudo) if self.score_weighted else 1.
+        try:
+            out = self.loss_norm(losses[HUMAN_TERM], losses[PSEUDO_TERM],
+                                 human_valid=bool(parts[HUMAN_TERM]),
+                                 pseudo_valid=num_boxes > 0,
+                                 pseudo_scale=scale)
+        except NonFiniteLossError as err:
+            bad = [f'{k}={float(v):g}' for k, v in terms.items()
+                   if k.startswith(err.term) and not torch.isfinite(v).all()]
+            raise NonFiniteLossError(
+                err.term, err.where, err.detail +
+                (f'; non-finite detector terms: {", ".join(bad)}'
+                 if bad else '')) from None
+        as_tensor = zero.detach().new_tensor
+        result = OrderedDict()
+        result[TOTAL_KEY] = out.total
+        result['loss_human'] = losses[HUMAN_TERM].detach()
+        result['loss_pseudo'] = losses[PSEUDO_TERM].detach()
+        result['loss_human_avg'] = as_tensor(out.human_avg)
+        result['loss_pseudo_avg'] = as_tensor(out.pseudo_avg)
+        result['human_weight'] = as_tensor(out.human_weight)
+        result['pseudo_weight'] = as_tensor(out.pseudo_weight)
+        result['pseudo_boxes_per_image'] = as_tensor(
+            num_boxes / len(pseudo) if pseudo else 0.)
+        result.update(terms)
+        return result
+
+    def parse_losses(
+        self, losses: Dict[str, Tensor]
+    ) -> Tuple[Tensor, Dict[str, Tensor]]:
+        """The total is ``losses['loss']``; everything else is logged only.
+
+        mmengine's ``BaseModel.parse_losses`` sums every key containing
+        ``'loss'``, which would add ``loss_human``, ``loss_human_avg``... to
+        the total; every mmengine train step (``BaseModel``, DDP, FSDP,
+        DeepSpeed, ColossalAI wrappers) calls the model's own
+        ``parse_losses``, so the total is taken from :data:`TOTAL_KEY` here.
+
+        Returns:
+            tuple[Tensor, dict]: ``L`` and the log variables (``loss`` first).
+        """
+        if TOTAL_KEY not in losses:
+            raise KeyError(
+                f'SelfTrainingDetector.parse_losses: no {TOTAL_KEY!r} in '
+                f'{sorted(losses)}; pass the dict returned by its loss().')
+        rest = {k: v for k, v in losses.items() if k != TOTAL_KEY}
+        _, log_vars = super().parse_losses(rest)  # means; its sum unused
+        log_vars[TOTAL_KEY] = losses[TOTAL_KEY]
+        return losses[TOTAL_KEY], log_vars
+
+    # ------------------------------------------------------------------
+    # checkpoints: the plain detector's keys
+    # ------------------------------------------------------------------
+    def _load_from_state_dict(self, state_dict, prefix, local_metadata,
+                              strict, missing_keys, unexpected_keys,
+                              error_msgs) -> None:
+        """Accept plain detector keys (``backbone.x``) by moving them under
+        ``detector.``; a checkpoint without ``loss_norm.*`` keys (the
+        teacher's) keeps fresh averages and reports no missing key."""
+        inner = prefix + DETECTOR_KEY + '.'
+        norm = prefix + LOSS_NORM_KEY + '.'
+        shared = prefix + 'data_preprocessor.'
+        meta = getattr(state_dict, '_metadata', None)
+        for key in [k for k in state_dict if k.startswith(prefix)]:
+            if key.startswith(inner) or key.startswith(norm):
+                continue
+            value = state_dict[key] if key.startswith(shared) else \
+                state_dict.pop(key)
+            state_dict[inner + key[len(prefix):]] = value
+        if meta is not None:
+            for key in [k for k in meta if k.startswith(prefix) and k]:
+                if not (key + '.').startswith((inner, norm)):
+                    meta.setdefault(inner + key[len(prefix):], meta[key])
+        if not any(k.startswith(norm) for k in state_dict):
+            for key, value in self.loss_norm.state_dict().items():
+                state_dict[norm + key] = value
+            print_log(
+                'SelfTrainingDetector: the checkpoint has no loss '
+                'normalization state (a plain detector checkpoint, e.g. the '
+                'teacher): the moving averages start fresh.',
+                logger='current')
+        super()._load_from_state_dict(state_dict, prefix, local_metadata,
+                                      strict, missing_keys, unexpected_keys,
+                                      error_msgs)
