@@ -1,0 +1,286 @@
+"""Detection AutoAugment (Zoph et al. 2019, "Learning Data Augmentation
+Strategies for Object Detection"): the released policies v0..v3 and
+:class:`DetectionAutoAugment`, the mmdet transform that runs them.
+
+The tables are data copied from the released tensorflow/tpu
+``models/official/detection/utils/autoaugment_utils.py`` (``policy_v0`` ..
+``policy_v3``; identical in google/automl ``efficientdet/aug/
+autoaugment.py``). "v0 is the policy used for all of the results in the
+paper"; Zoph et al. 2020 (Aug-S2, Aug-S3) use v0.
+
+Each op is a ``(TF op name, probability, level)`` tuple; :func:`op_config`
+maps it to the config of the mmdet transform that computes it: ours from
+:mod:`.geometric`, :mod:`.bbox_only`, :mod:`.cutout` and :mod:`.colour`, or
+mmdet's own ``Equalize``, ``AutoContrast``, ``Solarize`` and ``Posterize``
+where their arithmetic is the released one (see :mod:`.colour`).
+"""
+from mmcv.transforms import RandomChoice
+
+from mmdet.registry import TRANSFORMS
+from . import colour, levels  # noqa: F401  (registers the TF colour ops)
+
+# autoaugment_utils.policy_v0: (op, prob, level) per op, 2 ops per sub-policy
+POLICY_V0 = (
+    (('TranslateX_BBox', 0.6, 4), ('Equalize', 0.8, 10)),
+    (('TranslateY_Only_BBoxes', 0.2, 2), ('Cutout', 0.8, 8)),
+    (('Sharpness', 0.0, 8), ('ShearX_BBox', 0.4, 0)),
+    (('ShearY_BBox', 1.0, 2), ('TranslateY_Only_BBoxes', 0.6, 6)),
+    (('Rotate_BBox', 0.6, 10), ('Color', 1.0, 6)),
+)
+# autoaugment_utils.policy_v1
+POLICY_V1 = POLICY_V0 + (
+    (('Color', 0.0, 0), ('ShearX_Only_BBoxes', 0.8, 4)),
+    (('ShearY_Only_BBoxes', 0.8, 2), ('Flip_Only_BBoxes', 0.0, 10)),
+    (('Equalize', 0.6, 10), ('TranslateX_BBox', 0.2, 2)),
+    (('Color', 1.0, 10), ('TranslateY_Only_BBoxes', 0.4, 6)),
+    (('Rotate_BBox', 0.8, 10), ('Contrast', 0.0, 10)),
+    (('Cutout', 0.2, 2), ('Brightness', 0.8, 10)),
+    (('Color', 1.0, 6), ('Equalize', 1.0, 2)),
+    (('Cutout_Only_BBoxes', 0.4, 6), ('TranslateY_Only_BBoxes', 0.8, 2)),
+    (('Color', 0.2, 8), ('Rotate_BBox', 0.8, 10)),
+    (('Sharpness', 0.4, 4), ('TranslateY_Only_BBoxes', 0.0, 4)),
+    (('Sharpness', 1.0, 4), ('SolarizeAdd', 0.4, 4)),
+    (('Rotate_BBox', 1.0, 8), ('Sharpness', 0.2, 8)),
+    (('ShearY_BBox', 0.6, 10), ('Equalize_Only_BBoxes', 0.6, 8)),
+    (('ShearX_BBox', 0.2, 6), ('TranslateY_Only_BBoxes', 0.2, 10)),
+    (('SolarizeAdd', 0.6, 8), ('Brightness', 0.8, 10)),
+)
+# autoaugment_utils.policy_v2: 3 ops per sub-policy
+# yapf: disable
+POLICY_V2 = (
+    (('Color', 0.0, 6), ('Cutout', 0.6, 8), ('Sharpness', 0.4, 8)),
+    (('Rotate_BBox', 0.4, 8), ('Sharpness', 0.4, 2),
+     ('Rotate_BBox', 0.8, 10)),
+    (('TranslateY_BBox', 1.0, 8), ('AutoContrast', 0.8, 2)),
+    (('AutoContrast', 0.4, 6), ('ShearX_BBox', 0.8, 8),
+     ('Brightness', 0.0, 10)),
+    (('SolarizeAdd', 0.2, 6), ('Contrast', 0.0, 10),
+     ('AutoContrast', 0.6, 0)),
+    (('Cutout', 0.2, 0), ('Solarize', 0.8, 8), ('Color', 1.0, 4)),
+    (('TranslateY_BBox', 0.0, 4), ('Equalize', 0.6, 8),
+     ('Solarize', 0.0, 10)),
+    (('TranslateY_BBox', 0.2, 2), ('ShearY_BBox', 0.8, 8),
+     ('Rotate_BBox', 0.8, 8)),
+    (('Cutout', 0.8, 8), ('Brightness', 0.8, 8), ('Cutout', 0.2, 2)),
+    (('Color', 0.8, 4), ('TranslateY_BBox', 1.0, 6),
+     ('Rotate_BBox', 0.6, 6)),
+    (('Rotate_BBox', 0.6, 10), ('BBox_Cutout', 1.0, 4), ('Cutout', 0.2, 8)),
+    (('Rotate_BBox', 0.0, 0), ('Equalize', 0.6, 6),
+     ('ShearY_BBox', 0.6, 8)),
+    (('Brightness', 0.8, 8), ('AutoContrast', 0.4, 2),
+     ('Brightness', 0.2, 2)),
+    (('TranslateY_BBox', 0.4, 8), ('Solarize', 0.4, 6),
+     ('SolarizeAdd', 0.2, 10)),
+    (('Contrast', 1.0, 10), ('SolarizeAdd', 0.2, 8), ('Equalize', 0.2, 4)),
+)
+# yapf: enable
+# autoaugment_utils.policy_v3
+POLICY_V3 = (
+    (('Posterize', 0.8, 2), ('TranslateX_BBox', 1.0, 8)),
+    (('BBox_Cutout', 0.2, 10), ('Sharpness', 1.0, 8)),
+    (('Rotate_BBox', 0.6, 8), ('Rotate_BBox', 0.8, 10)),
+    (('Equalize', 0.8, 10), ('AutoContrast', 0.2, 10)),
+    (('SolarizeAdd', 0.2, 2), ('TranslateY_BBox', 0.2, 8)),
+    (('Sharpness', 0.0, 2), ('Color', 0.4, 8)),
+    (('Equalize', 1.0, 8), ('TranslateY_BBox', 1.0, 8)),
+    (('Posterize', 0.6, 2), ('Rotate_BBox', 0.0, 10)),
+    (('AutoContrast', 0.6, 0), ('Rotate_BBox', 1.0, 6)),
+    (('Equalize', 0.0, 4), ('Cutout', 0.8, 10)),
+    (('Brightness', 1.0, 2), ('TranslateY_BBox', 1.0, 6)),
+    (('Contrast', 0.0, 2), ('ShearY_BBox', 0.8, 0)),
+    (('AutoContrast', 0.8, 10), ('Contrast', 0.2, 10)),
+    (('Rotate_BBox', 1.0, 10), ('Cutout', 1.0, 10)),
+    (('SolarizeAdd', 0.8, 6), ('Equalize', 0.8, 8)),
+)
+#: The released policies by name (``distort_image_with_autoaugment``).
+POLICIES = dict(v0=POLICY_V0, v1=POLICY_V1, v2=POLICY_V2, v3=POLICY_V3)
+
+# TF op name -> (registered transform, the arguments :func:`op_config` sets
+# besides prob): 'level'; 'max_mag' (mmdet's Solarize / Posterize: the exact
+# released magnitude at level=10); 'img_border_value' / 'fill_in' take the
+# fill, the released ``replace`` (BBox_Cutout's released fill is a fixed 128).
+_OPS = {
+    'TranslateX_BBox': ('TranslateXBBox', 'level', 'img_border_value'),
+    'TranslateY_BBox': ('TranslateYBBox', 'level', 'img_border_value'),
+    'ShearX_BBox': ('ShearXBBox', 'level', 'img_border_value'),
+    'ShearY_BBox': ('ShearYBBox', 'level', 'img_border_value'),
+    'Rotate_BBox': ('RotateBBox', 'level', 'img_border_value'),
+    'TranslateX_Only_BBoxes':
+    ('TranslateXOnlyBBoxes', 'level', 'img_border_value'),
+    'TranslateY_Only_BBoxes':
+    ('TranslateYOnlyBBoxes', 'level', 'img_border_value'),
+    'ShearX_Only_BBoxes': ('ShearXOnlyBBoxes', 'level', 'img_border_value'),
+    'ShearY_Only_BBoxes': ('ShearYOnlyBBoxes', 'level', 'img_border_value'),
+    'Rotate_Only_BBoxes': ('RotateOnlyBBoxes', 'level', 'img_border_value'),
+    'Flip_Only_BBoxes': ('FlipOnlyBBoxes', ),
+    'Equalize_Only_BBoxes': ('EqualizeOnlyBBoxes', ),
+    'Solarize_Only_BBoxes': ('SolarizeOnlyBBoxes', 'level'),
+    'Cutout_Only_BBoxes': ('CutoutOnlyBBoxes', 'level', 'fill_in'),
+    'Cutout': ('CenteredCutout', 'level', 'fill_in'),
+    'BBox_Cutout': ('BBoxCutout', 'level'),
+    'Color': ('TFColor', 'level'),
+    'Contrast': ('TFContrast', 'level'),
+    'Brightness': ('TFBrightness', 'level'),
+    'Sharpness': ('TFSharpness', 'level'),
+    'SolarizeAdd': ('TFSolarizeAdd', 'level'),
+    # mmdet's own (arithmetic = released; magnitude passed exactly below)
+    'Equalize': ('Equalize', ),
+    'AutoContrast': ('AutoContrast', ),
+    'Solarize': ('Solarize', 'max_mag'),
+    'Posterize': ('Posterize', 'max_mag'),
+}
+#: The released op names :func:`op_config` knows.
+OP_NAMES = tuple(_OPS)
+#: Released ops whose function takes the probability itself (per box,
+#: ``prob / 3``), so ``_apply_func_with_prob`` always calls them.
+BBOX_ONLY_OPS = tuple(name for name in _OPS if name.endswith('_BBoxes'))
+
+
+def _mmdet_magnitude(name, level):
+    """The released magnitude of mmdet's Solarize / Posterize, as the
+    ``max_mag`` that mmdet's ``level_to_mag`` returns unrounded at
+    ``level=10``."""
+    if name == 'Solarize':
+        # Thresholds above 255 leave every uint8 pixel as it is; mmdet caps
+        # max_mag at 256 (RandAugment M15: int(1.5 * 256) = 384).
+        return float(min(levels.solarize_threshold(level), 256))
+    # TF's CPU bitwise kernels clamp the shift at 7 bits (tensorflow/core/
+    # kernels/cwise_ops.h, right_shift_op / left_shift_op), so 0 bits
+    # (levels below 2.5) keeps 1 bit, as mmdet's Posterize with 1 bit does.
+    return float(max(levels.posterize_bits(level), 1))
+
+
+def op_config(name, prob, level, img_border_value=levels.FILL_VALUE):
+    """The mmdet transform config of one released op.
+
+    Args:
+        name (str): Released op name, one of :data:`OP_NAMES`.
+        prob (float): Probability of the op (for the bbox-only ops, the
+            per-box probability is ``prob / 3``, inside the transform).
+        level (int | float): Magnitude level (0..10; more extrapolates).
+        img_border_value (int | tuple): Fill of vacated pixels (the
+            released ``replace``). Defaults to 128.
+
+    Returns:
+        dict: A config for ``mmdet.registry.TRANSFORMS.build``.
+    """
+    if name not in _OPS:
+        raise KeyError(f'Unknown detection AutoAugment op {name!r}. Known '
+                       f'ops (released names): {", ".join(OP_NAMES)}.')
+    levels.check_probability(prob, f'{name} probability', 'op_config')
+    level = levels.check_level(level, name)
+    type_, *args = _OPS[name]
+    cfg = dict(type=type_, prob=float(prob))
+    for arg in args:
+        if arg == 'level':
+            cfg['level'] = level
+        elif arg == 'max_mag':
+            cfg.update(
+                level=10, min_mag=0.0, max_mag=_mmdet_magnitude(name, level))
+        else:
+            cfg[arg] = img_border_value
+    return cfg
+
+
+def _check_table(table):
+    """Validate a user policy table of ``(name, prob, level)`` tuples."""
+    if isinstance(table, (str, bytes)) or not len(table):
+        raise ValueError('policies must be a non-empty list of sub-policies, '
+                         'each a non-empty list of (op name, prob, level) '
+                         f'tuples; got {table!r}.')
+    for i, sub in enumerate(table):
+        if isinstance(sub, (str, bytes)) or not len(sub):
+            raise ValueError(f'policies[{i}] must be a non-empty list of '
+                             f'(op name, prob, level) tuples; got {sub!r}.')
+        for op in sub:
+            if isinstance(op, dict) or len(op) != 3:
+                raise ValueError(
+                    f'policies[{i}]: each op must be a (released op name, '
+                    f'prob, level) tuple such as ("Rotate_BBox", 0.6, 10); '
+                    f'got {op!r}.')
+    return tuple(tuple(tuple(op) for op in sub) for sub in table)
+
+
+#: The Required / Modified / Added Keys of the policy transforms.
+POLICY_KEYS_DOC = """
+    Required Keys:
+
+    - img (np.uint8)
+    - gt_bboxes (BaseBoxes[torch.float32]) (optional)
+    - gt_bboxes_labels (np.int64) (optional)
+    - gt_ignore_flags (bool) (optional)
+    - gt_masks (BitmapMasks | PolygonMasks) (optional)
+    - gt_scores (np.float32) (optional)
+    - gt_seg_map (np.uint8) (optional)
+
+    Modified Keys:
+
+    - img
+    - gt_bboxes, and the rows of the other per-box keys (boxes that leave
+      the image or become empty are dropped with all their rows)
+    - gt_masks
+    - gt_seg_map
+
+    Added Keys:
+
+    - homography_matrix
+
+"""
+
+
+@TRANSFORMS.register_module()
+class DetectionAutoAugment(RandomChoice):
+    """Detection AutoAugment (released ``distort_image_with_autoaugment``):
+    one sub-policy drawn uniformly per image, its ops applied in order, each
+    with its own probability (``_apply_func_with_prob``; the bbox-only ops
+    always run and draw per box with ``prob / 3``).
+
+    The released order puts it first, on the raw image before flip and
+    resize (tensorflow/tpu ``retinanet_parser.py``), so pixel magnitudes are
+    in original-image pixels. The draw is mmcv's ``RandomChoice`` (global
+    NumPy RNG under ``@cache_randomness``), so the dataloader worker seed
+    reproduces it. Unlike mmdet's ``AutoAugment`` (whose default is the
+    ImageNet classification policy), it takes a released detection policy by
+    name.
+    """
+    __doc__ += POLICY_KEYS_DOC + """\
+    Args:
+        policy (str): Released policy: 'v0', 'v1', 'v2' or 'v3'. Ignored
+            when ``policies`` is given. Defaults to 'v0'.
+        policies (list[list[tuple]], optional): A custom table of
+            sub-policies, each a list of ``(released op name, prob, level)``
+            tuples (names: :data:`OP_NAMES`). Defaults to None.
+        img_border_value (int | tuple): Fill of vacated pixels (the
+            released ``replace``). Defaults to 128.
+"""
+
+    def __init__(self,
+                 policy='v0',
+                 policies=None,
+                 img_border_value=levels.FILL_VALUE):
+        if policies is None:
+            if policy not in POLICIES:
+                raise KeyError(
+                    f'DetectionAutoAugment: unknown policy {policy!r}; the '
+                    f'released ones are {", ".join(POLICIES)} (v0 is the '
+                    'paper\'s), or pass your own table as policies=.')
+            table = POLICIES[policy]
+        else:
+            table = _check_table(policies)
+            policy = 'custom'
+        self.policy = policy
+        self.table = table
+        self.img_border_value = img_border_value
+        #: The transform configs, one list per sub-policy.
+        self.policies = [[
+            op_config(*op, img_border_value=img_border_value) for op in sub
+        ] for sub in table]
+        # Built from mmdet's registry here, so that no default scope is
+        # needed (mmcv's Compose would look the names up in mmcv's).
+        super().__init__(transforms=[[TRANSFORMS.build(cfg) for cfg in sub]
+                                     for sub in self.policies])
+
+    def __repr__(self):
+        return (f'{type(self).__name__}(policy={self.policy!r}, '
+                f'num_sub_policies={len(self.table)}, '
+                f'img_border_value={self.img_border_value})')

@@ -1,0 +1,129 @@
+"""Detection RandAugment as released with EfficientDet (google/automl
+``efficientdet/aug/autoaugment.py``, ``distort_image_with_randaugment``;
+called from ``efficientdet/dataloader.py`` with ``num_layers=1,
+magnitude=15`` when ``autoaugment_policy == 'randaug'``). Zoph et al. 2020
+name RandAugment for Aug-S4; its (N, M) there is not in any reachable source,
+so the released EfficientDet values are the defaults.
+"""
+from numbers import Integral
+
+import numpy as np
+from mmcv.transforms import BaseTransform
+from mmcv.transforms.utils import cache_randomness
+
+from mmdet.registry import TRANSFORMS
+from . import levels
+from .policies import BBOX_ONLY_OPS, OP_NAMES, POLICY_KEYS_DOC, op_config
+
+#: ``distort_image_with_randaugment``: available_ops.
+EFFICIENTDET_OPS = ('Equalize', 'Solarize', 'Color', 'Cutout', 'SolarizeAdd',
+                    'TranslateX_BBox', 'TranslateY_BBox', 'ShearX_BBox',
+                    'ShearY_BBox', 'Rotate_BBox')
+
+
+@TRANSFORMS.register_module()
+class DetectionRandAugment(BaseTransform):
+    """Detection RandAugment: ``num_ops`` ops drawn uniformly with
+    replacement per image, each at the one global ``magnitude``, applied in
+    the order drawn.
+
+    The released code draws, per layer, the op and a probability ``p ~
+    U(0.2, 0.8)``, but hands ``p`` only to ops whose function takes a
+    ``prob`` argument (the ``*_Only_BBoxes`` family, where it is the box
+    probability times 3); every other chosen op always runs. That is the
+    default here; ``gate_all_ops=True`` instead runs every chosen op with
+    probability ``p`` (the reading "each op applied with a probability drawn
+    from U(0.2, 0.8)").
+
+    The released magnitude 15 lies above the policies' ``MAX_LEVEL`` of 10;
+    the level formulas extrapolate (:mod:`.levels`): translate 375 px, shear
+    0.45, rotate 45 degrees, cutout hole 300 px, Color factor 2.8,
+    SolarizeAdd +165, and Solarize's threshold 384 leaves every pixel
+    unchanged. Released hparams: ``translate_const`` 250, ``cutout_const``
+    100, fill 128.
+    """
+    __doc__ += POLICY_KEYS_DOC + """\
+    Args:
+        num_ops (int): Ops per image (the released ``num_layers``).
+            Defaults to 1.
+        magnitude (int | float): Level of every op. Defaults to 15.
+        ops (Sequence[str]): Released op names to draw from (see
+            :data:`rethink_mmdet.augment.policies.OP_NAMES`). Defaults to
+            :data:`EFFICIENTDET_OPS`.
+        prob_range (tuple[float]): ``(low, high)`` of the per-op probability
+            draw. Defaults to (0.2, 0.8).
+        gate_all_ops (bool): Run every chosen op with the drawn
+            probability, not only the bbox-only ones. Defaults to False.
+        img_border_value (int | tuple): Fill of vacated pixels. Defaults to
+            128.
+    """
+
+    def __init__(self,
+                 num_ops=1,
+                 magnitude=15,
+                 ops=EFFICIENTDET_OPS,
+                 prob_range=(0.2, 0.8),
+                 gate_all_ops=False,
+                 img_border_value=levels.FILL_VALUE):
+        name = type(self).__name__
+        if isinstance(num_ops, bool) or not isinstance(num_ops, Integral) \
+                or num_ops < 1:
+            raise ValueError(f'{name}: num_ops must be an int >= 1, got '
+                             f'{num_ops!r}.')
+        if isinstance(ops, str) or not len(ops):
+            raise ValueError(f'{name}: ops must be a non-empty list of '
+                             f'released op names, got {ops!r}.')
+        unknown = [op for op in ops if op not in OP_NAMES]
+        if unknown:
+            raise KeyError(f'{name}: unknown ops {unknown}; known (released '
+                           f'names): {", ".join(OP_NAMES)}.')
+        low, high = (
+            levels.check_probability(p, 'prob_range', name)
+            for p in prob_range)
+        if low > high:
+            raise ValueError(f'{name}: prob_range must be (low, high) with '
+                             f'low <= high, got {prob_range!r}.')
+        self.num_ops = int(num_ops)
+        self.magnitude = levels.check_level(magnitude, name)
+        self.ops = tuple(ops)
+        self.prob_range = (low, high)
+        self.gate_all_ops = bool(gate_all_ops)
+        self.img_border_value = img_border_value
+        # bbox-only ops get the drawn probability as their own argument, so
+        # they are built per draw; the others are built once, always on.
+        self._cfgs = [
+            op_config(op, 1.0, self.magnitude, img_border_value)
+            for op in self.ops
+        ]
+        self._built = [
+            None if op in BBOX_ONLY_OPS else TRANSFORMS.build(cfg)
+            for op, cfg in zip(self.ops, self._cfgs)
+        ]
+
+    @cache_randomness
+    def _draw(self):
+        """Op indices, their probabilities and the gate uniforms."""
+        index = np.random.randint(len(self.ops), size=self.num_ops)
+        prob = np.random.uniform(*self.prob_range, size=self.num_ops)
+        gate = np.random.rand(self.num_ops)
+        return index, prob, gate
+
+    def transform(self, results):
+        """Apply the drawn ops to ``results`` in order."""
+        for i, prob, gate in zip(*self._draw()):
+            op = self._built[i]
+            if op is None:
+                op = TRANSFORMS.build(dict(self._cfgs[i], prob=float(prob)))
+            elif self.gate_all_ops and gate >= prob:
+                continue
+            results = op(results)
+            if results is None:
+                return None
+        return results
+
+    def __repr__(self):
+        return (f'{type(self).__name__}(num_ops={self.num_ops}, '
+                f'magnitude={self.magnitude}, ops={self.ops}, '
+                f'prob_range={self.prob_range}, '
+                f'gate_all_ops={self.gate_all_ops}, '
+                f'img_border_value={self.img_border_value})')
