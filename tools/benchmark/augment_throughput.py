@@ -41,6 +41,17 @@ OPS = [
      dict(type='ShearX', level=2, max_mag=30.0)),
     ('Rotate L10', dict(type='RotateBBox', level=10),
      dict(type='Rotate', level=10, max_mag=30.0)),
+    # like for like: mmdet's geometric ops interpolate bilinearly, the
+    # released ones (our default) take the nearest pixel
+    ('TranslateX L4 bilinear',
+     dict(type='TranslateXBBox', level=4, interpolation='bilinear'),
+     dict(type='TranslateX', level=4, max_mag=250 / 640)),
+    ('ShearX L2 bilinear',
+     dict(type='ShearXBBox', level=2, interpolation='bilinear'),
+     dict(type='ShearX', level=2, max_mag=30.0)),
+    ('Rotate L10 bilinear',
+     dict(type='RotateBBox', level=10, interpolation='bilinear'),
+     dict(type='Rotate', level=10, max_mag=30.0)),
     ('Cutout L8', dict(type='CenteredCutout', level=8),
      dict(type='CutOut', n_holes=1, cutout_shape=(160, 160))),
     ('BBoxCutout L4', dict(type='BBoxCutout', level=4), None),
@@ -121,15 +132,12 @@ def file_rate(pipeline, root, images, seed=0):
     return images / (time.perf_counter() - start)
 
 
-def ladder_pipeline(strength, size):
+def ladder_pipeline(strength, shapes):
+    """The Aug-S{strength} boxes + masks pipeline of ``configs/_base_/
+    augment`` (its 256x256 shapes variant when ``shapes``)."""
     cfg = Config.fromfile(osp.join(LADDER, f'aug-{strength}.py'))
-    pipe = copy.deepcopy(cfg.aug_instance_train_pipeline)
-    for t in pipe:
-        for key in ('scale', 'crop_size', 'size'):
-            if t.get('type') in ('RandomResize', 'RandomCrop', 'Pad',
-                                 'RandomCropInstances') and key in t:
-                t[key] = size
-    return pipe
+    return copy.deepcopy(
+        cfg.aug_pipelines['shapes_masks' if shapes else 'masks'])
 
 
 def main():
@@ -155,10 +163,9 @@ def main():
                         if theirs else None)
                 rows.append((tag, name, r_ours, r_mm))
             for strength in ('s1', 's2', 's3', 's4'):
-                out_size = (640, 640) if img_size == 640 else (256, 256)
+                pipe = ladder_pipeline(strength, shapes=img_size == 256)
                 rows.append((tag, f'Aug-{strength.upper()} pipeline',
-                             file_rate(ladder_pipeline(strength, out_size),
-                                       root, args.images), None))
+                             file_rate(pipe, root, args.images), None))
             rows.append((tag, 'mmdet flip+resize pipeline',
                          file_rate(MMDET_PIPELINE, root, args.images), None))
     print('| images | operation | ours (img/s) | mmdet (img/s) | ratio | '
