@@ -8,7 +8,6 @@ import os
 import os.path as osp
 import shutil
 import sys
-
 from setuptools import find_packages, setup
 from setuptools.command.build_py import build_py
 
@@ -65,7 +64,8 @@ class BuildPyWithMim(build_py):
             elif osp.lexists(dst):
                 os.remove(dst)
             shutil.copytree(
-                osp.join(ROOT, name), dst,
+                osp.join(ROOT, name),
+                dst,
                 ignore=shutil.ignore_patterns('__pycache__', '*.pyc'))
 
 
@@ -83,6 +83,10 @@ if __name__ == '__main__':
         packages=find_packages(exclude=('configs', 'tools', 'tests')),
         cmdclass={'build_py': BuildPyWithMim},
         python_requires='>=3.8',
+        # Tested ranges, not pins, so that `pip install -e .` into an
+        # existing mmdet 3.3 environment keeps its packages; the README
+        # lists the exact versions CI runs. mmengine's upper bound is also
+        # checked at import (rethink_mmdet/engine/runner_state.py).
         install_requires=parse_requirements('requirements/runtime.txt'),
         extras_require={'tests': parse_requirements('requirements/tests.txt')},
         zip_safe=False)

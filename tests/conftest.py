@@ -19,6 +19,18 @@ RETINANET = osp.join(REPO, 'configs', 'shapes',
 SHAPES_CONFIGS = (MASK_RCNN, RETINANET)
 
 
+def plain_model_cfg(config):
+    """The model of a shapes config written out as the plain GN-all
+    detector config that its ``ScratchNormDetector`` builds (for tests that
+    change what the converter would otherwise set)."""
+    from mmengine.config import Config
+
+    from rethink_mmdet.scratch.norm import convert_to_scratch
+    model = Config.fromfile(config).model
+    assert model.type == 'ScratchNormDetector', model.type
+    return convert_to_scratch(model.detector, model.norm, model.num_groups)
+
+
 @pytest.fixture(scope='session')
 def shapes_root(tmp_path_factory):
     """A small shapes dataset (12 train, 6 val, 4 unlabeled images)."""
@@ -60,7 +72,11 @@ def run_tool(cmd, cwd=REPO, env=None, timeout=600):
     if env:
         full_env.update(env)
     proc = subprocess.run(
-        cmd, cwd=cwd, env=full_env, capture_output=True, text=True,
+        cmd,
+        cwd=cwd,
+        env=full_env,
+        capture_output=True,
+        text=True,
         timeout=timeout)
     out = proc.stdout + proc.stderr
     if proc.returncode != 0:

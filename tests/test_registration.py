@@ -4,7 +4,7 @@ import subprocess
 import sys
 import textwrap
 
-from tests.conftest import MASK_RCNN, REPO
+from tests.conftest import MASK_RCNN
 
 PROBE = textwrap.dedent('''
     import sys
@@ -16,7 +16,8 @@ PROBE = textwrap.dedent('''
     print('built', type(dataset).__module__, type(dataset).__name__,
           len(dataset), dataset.metainfo['classes'])
     from mmengine.runner.checkpoint import CheckpointLoader
-    print('loader', CheckpointLoader._get_checkpoint_loader('a.pth').__module__)
+    loader = CheckpointLoader._get_checkpoint_loader('a.pth')
+    print('loader', loader.__module__)
     if 'model' in cfg:
         from mmdet.registry import MODELS
         from mmdet.utils import register_all_modules
@@ -28,15 +29,19 @@ PROBE = textwrap.dedent('''
 
 
 def probe(config_file, cwd):
-    proc = subprocess.run([sys.executable, '-c', PROBE, str(config_file)],
-                          cwd=cwd, capture_output=True, text=True)
+    proc = subprocess.run([sys.executable, '-c', PROBE,
+                           str(config_file)],
+                          cwd=cwd,
+                          capture_output=True,
+                          text=True)
     assert proc.returncode == 0, proc.stderr[-4000:]
     return proc.stdout
 
 
 def test_custom_imports_registers_into_mmdet(shapes_root, tmp_path):
     cfg = tmp_path / 'user_config.py'
-    cfg.write_text(textwrap.dedent(f'''
+    cfg.write_text(
+        textwrap.dedent(f'''
         custom_imports = dict(imports=['rethink_mmdet'],
                               allow_failed_imports=False)
         dataset = dict(type='ShapesDataset', data_root={shapes_root!r},
@@ -54,9 +59,12 @@ def test_user_config_in_another_repo_inherits_ours(shapes_root, tmp_path):
     # mmengine resolves `pkg::` bases only for OpenMMLab packages, so a user
     # config inherits ours by path (the repo's or the installed .mim copy).
     cfg = tmp_path / 'my_mask_rcnn.py'
-    cfg.write_text(textwrap.dedent(f'''
+    cfg.write_text(
+        textwrap.dedent(f'''
         _base_ = [{MASK_RCNN!r}]
-        model = dict(roi_head=dict(bbox_head=dict(num_classes=4)))
+        # our model is a ScratchNormDetector: detector keys go under it
+        model = dict(detector=dict(roi_head=dict(bbox_head=dict(
+            num_classes=4))))
         dataset = dict(type='ShapesDataset', data_root={shapes_root!r},
                        ann_file='annotations/instances_val.json',
                        data_prefix=dict(img='val/'), pipeline=[])

@@ -3,8 +3,9 @@
 #
 # Creates a project-local virtualenv (.venv), installs torch (CPU build when
 # CUDA is absent), builds mmcv 2.1.0 from source with its compiled ops,
-# installs mmengine / mmdet / pycocotools / openmim / pytest and this package
-# in editable mode. A second run only checks and skips.
+# installs mmengine / mmdet / pycocotools / openmim / pytest / the linters
+# (flake8, isort, yapf) and this package in editable mode. A second run only
+# checks and skips.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="${RETHINK_VENV:-$ROOT/.venv}"
@@ -56,10 +57,28 @@ else
   log "mmcv $MMCV_VERSION with ops present"
 fi
 
+# Every `name==version` pin of requirements/tests.txt (pytest, the linters)
+# must be installed at that version, every other line present.
+tests_ok() {
+  local line name want
+  while IFS= read -r line; do
+    line="${line%%#*}"; line="${line//[[:space:]]/}"
+    [ -n "$line" ] || continue
+    name="${line%%[<>=!~]*}"
+    want=""
+    case "$line" in *==*) want="${line#*==}" ;; esac
+    if [ -n "$want" ]; then has "$name" "$want" || return 1
+    else has "$name" || return 1; fi
+  done < "$ROOT/requirements/tests.txt"
+}
+
+# requirements/runtime.txt states the tested ranges; the exact tested
+# versions are pinned here.
 if ! has mmengine "$MMENGINE_VERSION" || ! has mmdet "$MMDET_VERSION" \
-   || ! has pycocotools || ! has openmim || ! has pytest; then
-  log "installing mmengine, mmdet, pycocotools, openmim, pytest"
-  "${PIP[@]}" install -r "$ROOT/requirements/runtime.txt" -r "$ROOT/requirements/tests.txt"
+   || ! has pycocotools || ! tests_ok; then
+  log "installing mmengine, mmdet, pycocotools, openmim, pytest, linters"
+  "${PIP[@]}" install "mmengine==$MMENGINE_VERSION" "mmdet==$MMDET_VERSION" \
+    -r "$ROOT/requirements/runtime.txt" -r "$ROOT/requirements/tests.txt"
 fi
 
 if ! has rethink_mmdet || [ ! -e "$ROOT/rethink_mmdet/.mim/configs" ]; then

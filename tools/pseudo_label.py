@@ -30,24 +30,33 @@ def parse_args():
     parser.add_argument('config', help='teacher config file path')
     parser.add_argument('checkpoint', help='teacher checkpoint file')
     parser.add_argument(
-        '--images', required=True,
+        '--images',
+        required=True,
         help='image folder (recursive), text file of image paths (one per '
         'line) or image-only COCO JSON (e.g. image_info_unlabeled2017.json)')
     parser.add_argument('--out', required=True, help='store directory')
     parser.add_argument(
-        '--img-root', default=None,
+        '--img-root',
+        default=None,
         help='root of relative paths of a list or COCO source (default: '
         'the list file\'s directory / the parent of the JSON\'s directory)')
     parser.add_argument(
-        '--score-thr', type=float, default=0.5,
+        '--score-thr',
+        type=float,
+        default=0.5,
         help='score floor: boxes below it are not kept (default 0.5)')
     parser.add_argument(
-        '--chunk-size', type=int, default=256,
+        '--chunk-size',
+        type=int,
+        default=256,
         help='images per chunk, the unit of work and resumption')
-    parser.add_argument('--batch-size', type=int, default=1,
-                        help='images per forward pass')
-    parser.add_argument('--num-workers', type=int, default=2,
-                        help='image loading workers per process')
+    parser.add_argument(
+        '--batch-size', type=int, default=1, help='images per forward pass')
+    parser.add_argument(
+        '--num-workers',
+        type=int,
+        default=2,
+        help='image loading workers per process')
     add_launch_args(parser)
     return parser.parse_args()
 
@@ -59,9 +68,14 @@ def main():
         init_dist(args.launcher, **cfg.get('env_cfg', {}).get('dist_cfg', {}))
     MMLogger.get_instance('rethink_mmdet', log_level='INFO')
     label_images(
-        cfg, args.checkpoint, args.images, args.out,
-        score_thr=args.score_thr, chunk_size=args.chunk_size,
-        batch_size=args.batch_size, num_workers=args.num_workers,
+        cfg,
+        args.checkpoint,
+        args.images,
+        args.out,
+        score_thr=args.score_thr,
+        chunk_size=args.chunk_size,
+        batch_size=args.batch_size,
+        num_workers=args.num_workers,
         img_root=args.img_root)
 
 

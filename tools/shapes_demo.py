@@ -13,7 +13,6 @@ Metrics are printed and written to ``WORK_DIR/metrics.json``.
 """
 import argparse
 import json
-import os
 import os.path as osp
 
 from mmengine.config import Config, DictAction
@@ -22,6 +21,7 @@ from mmengine.runner import Runner
 import rethink_mmdet  # noqa: F401
 from rethink_mmdet.data import make_shapes
 from rethink_mmdet.data.shapes_config import use_shapes_data
+from rethink_mmdet.utils import atomic_write
 
 HERE = osp.dirname(osp.abspath(__file__))
 DEFAULT_CONFIG = osp.join(HERE, '..', 'configs', 'shapes',
@@ -47,8 +47,12 @@ def main():
     args = parse_args()
     if not osp.isdir(osp.join(args.data_root, 'annotations')):
         print(f'Generating the shapes dataset in {args.data_root} ...')
-        make_shapes(args.data_root, args.num_train, args.num_val,
-                    args.num_unlabeled, seed=args.seed)
+        make_shapes(
+            args.data_root,
+            args.num_train,
+            args.num_val,
+            args.num_unlabeled,
+            seed=args.seed)
     cfg = Config.fromfile(args.config)
     use_shapes_data(cfg, args.data_root)
     cfg.work_dir = args.work_dir
@@ -68,14 +72,15 @@ def main():
         if key.startswith('val/')
     }
 
-    os.makedirs(args.work_dir, exist_ok=True)
-    with open(osp.join(args.work_dir, 'metrics.json'), 'w') as f:
-        json.dump(metrics, f, indent=2, sort_keys=True)
+    atomic_write(
+        json.dumps(metrics, indent=2, sort_keys=True) + '\n',
+        osp.join(args.work_dir, 'metrics.json'))
     print('\nshapes val (pycocotools COCO metrics, trained from random '
           'init):')
     for task in ('bbox', 'segm'):
-        keys = [f'coco/{task}_mAP', f'coco/{task}_mAP_50',
-                f'coco/{task}_mAP_75']
+        keys = [
+            f'coco/{task}_mAP', f'coco/{task}_mAP_50', f'coco/{task}_mAP_75'
+        ]
         if keys[0] in metrics:
             name = 'mask' if task == 'segm' else 'bbox'
             print(f'  {name} AP {metrics[keys[0]]:.3f}   '

@@ -60,8 +60,9 @@ def main():
         cfg.resume = True
         cfg.load_from = args.resume
 
-    runner = (Runner.from_cfg(cfg)
-              if 'runner_type' not in cfg else RUNNERS.build(cfg))
+    runner = (
+        Runner.from_cfg(cfg)
+        if 'runner_type' not in cfg else RUNNERS.build(cfg))
     runner.train()
 
 

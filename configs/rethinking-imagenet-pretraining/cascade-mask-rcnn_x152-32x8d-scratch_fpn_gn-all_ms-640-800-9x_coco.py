@@ -13,7 +13,6 @@ _base_ = [
 ]
 model = dict(
     detector=dict(
-        backbone=dict(
-            type='ResNeXt', depth=152, groups=32, base_width=8)))
+        backbone=dict(type='ResNeXt', depth=152, groups=32, base_width=8)))
 train_dataloader = dict(
     dataset=dict(pipeline={{_base_.ms_640_800_instance_train_pipeline}}))

@@ -1,6 +1,6 @@
-# faster-rcnn R101-FPN, GN-all, fine-tuned from ImageNet, 3x = 270k iterations at
-# batch 16 (8 GPUs x 2), LR x0.1 at the last 60k and 20k iterations.
-# He et al. 2019 report Mask R-CNN (not Faster R-CNN) at this setting: 42.3 box AP.
+# faster-rcnn R101-FPN, GN-all, fine-tuned from ImageNet, 3x = 270k iterations
+# at batch 16 (8 GPUs x 2), LR x0.1 at the last 60k and 20k iterations. He et
+# al. 2019 report Mask R-CNN (not Faster R-CNN) at this setting: 42.3 box AP.
 _base_ = [
     '../_base_/he2019/faster-rcnn_r101-imagenet_fpn_gn-all.py',
     '../_base_/he_runtime.py',

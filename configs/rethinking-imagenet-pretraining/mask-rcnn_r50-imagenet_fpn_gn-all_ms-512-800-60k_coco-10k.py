@@ -1,7 +1,9 @@
 # Mask R-CNN R50-FPN GN-all, fine-tuned from ImageNet, on 10k COCO train images
-# (He et al. 2019, Sec. 5.2, less data): pre-trained 26.0 box AP at 60k iterations.
-# Make the subset (exactly 10000 images, without replacement, seed 0):
-#   python tools/make_subset.py data/coco/annotations/instances_train2017.json \
+# (He et al. 2019, Sec. 5.2, less data): pre-trained 26.0 box AP at 60k
+# iterations. Make the subset (exactly 10000 images, without replacement, seed
+# 0):
+#   python tools/make_subset.py \
+#       data/coco/annotations/instances_train2017.json \
 #       --num-images 10000 --seed 0 \
 #       --out data/coco/annotations/instances_train2017_10k.json
 _base_ = [

@@ -1,7 +1,8 @@
-# Mask R-CNN R50-FPN GN-all, random init, on 10k COCO train images
-# (He et al. 2019, Sec. 5.2, less data): random init 25.9 box AP at 220k iterations.
-# Make the subset (exactly 10000 images, without replacement, seed 0):
-#   python tools/make_subset.py data/coco/annotations/instances_train2017.json \
+# Mask R-CNN R50-FPN GN-all, random init, on 10k COCO train images (He et al.
+# 2019, Sec. 5.2, less data): random init 25.9 box AP at 220k iterations. Make
+# the subset (exactly 10000 images, without replacement, seed 0):
+#   python tools/make_subset.py \
+#       data/coco/annotations/instances_train2017.json \
 #       --num-images 10000 --seed 0 \
 #       --out data/coco/annotations/instances_train2017_10k.json
 _base_ = [

@@ -2,24 +2,24 @@
 # head (He et al. 2019 recipe applied to the one-stage detector that Zoph et
 # al. 2020 use) on the built-in shapes dataset; mmdet's own classes at small
 # width so that it trains on 2 CPU cores.
+#
+# ScratchNormDetector (rethink_mmdet.scratch.norm) is a builder: it converts
+# the plain detector config to GN-all (8 groups: every width here divides by
+# 8; He et al. use 32 at full width) and returns the plain mmdet RetinaNet,
+# so checkpoints are mmdet's. With norm='SyncBN' it would also install the
+# SyncBNTrainGuard forward pre-hook (not in this config, see its docstring).
 _base_ = [
-    'mmdet::_base_/models/retinanet_r50_fpn.py',
-    '../_base_/models/r18-tiny_fpn_gn.py',
+    '../_base_/models/retinanet_r18-tiny_fpn.py',
     '../_base_/datasets/shapes_detection.py',
     '../_base_/schedules/shapes_iter.py',
     '../_base_/shapes_runtime.py',
 ]
 custom_imports = dict(imports=['rethink_mmdet'], allow_failed_imports=False)
 
-channels = {{_base_.tiny_channels}}
-
 model = dict(
-    backbone={{_base_.tiny_backbone}},
-    neck={{_base_.tiny_neck}},
-    bbox_head=dict(
-        num_classes=4,
-        in_channels=channels,
-        feat_channels=channels,
-        stacked_convs=2,
-        norm_cfg={{_base_.tiny_norm_cfg}}))
+    _delete_=True,
+    type='ScratchNormDetector',
+    norm='GN',
+    num_groups=8,
+    detector={{_base_.model}})
 optim_wrapper = dict(optimizer=dict(lr=0.01))

@@ -3,9 +3,9 @@ deterministic COCO subsets."""
 from .shapes import SHAPES_CLASSES, make_shapes
 from .shapes_config import use_shapes_data
 from .shapes_dataset import ShapesDataset
-from .subset import make_subset, num_images_from_fraction, subset_ids_path
+from .subset import make_subset, subset_ids_path
 
 __all__ = [
     'SHAPES_CLASSES', 'make_shapes', 'ShapesDataset', 'make_subset',
-    'num_images_from_fraction', 'subset_ids_path', 'use_shapes_data'
+    'subset_ids_path', 'use_shapes_data'
 ]

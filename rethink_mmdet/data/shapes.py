@@ -32,14 +32,14 @@ JSON files (within one numpy/Pillow installation; vectorised float maths may
 differ in the last bit across CPUs or library versions). Only numpy, Pillow
 and pycocotools are required.
 """
-import json
 import os
 import os.path as osp
-import sys
 
 import numpy as np
 from PIL import Image, ImageDraw
 from pycocotools import mask as mask_utils
+
+from rethink_mmdet.utils import dump_json, progress
 
 __all__ = ['SHAPES_CLASSES', 'make_shapes']
 
@@ -94,8 +94,10 @@ def _background(rng, size):
     scale = max(float(gx.max() + gy.max()), 1e-6)
     planes[0] = 1
     weights[0] = c0
-    np.add(gy[:, None] / np.float32(scale), gx[None, :] / np.float32(scale),
-           out=planes[1])
+    np.add(
+        gy[:, None] / np.float32(scale),
+        gx[None, :] / np.float32(scale),
+        out=planes[1])
     weights[1] = c1 - c0
     i = 2
     # faint sinusoidal stripes: sin(a + b) = sin(a)cos(b) + cos(a)sin(b)
@@ -256,8 +258,8 @@ def _render_image(seed, split_id, index, size):
         tuple[np.ndarray, list[tuple[int, np.ndarray]]]: The uint8 RGB image
         and ``(cls_idx, visible_mask)`` of every instance.
     """
-    rng = np.random.default_rng(np.random.SeedSequence([seed, split_id,
-                                                        index]))
+    rng = np.random.default_rng(
+        np.random.SeedSequence([seed, split_id, index]))
     img = _background(rng, size)
     objs = _sample_objects(rng, size)
     for _, full, _ in objs:
@@ -290,8 +292,12 @@ def _annotation(ann_id, image_id, cls_idx, visible):
     rle['counts'] = rle['counts'].decode('ascii')
     ys, xs = np.nonzero(visible)
     x0, y0 = int(xs.min()), int(ys.min())
-    bbox = [float(x0), float(y0),
-            float(xs.max() - x0 + 1), float(ys.max() - y0 + 1)]
+    bbox = [
+        float(x0),
+        float(y0),
+        float(xs.max() - x0 + 1),
+        float(ys.max() - y0 + 1)
+    ]
     return dict(
         id=ann_id,
         image_id=image_id,
@@ -299,28 +305,8 @@ def _annotation(ann_id, image_id, cls_idx, visible):
         bbox=bbox,
         area=float(visible.sum()),
         iscrowd=0,
-        segmentation=dict(size=[int(s) for s in rle['size']],
-                          counts=rle['counts']))
-
-
-def _progress(iterable, total, desc):
-    """Wrap ``iterable`` in a tqdm progress bar when on a TTY.
-
-    Args:
-        iterable (Iterable): Items to iterate over.
-        total (int): Number of items.
-        desc (str): Bar description.
-
-    Returns:
-        Iterable: ``iterable`` itself or a tqdm wrapper around it.
-    """
-    if total == 0 or not sys.stderr.isatty():
-        return iterable
-    try:
-        from tqdm import tqdm
-    except ImportError:
-        return iterable
-    return tqdm(iterable, total=total, desc=desc, leave=False)
+        segmentation=dict(
+            size=[int(s) for s in rle['size']], counts=rle['counts']))
 
 
 def _write_split(out_dir, split, num, seed, image_size, labeled):
@@ -341,7 +327,7 @@ def _write_split(out_dir, split, num, seed, image_size, labeled):
     img_dir = osp.join(out_dir, split)
     os.makedirs(img_dir, exist_ok=True)
     images, anns = [], []
-    for index in _progress(range(num), num, f'shapes/{split}'):
+    for index in progress(range(num), num, f'shapes/{split}', leave=False):
         img, objs = _render_image(seed, split_id, index, image_size)
         file_name = f'{index:06d}.png'
         Image.fromarray(img).save(
@@ -379,17 +365,6 @@ def _write_split(out_dir, split, num, seed, image_size, labeled):
     if labeled:
         coco['annotations'] = anns
     return coco
-
-
-def _dump_json(obj, path):
-    """Write ``obj`` as compact, key-sorted (byte-reproducible) JSON.
-
-    Args:
-        obj (dict): JSON-serialisable object.
-        path (str): Output file.
-    """
-    with open(path, 'w', encoding='utf-8') as f:
-        json.dump(obj, f, sort_keys=True, separators=(',', ':'))
 
 
 def make_shapes(out_dir,
@@ -441,5 +416,5 @@ def make_shapes(out_dir,
     ):
         coco = _write_split(out_dir, split, int(num), int(seed),
                             int(image_size), labeled)
-        _dump_json(coco, paths[key])
+        dump_json(coco, paths[key])
     return paths

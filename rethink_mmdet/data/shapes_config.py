@@ -2,21 +2,42 @@
 
 Used by the demo, the benchmarks and the tests to run real COCO configs
 (e.g. the He et al. 2019 grid) on data the package generates: the COCO
-annotation files and image folders are swapped for the shapes ones and the
-class names set to :data:`~.shapes.SHAPES_CLASSES`; models keep their COCO
-heads (80 classes), which only changes what the labels index.
+annotation files and image folders are swapped for the shapes ones, the
+class names set to :data:`~.shapes.SHAPES_CLASSES`, and every head's
+``num_classes`` set to the 4 shapes classes: a COCO head (80 classes) would
+predict class indexes >= 4, on which mmdet's ``CocoMetric.results2json``
+fails (``IndexError``).
 """
 import os.path as osp
 
 from .shapes import SHAPES_CLASSES
 
-_SPLITS = (('train', 'instances_train.json', 'train/'),
-           ('val', 'instances_val.json', 'val/'),
+_SPLITS = (('train', 'instances_train.json',
+            'train/'), ('val', 'instances_val.json', 'val/'),
            ('test', 'instances_val.json', 'val/'))
 
 
+def _set_num_classes(cfg, num_classes: int) -> int:
+    """Set every ``num_classes`` key in a model config (heads, Cascade
+    R-CNN's per-stage box heads, a wrapped ``detector``), in place; the RPN
+    head (class-agnostic) is left alone. Returns how many were set."""
+    count = 0
+    if isinstance(cfg, dict):
+        for key, value in cfg.items():
+            if key == 'num_classes':
+                cfg[key] = num_classes
+                count += 1
+            elif key != 'rpn_head':
+                count += _set_num_classes(value, num_classes)
+    elif isinstance(cfg, (list, tuple)):
+        for value in cfg:
+            count += _set_num_classes(value, num_classes)
+    return count
+
+
 def use_shapes_data(cfg, data_root: str, num_workers: int = None) -> None:
-    """Point the dataloaders and evaluators of ``cfg`` at ``data_root``.
+    """Point the dataloaders, evaluators and heads of ``cfg`` at the shapes
+    dataset in ``data_root``.
 
     Args:
         cfg (Config): An mmdet config with ``{train,val,test}_dataloader``
@@ -27,6 +48,8 @@ def use_shapes_data(cfg, data_root: str, num_workers: int = None) -> None:
             persistent workers. Defaults to None (keep the config's).
     """
     data_root = data_root.rstrip('/') + '/'
+    if cfg.get('model') is not None:
+        _set_num_classes(cfg.model, len(SHAPES_CLASSES))
     for split, ann, prefix in _SPLITS:
         loader = cfg.get(f'{split}_dataloader')
         if loader is None:

@@ -7,7 +7,6 @@ repeating them.
 """
 from mmdet.datasets import CocoDataset
 from mmdet.registry import DATASETS
-
 from .shapes import SHAPES_CLASSES
 
 # One colour per class, for DetLocalVisualizer.

@@ -38,11 +38,12 @@ about 39%.
 import json
 import math
 import numbers
-import os
 import os.path as osp
 from fractions import Fraction
 
 import numpy as np
+
+from rethink_mmdet.utils import dump_json, is_int
 
 __all__ = ['make_subset', 'subset_ids_path', 'num_images_from_fraction']
 
@@ -83,30 +84,12 @@ def num_images_from_fraction(fraction, total):
             'images to keep, e.g. 0.2 for 20%.')
     # str() gives the shortest decimal of the float, i.e. what the user typed,
     # so 0.35 * 90 is exactly 31.5 -> 32 rather than 31.4999... -> 31.
-    num = math.floor(
-        Fraction(str(float(fraction))) * total + Fraction(1, 2))
+    num = math.floor(Fraction(str(float(fraction))) * total + Fraction(1, 2))
     if num < 1:
         raise ValueError(
             f'fraction={fraction!r} of {total} images rounds to 0 images; '
             'ask for a larger fraction or pass num_images.')
     return num
-
-
-def _is_int(value):
-    return isinstance(value, numbers.Integral) and not isinstance(
-        value, bool)
-
-
-def _dump_json(obj, path):
-    """Write ``obj`` deterministically (sorted keys, compact)."""
-    with open(path, 'w', encoding='utf-8') as f:
-        json.dump(obj, f, sort_keys=True, separators=(',', ':'))
-        f.write('\n')
-
-
-def _makedirs_for(path):
-    dirname = osp.dirname(osp.abspath(path))
-    os.makedirs(dirname, exist_ok=True)
 
 
 def make_subset(ann_file,
@@ -154,11 +137,14 @@ def make_subset(ann_file,
         raise ValueError('make_subset: pass exactly one of num_images and '
                          f'fraction (got num_images={num_images!r}, '
                          f'fraction={fraction!r}).')
-    if not _is_int(seed) or seed < 0:
+    if not is_int(seed) or seed < 0:
         raise ValueError(f'make_subset: seed must be a non-negative integer, '
                          f'got {seed!r}.')
-    outputs = [osp.abspath(p) for p in (out_file, subset_ids_path(out_file),
-                                        rest_file) if p is not None]
+    outputs = [
+        osp.abspath(p)
+        for p in (out_file, subset_ids_path(out_file), rest_file)
+        if p is not None
+    ]
     if osp.abspath(ann_file) in outputs or len(set(outputs)) < len(outputs):
         raise ValueError(
             f'make_subset: output paths {outputs} must differ from each '
@@ -179,7 +165,7 @@ def make_subset(ann_file,
 
     if fraction is not None:
         num_images = num_images_from_fraction(fraction, total)
-    elif not _is_int(num_images):
+    elif not is_int(num_images):
         raise ValueError(f'make_subset: num_images must be an integer, got '
                          f'{num_images!r}.')
     num_images = int(num_images)
@@ -205,13 +191,13 @@ def make_subset(ann_file,
     annotations = None
     if 'annotations' in coco:
         rank = {img_id: r for r, img_id in enumerate(chosen_ids)}
-        annotations = [a for a in coco['annotations'] if a['image_id'] in
-                       chosen]
+        annotations = [
+            a for a in coco['annotations'] if a['image_id'] in chosen
+        ]
         annotations.sort(key=lambda a: (rank[a['image_id']], a.get('id', 0)))
         subset['annotations'] = annotations
 
-    _makedirs_for(out_file)
-    _dump_json(subset, out_file)
+    dump_json(subset, out_file)
     ids_file = subset_ids_path(out_file)
     with open(ids_file, 'w', encoding='utf-8') as f:
         f.writelines(f'{i}\n' for i in chosen_ids)
@@ -221,8 +207,7 @@ def make_subset(ann_file,
             for k, v in coco.items() if k not in ('images', 'annotations')
         }
         rest['images'] = [images[i] for i in rest_ids]
-        _makedirs_for(rest_file)
-        _dump_json(rest, rest_file)
+        dump_json(rest, rest_file)
 
     return dict(
         num_images=len(chosen_ids),

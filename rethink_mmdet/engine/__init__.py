@@ -1,35 +1,32 @@
 """Engine pieces: safe checkpoint loading, launch helpers, images-seen
 accounting, and long preemptible runs (checkpoint on signal, atomic
-checkpoints, exact RNG continuation)."""
-from .atomic_checkpoint import (ATOMIC_BACKEND, AtomicLocalBackend,
-                                atomic_write, is_complete_checkpoint,
+checkpoints, exact RNG continuation).
+
+Importing it checks the mmengine version against the range whose private
+API our hooks use (:mod:`.runner_state`, which lists that API)."""
+from .atomic_checkpoint import (AtomicLocalBackend, is_complete_checkpoint,
                                 repair_last_checkpoint)
-from .checkpoint_safety import (CHECKPOINT_SAFE_GLOBALS,
-                                TRUSTED_CHECKPOINTS_ENV,
-                                UntrustedCheckpointError,
-                                load_local_checkpoint,
-                                safe_global_names,
-                                register_checkpoint_safe_globals)
-from .images_seen import (CHECKPOINT_KEY as IMAGES_SEEN_CHECKPOINT_KEY,
-                          COUNT_NAMES, IMAGES_SEEN, INSTANCES_SEEN,
-                          PIXELS_SEEN, SCALAR_KEYS, ImagesSeenHook,
-                          count_data_batch)
+from .checkpoint_safety import (TRUSTED_CHECKPOINTS_ENV,
+                                UntrustedCheckpointError, safe_global_names)
+from .images_seen import (IMAGES_SEEN, INSTANCES_SEEN, PIXELS_SEEN,
+                          ImagesSeenHook, count_data_batch)
 from .launch import add_launch_args, load_config, setup_launcher
-from .preemption import (DEFAULT_SIGNALS, PREEMPTED_EXIT_CODE,
-                         PreemptionCheckpointHook,
+from .loops import ResumableEpochBasedTrainLoop, ResumableIterBasedTrainLoop
+from .preemption import (PREEMPTED_EXIT_CODE, PreemptionCheckpointHook,
                          ignore_in_dataloader_workers)
 from .rng_state import (RNG_STATE_KEY, RNGStateHook, get_rng_state,
                         set_rng_state)
+from .runner_state import check_mmengine_version
+from .sampler_state import ResumableBatchSampler
 
 __all__ = [
-    'CHECKPOINT_SAFE_GLOBALS', 'TRUSTED_CHECKPOINTS_ENV',
-    'UntrustedCheckpointError', 'load_local_checkpoint',
-    'register_checkpoint_safe_globals', 'safe_global_names', 'add_launch_args', 'load_config',
-    'setup_launcher', 'ImagesSeenHook', 'count_data_batch', 'IMAGES_SEEN',
-    'INSTANCES_SEEN', 'PIXELS_SEEN', 'COUNT_NAMES', 'SCALAR_KEYS',
-    'IMAGES_SEEN_CHECKPOINT_KEY', 'ATOMIC_BACKEND', 'AtomicLocalBackend',
-    'atomic_write', 'is_complete_checkpoint', 'repair_last_checkpoint',
-    'DEFAULT_SIGNALS', 'PREEMPTED_EXIT_CODE', 'PreemptionCheckpointHook',
+    'TRUSTED_CHECKPOINTS_ENV', 'UntrustedCheckpointError', 'safe_global_names',
+    'add_launch_args', 'load_config', 'setup_launcher', 'ImagesSeenHook',
+    'count_data_batch', 'IMAGES_SEEN', 'INSTANCES_SEEN', 'PIXELS_SEEN',
+    'AtomicLocalBackend', 'is_complete_checkpoint', 'repair_last_checkpoint',
+    'PREEMPTED_EXIT_CODE', 'PreemptionCheckpointHook',
     'ignore_in_dataloader_workers', 'RNG_STATE_KEY', 'RNGStateHook',
-    'get_rng_state', 'set_rng_state'
+    'get_rng_state', 'set_rng_state', 'check_mmengine_version',
+    'ResumableIterBasedTrainLoop', 'ResumableEpochBasedTrainLoop',
+    'ResumableBatchSampler'
 ]

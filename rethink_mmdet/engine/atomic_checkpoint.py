@@ -28,91 +28,29 @@ This module provides
    stopped the pointer update), and removes temporary files left by killed
    writers.
 
-Temporary files are named ``.<name>.atomic-tmp-<pid>-<random>``: hidden, not
-ending in ``.pth``, so neither ``last_checkpoint`` nor the checkpoint name
-template (``iter_{}.pth``) nor ``max_keep_ckpts`` clean-up ever sees them.
+Both write through the package's one atomic-write helper,
+:func:`rethink_mmdet.utils.atomic_write` (temporary files named
+``.<name>.atomic-tmp-<pid>-<random>``: hidden, not ending in ``.pth``, so
+neither ``last_checkpoint`` nor the checkpoint name template
+(``iter_{}.pth``) nor ``max_keep_ckpts`` clean-up ever sees them).
 """
 import logging
 import os
 import os.path as osp
 import re
-import uuid
 import zipfile
 from typing import List, Optional, Union
 
 from mmengine.fileio import LocalBackend, register_backend
 from mmengine.logging import print_log
 
+from rethink_mmdet.utils import atomic_write, is_temp_file
+
 #: Name of the file backend, for ``backend_args=dict(backend=...)``.
 ATOMIC_BACKEND = 'atomic_local'
 #: The pointer file mmengine's ``CheckpointHook`` writes into ``work_dir``
 #: and ``find_latest_checkpoint`` reads.
 LAST_CHECKPOINT = 'last_checkpoint'
-#: Marker in the names of temporary files (see the module docstring).
-TMP_MARKER = '.atomic-tmp-'
-
-
-def temp_path_for(filepath: str) -> str:
-    """A unique temporary path next to ``filepath`` (same file system)."""
-    dirname, name = osp.split(filepath)
-    token = f'{os.getpid()}-{uuid.uuid4().hex[:8]}'
-    return osp.join(dirname, f'.{name}{TMP_MARKER}{token}')
-
-
-def is_temp_file(name: str) -> bool:
-    """Whether ``name`` (a base name) is a temporary file of this module."""
-    return name.startswith('.') and TMP_MARKER in name
-
-
-def _fsync_dir(dirname: str) -> None:
-    """Persist a rename in ``dirname`` (best effort: not every file system
-    supports opening directories)."""
-    try:
-        fd = os.open(dirname or '.', os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
-def _commit(tmp_path: str, filepath: str) -> None:
-    """Move the complete temporary file onto its final name (atomic)."""
-    os.replace(tmp_path, filepath)
-
-
-def atomic_write(data: Union[bytes, str],
-                 filepath: str,
-                 encoding: str = 'utf-8') -> None:
-    """Write ``data`` to ``filepath`` so that the path holds either its old
-    content or all of ``data``, never a part.
-
-    Args:
-        data (bytes or str): Content; ``str`` is encoded with ``encoding``.
-        filepath (str): Destination; its directory is created if missing.
-        encoding (str): Encoding of ``str`` data. Defaults to 'utf-8'.
-    """
-    if isinstance(data, str):
-        data = data.encode(encoding)
-    filepath = str(filepath)
-    dirname = osp.dirname(filepath)
-    if dirname:
-        os.makedirs(dirname, exist_ok=True)
-    tmp_path = temp_path_for(filepath)
-    try:
-        with open(tmp_path, 'wb') as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        _commit(tmp_path, filepath)
-    except BaseException:
-        if osp.exists(tmp_path):
-            os.remove(tmp_path)
-        raise
-    _fsync_dir(dirname)
 
 
 @register_backend(ATOMIC_BACKEND, force=True)
@@ -224,33 +162,43 @@ def repair_last_checkpoint(
         for name in os.listdir(dirname):
             path = osp.join(dirname, name)
             if is_temp_file(name):
-                print_log(f'Removing {path}, left by a checkpoint write that '
-                          'was killed before it completed.', logger='current')
+                print_log(
+                    f'Removing {path}, left by a checkpoint write that '
+                    'was killed before it completed.',
+                    logger='current')
                 os.remove(path)
             elif pattern.fullmatch(name) and is_complete_checkpoint(path):
                 candidates.append(path)
     target_ok = is_complete_checkpoint(target)
     if target_ok:
         target_mtime = os.stat(target).st_mtime_ns
-        newer = [p for p in candidates if os.stat(p).st_mtime_ns > target_mtime
-                 and not osp.samefile(p, target)]
+        newer = [
+            p for p in candidates if os.stat(p).st_mtime_ns > target_mtime
+            and not osp.samefile(p, target)
+        ]
         if not newer:
             return target
         candidates = newer
     if target is not None and not target_ok:
         print_log(
             f'{pointer} names {target!r}, which is missing or incomplete '
-            '(a run killed while writing it).', logger='current',
+            '(a run killed while writing it).',
+            logger='current',
             level=logging.WARNING)
     if not candidates:
         if target is not None:
-            print_log(f'No complete checkpoint to resume from: removing '
-                      f'{pointer}; training starts from scratch.',
-                      logger='current', level=logging.WARNING)
+            print_log(
+                f'No complete checkpoint to resume from: removing '
+                f'{pointer}; training starts from scratch.',
+                logger='current',
+                level=logging.WARNING)
             os.remove(pointer)
         return None
     newest = max(candidates, key=lambda p: os.stat(p).st_mtime_ns)
-    print_log(f'Pointing {pointer} at {newest}, the newest complete '
-              'checkpoint.', logger='current', level=logging.WARNING)
+    print_log(
+        f'Pointing {pointer} at {newest}, the newest complete '
+        'checkpoint.',
+        logger='current',
+        level=logging.WARNING)
     atomic_write(newest, pointer)
     return newest

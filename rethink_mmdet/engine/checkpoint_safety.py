@@ -63,7 +63,10 @@ def history_buffer_getattr(obj: object, name: str) -> object:
     Returns:
         object: The statistics method.
     """
-    allowed = HISTORY_BUFFER_STATISTICS | set(HistoryBuffer._statistics_methods)
+    # HistoryBuffer._statistics_methods: private mmengine API, see
+    # rethink_mmdet.engine.runner_state.PRIVATE_MMENGINE_API.
+    registered = set(HistoryBuffer._statistics_methods)
+    allowed = HISTORY_BUFFER_STATISTICS | registered
     if obj is not HistoryBuffer or name not in allowed:
         raise pickle.UnpicklingError(
             f'getattr({obj!r}, {name!r}) in a checkpoint: rethink_mmdet only '
@@ -80,9 +83,14 @@ CHECKPOINT_SAFE_GLOBALS: List[object] = [
     (history_buffer_getattr, 'builtins.getattr'),  # HistoryBuffer state
     np.ndarray,  # HistoryBuffer._log_history / _count_history
     np.dtype,
-] + list(dict.fromkeys(type(np.dtype(c)) for c in _NUMERIC_DTYPE_CHARS)) + [(_np_multiarray._reconstruct, f'{m}._reconstruct')  # ndarray pickles
-     for m in _NUMPY_MODULES] + [(_np_multiarray.scalar, f'{m}.scalar')
-                                 for m in _NUMPY_MODULES]  # runtime_info eta
+]
+CHECKPOINT_SAFE_GLOBALS += list(
+    dict.fromkeys(type(np.dtype(c)) for c in _NUMERIC_DTYPE_CHARS))
+# ndarray pickles, and numpy scalars (runtime_info's eta)
+CHECKPOINT_SAFE_GLOBALS += [(_np_multiarray._reconstruct, f'{m}._reconstruct')
+                            for m in _NUMPY_MODULES]
+CHECKPOINT_SAFE_GLOBALS += [(_np_multiarray.scalar, f'{m}.scalar')
+                            for m in _NUMPY_MODULES]
 
 
 def safe_global_names() -> List[str]:

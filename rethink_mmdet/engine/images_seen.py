@@ -25,8 +25,8 @@ Definitions (what one training iteration adds, per image of the batch):
   ``batch_input_shape``): padding is no image content, and He et al. count
   the pixels of the ~800x1333 resized images.
 
-Names (stable; the study runner reads them from ``vis_data/scalars.json`` to
-plot AP against images / pixels seen):
+Names (stable, so that a script can read them from ``vis_data/scalars.json``
+to plot AP against images / pixels seen, as He et al.'s Fig. 2 does):
 
 - message hub keys :data:`SCALAR_KEYS`: ``train/images_seen``,
   ``train/instances_seen``, ``train/pixels_seen``;
@@ -75,8 +75,8 @@ def count_data_batch(data_batch: dict) -> Tuple[int, int, int]:
         TypeError: If the batch holds no list of data samples.
         KeyError: If a data sample lacks ``img_shape`` in its metainfo.
     """
-    samples = data_batch.get('data_samples') if isinstance(
-        data_batch, dict) else None
+    samples = data_batch.get('data_samples') if isinstance(data_batch,
+                                                           dict) else None
     if not isinstance(samples, Sequence):
         raise TypeError(
             'ImagesSeenHook counts a batch of the form dict(inputs=..., '
@@ -106,9 +106,10 @@ class ImagesSeenHook(Hook):
 
     Runner events used:
 
-    - ``before_run``: find the log interval; make the LogProcessor log the
-      counts unsmoothed (a ``method_name='current'`` entry in
-      ``log_processor.custom_cfg``, unless the config has one).
+    - ``before_run``: find the log interval; make sure the LogProcessor
+      logs the counts unsmoothed whatever its ``mean_pattern`` (a
+      ``method_name='current'`` entry in ``log_processor.custom_cfg``,
+      unless the config has one).
     - ``after_load_checkpoint``: keep the checkpoint's record.
     - ``before_train``: restore the record if the run *resumed* from that
       checkpoint (``runner.iter`` equals the checkpoint's iteration); with
@@ -151,9 +152,13 @@ class ImagesSeenHook(Hook):
     def before_run(self, runner) -> None:
         """Resolve the log interval and log the counts unsmoothed.
 
-        mmengine's LogProcessor smooths keys matching ``mean_pattern`` over
-        a window; a cumulative count must be logged as its current value.
-        The entries are added here rather than in the config because the
+        mmengine's LogProcessor averages the keys matching its
+        ``mean_pattern`` over a window and logs the others' current value.
+        Its default pattern (``loss|time|data_time|grad_norm``) does not
+        match the counts, so they are logged unsmoothed already; the
+        ``custom_cfg`` entries keep them so under a ``mean_pattern`` that
+        matches them (a cumulative count must never be averaged). They are
+        added here rather than in the config because the
         LogProcessor's own check wants a ``window_size`` in every
         ``custom_cfg`` entry of an iteration-based run, which the
         ``current`` statistic does not accept.
@@ -197,14 +202,16 @@ class ImagesSeenHook(Hook):
                     f'ImagesSeenHook: the loaded checkpoint (iter '
                     f'{ckpt_iter}) carries {record}; this run starts at iter '
                     f'{runner.iter} (load_from, not resume), so counting '
-                    'starts at 0.', logger='current')
+                    'starts at 0.',
+                    logger='current')
             return
         if record is None:
             print_log(
                 f'ImagesSeenHook: resumed at iter {runner.iter} from a '
                 f"checkpoint without a '{CHECKPOINT_KEY}' record (trained "
                 'without this hook); the counts start at 0 here and miss '
-                'the earlier iterations.', logger='current',
+                'the earlier iterations.',
+                logger='current',
                 level=logging.WARNING)
             return
         missing = set(COUNT_NAMES) - set(record)
@@ -216,8 +223,8 @@ class ImagesSeenHook(Hook):
                 'from 0.')
         # Global totals on every rank: only deltas are ever all-reduced.
         self.counts = {name: int(record[name]) for name in COUNT_NAMES}
-        print_log(f'ImagesSeenHook: resumed counts {self.counts}',
-                  logger='current')
+        print_log(
+            f'ImagesSeenHook: resumed counts {self.counts}', logger='current')
 
     def after_train_iter(self,
                          runner,
@@ -259,9 +266,9 @@ class ImagesSeenHook(Hook):
         Args:
             runner (Runner): The runner of the training process.
         """
-        runner.logger.info(
-            'ImagesSeenHook: seen in training (all ranks) ' + ', '.join(
-                f'{name}={value}' for name, value in self.counts.items()))
+        runner.logger.info('ImagesSeenHook: seen in training (all ranks) ' +
+                           ', '.join(f'{name}={value}'
+                                     for name, value in self.counts.items()))
 
     def _update_scalars(self, runner) -> None:
         """Write the totals to the message hub as ``train/<name>``."""

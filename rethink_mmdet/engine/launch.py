@@ -12,6 +12,7 @@ processes on a laptop or CI, exactly as it does with ``nccl`` on a cluster.
 import argparse
 import os
 import os.path as osp
+import subprocess
 
 import torch
 import torch.distributed as torch_dist
@@ -86,18 +87,25 @@ def setup_launcher(cfg: Config) -> None:
     Args:
         cfg (Config): The config whose ``launcher`` is honoured.
 
+    ``launcher='slurm'`` without CUDA (srun tasks on CPU nodes) first sets
+    torch's environment from SLURM's, as mmengine's ``_init_dist_slurm``
+    does (:func:`_slurm_env`), then proceeds as for ``pytorch``.
+
     Raises:
-        RuntimeError: For ``slurm``/``mpi`` launchers without CUDA, which
-            are cluster launchers and are not supported on CPU.
+        RuntimeError: For the ``mpi`` launcher without CUDA, which is not
+            supported on CPU.
     """
     launcher = cfg.get('launcher', 'none')
     if launcher == 'none' or torch.cuda.is_available():
         return
-    if launcher != 'pytorch':
+    if launcher == 'slurm':
+        _slurm_env()
+    elif launcher != 'pytorch':
         raise RuntimeError(
             f"launcher='{launcher}' needs CUDA, which this machine lacks. "
-            "On CPU use tools/dist_train.sh (torchrun, launcher='pytorch'), "
-            'which runs the processes with the gloo backend.')
+            "On CPU use tools/dist_train.sh (torchrun, launcher='pytorch') "
+            "or tools/slurm_train.sh (srun, launcher='slurm'), which run "
+            'the processes with the gloo backend.')
     env_cfg = cfg.setdefault('env_cfg', ConfigDict())
     dist_cfg = env_cfg.setdefault('dist_cfg', ConfigDict())
     dist_cfg['backend'] = CPU_BACKEND
@@ -117,3 +125,31 @@ def setup_launcher(cfg: Config) -> None:
         find_unused_parameters=cfg.get('find_unused_parameters', False))
     wrapper['device_ids'] = None
     cfg.model_wrapper_cfg = wrapper
+
+
+# -- launcher='slurm' on CPU (tools/slurm_train.sh with GPUS_PER_NODE=0) ------
+def _slurm_env() -> None:
+    """``RANK``, ``WORLD_SIZE``, ``LOCAL_RANK``, ``MASTER_ADDR`` (the first
+    node of the job) and ``MASTER_PORT`` (kept if set, else 29500) from the
+    environment srun gives each task: mmengine's ``_init_dist_slurm`` rule,
+    without its ``torch.cuda.set_device``."""
+    missing = [
+        k for k in ('SLURM_PROCID', 'SLURM_NTASKS', 'SLURM_NODELIST')
+        if k not in os.environ
+    ]
+    if missing:
+        raise RuntimeError(
+            f"launcher='slurm' but {', '.join(missing)} not set: start the "
+            'tool with srun (tools/slurm_train.sh), or use '
+            "--launcher pytorch (tools/dist_train.sh).")
+    os.environ['RANK'] = os.environ['SLURM_PROCID']
+    os.environ['WORLD_SIZE'] = os.environ['SLURM_NTASKS']
+    os.environ['LOCAL_RANK'] = os.environ.get('SLURM_LOCALID', '0')
+    os.environ.setdefault('MASTER_PORT', '29500')
+    if 'MASTER_ADDR' not in os.environ:
+        nodes = subprocess.run(
+            ['scontrol', 'show', 'hostnames', os.environ['SLURM_NODELIST']],
+            capture_output=True,
+            text=True,
+            check=True).stdout.split()
+        os.environ['MASTER_ADDR'] = nodes[0]

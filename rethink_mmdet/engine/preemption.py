@@ -40,7 +40,14 @@ checkpoint. Re-run while the exit code is 75, e.g. in the batch script::
     if [ $? -eq 75 ]; then scontrol requeue "$SLURM_JOB_ID"; fi
 
 or a loop ``until python tools/train.py CONFIG; [ $? -ne 75 ]; do :; done``.
-``srun`` exits with the largest task exit code, i.e. 75. Under ``torchrun``
+``srun`` exits with the highest task exit code, or 128 + the signal number
+of a task killed by a signal. With ``--kill-on-bad-exit=1`` (which
+``tools/slurm_launch.sh`` passes) the first rank to exit with 75 makes srun
+terminate the others; they ignore SIGTERM by then (see
+:meth:`PreemptionCheckpointHook.after_run`) and normally exit with 75 as
+well, but one still running when srun's ``KillWait`` ends is killed and
+srun then exits with 137: the checkpoint is written before any rank exits,
+so a requeue on 75 or 137 resumes correctly. Under ``torchrun``
 (``tools/dist_train.sh``) every worker exits with 75 but torchrun itself
 exits with 1 and lists the workers' exit codes; it forwards SIGTERM (and
 SIGUSR1 only if ``TORCHELASTIC_SIGNALS_TO_HANDLE`` includes it) to the
@@ -71,10 +78,12 @@ from typing import Optional, Sequence
 import torch
 from mmengine.dist import all_reduce, barrier, is_distributed, is_main_process
 from mmengine.hooks import CheckpointHook, Hook
-from mmengine.runner import BaseLoop, EpochBasedTrainLoop
+from mmengine.runner import EpochBasedTrainLoop
 
 from mmdet.registry import HOOKS
 from .atomic_checkpoint import ATOMIC_BACKEND, repair_last_checkpoint
+from .loops import ResumableEpochBasedTrainLoop
+from .runner_state import is_training_run, save_checkpoint_now
 
 #: Exit code of a run stopped by a preemption signal after checkpointing
 #: (``EX_TEMPFAIL``): re-run the same command to resume.
@@ -82,7 +91,6 @@ PREEMPTED_EXIT_CODE = 75
 #: Signals handled by default: SIGTERM (preemption, ``scancel``, time limit)
 #: and SIGUSR1 (``sbatch --signal=USR1@<seconds>``).
 DEFAULT_SIGNALS = ('SIGTERM', 'SIGUSR1')
-
 
 #: Signals that dataloader workers ignore (filled by the hooks built).
 _WORKER_IGNORED_SIGNALS: set = set()
@@ -140,6 +148,7 @@ class PreemptionCheckpointHook(Hook):
       loop are iteration based; make ``CheckpointHook`` write atomically;
       point ``last_checkpoint`` at the newest complete checkpoint (rank 0,
       before mmengine reads it to resume).
+    - ``before_train``: refuse to train unarmed (never silently off).
     - ``after_train_iter``: agree across ranks, checkpoint, stop the loop.
     - ``after_run``: restore the previous handlers, or exit if preempted.
 
@@ -199,8 +208,8 @@ class PreemptionCheckpointHook(Hook):
     def _restore(self) -> None:
         for sig, previous in self._previous.items():
             if signal.getsignal(sig) == self._handle:
-                signal.signal(sig, previous if previous is not None
-                              else signal.SIG_DFL)
+                signal.signal(
+                    sig, previous if previous is not None else signal.SIG_DFL)
         self._previous = {}
 
     def _handle(self, signum: int, frame) -> None:
@@ -228,8 +237,8 @@ class PreemptionCheckpointHook(Hook):
             RuntimeError: If there is no ``CheckpointHook``, it counts epochs,
                 or the train loop is epoch based.
         """
-        if not isinstance(runner._train_loop, BaseLoop):
-            return  # a test or val run (mmengine builds the loop in train())
+        if not is_training_run(runner):
+            return  # a test or val run
         self._install()  # again, in case something replaced the handlers
         self._armed = True
         self._received = None
@@ -246,12 +255,15 @@ class PreemptionCheckpointHook(Hook):
                 'PreemptionCheckpointHook checkpoints at an iteration, but '
                 'CheckpointHook(by_epoch=True) names checkpoints by epoch. '
                 'Set default_hooks.checkpoint.by_epoch=False.')
-        if isinstance(runner._train_loop, EpochBasedTrainLoop):
+        if isinstance(runner.train_loop, EpochBasedTrainLoop) and \
+                not isinstance(runner.train_loop,
+                               ResumableEpochBasedTrainLoop):
             raise RuntimeError(
-                'PreemptionCheckpointHook needs an iteration-based train '
-                "loop: mmengine's EpochBasedTrainLoop cannot resume in the "
-                'middle of an epoch. Use train_cfg=dict('
-                "type='IterBasedTrainLoop', max_iters=...).")
+                "PreemptionCheckpointHook: mmengine's EpochBasedTrainLoop "
+                'cannot stop or resume in the middle of an epoch. Use '
+                "train_cfg=dict(type='ResumableEpochBasedTrainLoop', "
+                "max_epochs=...) (or type='ResumableIterBasedTrainLoop', "
+                'max_iters=...).')
         self._checkpoint_hook = ckpt
         local = ckpt.out_dir is None or '://' not in str(ckpt.out_dir)
         if self.atomic_checkpoints and local and ckpt.backend_args is None \
@@ -266,6 +278,24 @@ class PreemptionCheckpointHook(Hook):
                 repair_last_checkpoint(runner.work_dir, [out_dir],
                                        ckpt.filename_tmpl)
             barrier()  # the other ranks read last_checkpoint after this
+
+    def before_train(self, runner) -> None:
+        """Refuse to train unarmed: :meth:`before_run` must have recognised
+        the training run (the hook never switches itself off silently).
+
+        Args:
+            runner (Runner): The runner.
+
+        Raises:
+            RuntimeError: If the handlers were not armed.
+        """
+        if not self._armed:
+            raise RuntimeError(
+                'PreemptionCheckpointHook: training started but before_run '
+                'did not recognise a training run (rethink_mmdet.engine.'
+                'runner_state.is_training_run), so a preemption signal would '
+                'not be turned into a checkpoint. This mmengine is outside '
+                'the tested range; see rethink_mmdet/engine/runner_state.py.')
 
     def _stop_requested(self) -> bool:
         requested = self._received is not None
@@ -300,7 +330,7 @@ class PreemptionCheckpointHook(Hook):
         path = ckpt.file_backend.join_path(ckpt.out_dir,
                                            ckpt.filename_tmpl.format(step))
         if ckpt.last_ckpt != path:  # not already saved by CheckpointHook
-            ckpt._save_checkpoint(runner)
+            save_checkpoint_now(ckpt, runner)
         barrier()  # nobody exits (and gets the job killed) before the write
         self._preempted_at = step
         loop = runner.train_loop

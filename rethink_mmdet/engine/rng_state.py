@@ -94,8 +94,7 @@ def set_rng_state(state: dict) -> None:
     torch.set_rng_state(state['torch'].cpu())
     cuda = state.get('cuda') or []
     if cuda and torch.cuda.is_available():
-        for device, cuda_state in enumerate(
-                cuda[:torch.cuda.device_count()]):
+        for device, cuda_state in enumerate(cuda[:torch.cuda.device_count()]):
             torch.cuda.set_rng_state(cuda_state.cpu(), device)
 
 
@@ -220,7 +219,9 @@ class RNGStateHook(Hook):
     def _restored(self) -> None:
         self._pending = None
 
-    def before_train_iter(self, runner, batch_idx: int,
+    def before_train_iter(self,
+                          runner,
+                          batch_idx: int,
                           data_batch=None) -> None:
         """Restore now if the loop fetched fewer batches than it skipped.
 

@@ -25,9 +25,10 @@ config silently breaks that, each found by :func:`find_scratch_problems`:
 3. **Pre-trained weights.** A ``Pretrained`` ``init_cfg`` on any module of
    the built model (mmdet's deprecated ``pretrained=`` path becomes one), a
    truthy ``pretrained`` key in a module's config (timm-style backbones load
-   weights when built), or ``load_from`` without ``resume``. ``resume=True`` (with or without ``load_from``) is allowed:
-   mmengine's resume restores a training checkpoint of this run (weights,
-   optimizer, iteration), which is still training from scratch.
+   weights when built), or ``load_from`` without ``resume``. ``resume=True``
+   (with or without ``load_from``) is allowed: mmengine's resume restores
+   a training checkpoint of this run (weights, optimizer, iteration), which
+   is still training from scratch.
 """
 import fnmatch
 from collections import OrderedDict
@@ -37,10 +38,10 @@ from typing import Any, Iterator, List, Optional, Sequence, Tuple
 from torch import nn
 
 from .init import NORM_TYPES
+from .names import pretrained_entries, under
 
 __all__ = ['ScratchProblem', 'ScratchTrainingError', 'find_scratch_problems']
 
-PRETRAINED_TYPE = 'Pretrained'
 FREEZE_AT_NOTE = (
     'He et al. 2019 recipe, Detectron FREEZE_AT bug: Mask R-CNN R-50-FPN GN '
     'from scratch got 36.2/32.5 box/mask AP instead of 39.5/35.2 at 3x')
@@ -95,11 +96,6 @@ def _cfg_key(name: str) -> str:
     return f'model.{name}' if name else 'model'
 
 
-def _under(name: str, prefixes: Sequence[str]) -> bool:
-    return any(p == '' or name == p or name.startswith(p + '.')
-               for p in prefixes)
-
-
 def _frozen_stages(name: str, module: nn.Module,
                    frozen: int) -> Tuple[ScratchProblem, List[str]]:
     """The problem for ``frozen_stages >= 0`` and the sub-modules it
@@ -122,22 +118,9 @@ def _frozen_stages(name: str, module: nn.Module,
         name or 'model',
         f'frozen_stages={frozen} while training from scratch: {what} would '
         f'stay at random init ({FREEZE_AT_NOTE})',
-        f'Set {_cfg_key(name)}.frozen_stages=-1.', type(module).__name__)
+        f'Set {_cfg_key(name)}.frozen_stages=-1.',
+        type(module).__name__)
     return problem, prefixes
-
-
-def _pretrained_entries(init_cfg: Any) -> Iterator[Any]:
-    """``init_cfg`` entries (dicts, lists, ``override``) that load
-    pre-trained weights."""
-    if isinstance(init_cfg, (list, tuple)):
-        for item in init_cfg:
-            yield from _pretrained_entries(item)
-    elif isinstance(init_cfg, dict):
-        kind = init_cfg.get('type')
-        if kind == PRETRAINED_TYPE or getattr(kind, '__name__',
-                                              None) == 'PretrainedInit':
-            yield init_cfg
-        yield from _pretrained_entries(init_cfg.get('override'))
 
 
 def _cfg_pretrained(cfg: Any, path: str = '') -> Iterator[Tuple[str, Any]]:
@@ -176,12 +159,13 @@ def _eval_mode_norms(model: nn.Module) -> List[Tuple[str, nn.Module]]:
             module.training = flag
 
 
-def find_scratch_problems(model: nn.Module,
-                          model_cfg: Optional[dict] = None,
-                          load_from: Optional[str] = None,
-                          resume: bool = False,
-                          allow_frozen: Sequence[str] = ()
-                          ) -> List[ScratchProblem]:
+def find_scratch_problems(
+    model: nn.Module,
+    model_cfg: Optional[dict] = None,
+    load_from: Optional[str] = None,
+    resume: bool = False,
+    allow_frozen: Sequence[str] = ()
+) -> List[ScratchProblem]:
     """Every reason why ``model`` would not train from scratch.
 
     See the module docstring for the rules and where He et al. state them.
@@ -211,37 +195,40 @@ def find_scratch_problems(model: nn.Module,
     pretrained_owners = set()
     for name, module in model.named_modules():
         frozen = getattr(module, 'frozen_stages', None)
-        if isinstance(frozen, int) and not isinstance(frozen,
-                                                      bool) and frozen >= 0:
+        if isinstance(frozen,
+                      int) and not isinstance(frozen, bool) and frozen >= 0:
             problem, prefixes = _frozen_stages(name, module, frozen)
             problems.append(problem)
             explained += prefixes
             eval_explained += prefixes
         if getattr(module, 'norm_eval', False) is True:
-            problems.append(ScratchProblem(
-                name or 'model',
-                f'norm_eval=True while training from scratch: its BatchNorm '
-                f'layers would keep their random-init running statistics '
-                f'({FROZEN_BN_NOTE})',
-                f'Set {_cfg_key(name)}.norm_eval=False.',
-                type(module).__name__))
+            problems.append(
+                ScratchProblem(
+                    name or 'model',
+                    'norm_eval=True while training from scratch: its '
+                    'BatchNorm layers would keep their random-init running '
+                    f'statistics ({FROZEN_BN_NOTE})',
+                    f'Set {_cfg_key(name)}.norm_eval=False.',
+                    type(module).__name__))
             eval_explained.append(name)
         if 'FrozenBatchNorm' in type(module).__name__:
-            problems.append(ScratchProblem(
-                name or 'model',
-                f'a frozen BatchNorm (fixed statistics and affine '
-                f'parameters; {FROZEN_BN_NOTE})',
-                'Build the model with norm_cfg=dict(type=\'GN\', '
-                'num_groups=32, requires_grad=True) or SyncBN.',
-                type(module).__name__))
-        for entry in _pretrained_entries(getattr(module, 'init_cfg', None)):
-            problems.append(ScratchProblem(
-                name or 'model',
-                f'init_cfg={dict(entry)}: pre-trained weights would be '
-                f'loaded into it',
-                f'Set {_cfg_key(name)}.init_cfg=None (train from random '
-                f'init; ScratchInitHook applies MSRA init).',
-                type(module).__name__))
+            problems.append(
+                ScratchProblem(
+                    name or 'model',
+                    f'a frozen BatchNorm (fixed statistics and affine '
+                    f'parameters; {FROZEN_BN_NOTE})',
+                    'Build the model with norm_cfg=dict(type=\'GN\', '
+                    'num_groups=32, requires_grad=True) or SyncBN.',
+                    type(module).__name__))
+        for entry in pretrained_entries(getattr(module, 'init_cfg', None)):
+            problems.append(
+                ScratchProblem(
+                    name or 'model',
+                    f'init_cfg={dict(entry)}: pre-trained weights would be '
+                    f'loaded into it',
+                    f'Set {_cfg_key(name)}.init_cfg=None (train from random '
+                    f'init; ScratchInitHook applies MSRA init).',
+                    type(module).__name__))
             pretrained_owners.add(name)
     # Weights loaded at construction (``pretrained=True`` of timm-style
     # backbones) leave no init_cfg behind; only config paths that are module
@@ -252,17 +239,20 @@ def find_scratch_problems(model: nn.Module,
     for owner, value in _cfg_pretrained(model_cfg or {}):
         if owner in module_names and owner not in pretrained_owners:
             key = _cfg_key(owner)
-            problems.append(ScratchProblem(
-                owner or 'model',
-                f'the config sets {key}.pretrained={value!r}: pre-trained '
-                f'weights would be loaded',
-                f'Set {key}.pretrained=None (or False).'))
+            problems.append(
+                ScratchProblem(
+                    owner or 'model',
+                    f'the config sets {key}.pretrained={value!r}: pre-trained '
+                    f'weights would be loaded',
+                    f'Set {key}.pretrained=None (or False).'))
 
-    norms = {name for name, m in model.named_modules()
-             if isinstance(m, NORM_TYPES)}
+    norms = {
+        name
+        for name, m in model.named_modules() if isinstance(m, NORM_TYPES)
+    }
     frozen_norms, frozen_params = OrderedDict(), []
     for pname, param in model.named_parameters():
-        if param.requires_grad or _under(pname, explained) or any(
+        if param.requires_grad or under(pname, explained) or any(
                 fnmatch.fnmatchcase(pname, p) for p in allow_frozen):
             continue
         owner = pname.rpartition('.')[0]
@@ -271,37 +261,42 @@ def find_scratch_problems(model: nn.Module,
         else:
             frozen_params.append(pname)
     for comp, names in _grouped(list(frozen_norms)).items():
-        problems.append(ScratchProblem(
-            comp,
-            f'{len(names)} norm layer(s) with frozen affine parameters '
-            f'(requires_grad=False): {", ".join(names)}',
-            f'Build them with norm_cfg=dict(..., requires_grad=True) '
-            f'({_cfg_key(comp if comp != "model" else "")}.norm_cfg); '
-            f'He et al. 2019 train all GN/SyncBN parameters.'))
+        problems.append(
+            ScratchProblem(
+                comp,
+                f'{len(names)} norm layer(s) with frozen affine parameters '
+                f'(requires_grad=False): {", ".join(names)}',
+                f'Build them with norm_cfg=dict(..., requires_grad=True) '
+                f'({_cfg_key(comp if comp != "model" else "")}.norm_cfg); '
+                f'He et al. 2019 train all GN/SyncBN parameters.'))
     for comp, names in _grouped(frozen_params).items():
-        problems.append(ScratchProblem(
-            comp,
-            f'{len(names)} parameter(s) with requires_grad=False would '
-            f'stay at random init: {", ".join(names)}',
-            'Remove what freezes them (a freeze option in the config or a '
-            'requires_grad_(False) call), or list them in '
-            'ScratchGuardHook(allow_frozen=[...]) if fixed by design.'))
+        problems.append(
+            ScratchProblem(
+                comp,
+                f'{len(names)} parameter(s) with requires_grad=False would '
+                f'stay at random init: {", ".join(names)}',
+                'Remove what freezes them (a freeze option in the config or a '
+                'requires_grad_(False) call), or list them in '
+                'ScratchGuardHook(allow_frozen=[...]) if fixed by design.'))
 
-    eval_norms = [name for name, _ in _eval_mode_norms(model)
-                  if not _under(name, eval_explained)]
+    eval_norms = [
+        name for name, _ in _eval_mode_norms(model)
+        if not under(name, eval_explained)
+    ]
     for comp, names in _grouped(eval_norms).items():
-        problems.append(ScratchProblem(
-            comp,
-            f'{len(names)} norm layer(s) stay in eval mode after '
-            f'model.train(): {", ".join(names)} ({FROZEN_BN_NOTE})',
-            'Remove what puts them in eval mode in train() (a norm_eval or '
-            'freeze option of the module that holds them).'))
+        problems.append(
+            ScratchProblem(
+                comp, f'{len(names)} norm layer(s) stay in eval mode after '
+                f'model.train(): {", ".join(names)} ({FROZEN_BN_NOTE})',
+                'Remove what puts them in eval mode in train() (a norm_eval '
+                'or freeze option of the module that holds them).'))
 
     if load_from and not resume:
-        problems.append(ScratchProblem(
-            'load_from',
-            f'load_from={load_from!r} loads a checkpoint into the model '
-            f'before training',
-            'Set load_from=None; to continue this run from its own '
-            'checkpoint use resume=True (--resume), which is allowed.'))
+        problems.append(
+            ScratchProblem(
+                'load_from',
+                f'load_from={load_from!r} loads a checkpoint into the model '
+                f'before training',
+                'Set load_from=None; to continue this run from its own '
+                'checkpoint use resume=True (--resume), which is allowed.'))
     return problems

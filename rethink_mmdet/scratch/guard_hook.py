@@ -6,11 +6,13 @@ initialization that goes with them is :class:`.init_hook.ScratchInitHook`.
 """
 from typing import Sequence
 
-from mmdet.registry import HOOKS
 from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
-from mmengine.runner.base_loop import BaseLoop
 
+from mmdet.registry import HOOKS
+from rethink_mmdet.engine.runner_state import (is_training_run, load_from,
+                                               resume_checkpoint,
+                                               resume_requested)
 from .guard import ScratchTrainingError, find_scratch_problems
 
 __all__ = ['ScratchGuardHook']
@@ -26,7 +28,9 @@ class ScratchGuardHook(Hook):
     checkpoint) and loads or resumes a checkpoint (``load_or_resume``), so a
     bad config fails in seconds. ``Runner.val``/``Runner.test`` also call
     ``before_run``; there the hook does nothing (testing a trained
-    checkpoint with ``load_from`` is fine).
+    checkpoint with ``load_from`` is fine). ``before_train`` refuses to
+    train if ``before_run`` did not check, so the hook cannot switch itself
+    off silently.
 
     It collects every problem :func:`find_scratch_problems` finds -- frozen
     stages (``frozen_stages >= 0``), ``norm_eval=True``, norm layers in eval
@@ -55,6 +59,7 @@ class ScratchGuardHook(Hook):
         if isinstance(allow_frozen, str):
             allow_frozen = [allow_frozen]
         self.allow_frozen = tuple(allow_frozen)
+        self._checked = False
 
     def before_run(self, runner) -> None:
         """Check the model and the checkpoint settings of a training run.
@@ -65,22 +70,41 @@ class ScratchGuardHook(Hook):
         Raises:
             ScratchTrainingError: With every problem found.
         """
-        # Runner.train() builds its loop before calling before_run;
-        # Runner.val()/test() leave the train loop a config (or None).
-        if not isinstance(runner._train_loop, BaseLoop):
+        if not is_training_run(runner):  # Runner.val()/test()
             return
+        self._checked = True
         model = runner.model.module if is_model_wrapper(
             runner.model) else runner.model
         problems = find_scratch_problems(
             model,
             model_cfg=runner.cfg.get('model'),
-            load_from=runner._load_from,
-            resume=runner._resume,
+            load_from=load_from(runner),
+            resume=resume_requested(runner),
             allow_frozen=self.allow_frozen)
         if problems:
             raise ScratchTrainingError(problems)
+        resumed = resume_checkpoint(runner)
         runner.logger.info(
             'ScratchGuardHook: training from scratch (He et al. 2019) -- no '
             'frozen parameter or stage, no norm in eval mode, no pre-trained '
-            'weights' + (', resuming this run' if runner._resume else '') +
-            '.')
+            'weights' +
+            (f'; resuming this run from {resumed}' if resumed else '') + '.')
+
+    def before_train(self, runner) -> None:
+        """Refuse to train if :meth:`before_run` did not check (it cannot
+        switch itself off silently, e.g. on an mmengine that builds the
+        train loop later).
+
+        Args:
+            runner (Runner): The runner of the training process.
+
+        Raises:
+            RuntimeError: If the check did not run.
+        """
+        if not self._checked:
+            raise RuntimeError(
+                'ScratchGuardHook: training started but before_run did not '
+                'recognise a training run (rethink_mmdet.engine.runner_state.'
+                'is_training_run), so the scratch checks did not run. This '
+                'mmengine is outside the tested range; see '
+                'rethink_mmdet/engine/runner_state.py.')

@@ -47,9 +47,11 @@ from torch.nn.modules.batchnorm import _BatchNorm
 from torch.nn.modules.conv import _ConvNd
 from torch.nn.modules.instancenorm import _InstanceNorm
 
+from .names import under
+
 __all__ = [
-    'CONV_TYPES', 'NORM_TYPES', 'DEFAULT_INIT_EXCLUDE', 'ScratchInitError',
-    'he_init', 'kaiming_fan_out_std', 'weight_stats', 'format_weight_stats'
+    'ScratchInitError', 'he_init', 'kaiming_fan_out_std', 'weight_stats',
+    'format_weight_stats'
 ]
 
 CONV_TYPES = (_ConvNd, )
@@ -186,8 +188,7 @@ def _stats_group(name: str, stage_names: Dict[str, str]) -> str:
     return parts[0]
 
 
-def weight_stats(model: nn.Module,
-                 reinitialized: Sequence[str] = ()) -> List[dict]:
+def weight_stats(model: nn.Module, reinitialized: Sequence[str] = ()):
     """Per-stage statistics of conv and norm weights.
 
     Groups: ``backbone.stem`` (ResNet ``conv1``/``norm1``/``stem``),
@@ -224,18 +225,23 @@ def weight_stats(model: nn.Module,
         key = _stats_group(name, stage_names)
         group = groups.setdefault(
             key,
-            dict(group=key, he=False, convs=0, weights=[], ratios=[],
-                 norms=0, gammas=[], betas=[]))
-        group['he'] |= any(p == '' or name == p or name.startswith(p + '.')
-                           for p in reinitialized)
+            dict(
+                group=key,
+                he=False,
+                convs=0,
+                weights=[],
+                ratios=[],
+                norms=0,
+                gammas=[],
+                betas=[]))
+        group['he'] |= under(name, reinitialized)
         weight = getattr(module, 'weight', None)
         if is_conv and weight is not None:
             w = weight.detach().float()
             group['convs'] += 1
             group['weights'].append(w.flatten())
             if w.numel() >= MIN_NUMEL_FOR_STD:
-                group['ratios'].append(w.std().item() /
-                                       kaiming_fan_out_std(w))
+                group['ratios'].append(w.std().item() / kaiming_fan_out_std(w))
         elif is_norm:
             group['norms'] += 1
             if weight is not None:
@@ -245,18 +251,18 @@ def weight_stats(model: nn.Module,
     stats = []
     for group in groups.values():
         ratios = sorted(group.pop('ratios'))
-        weights, gammas, betas = (group.pop(k)
-                                  for k in ('weights', 'gammas', 'betas'))
-        group['conv_mean'] = torch.cat(weights).mean().item(
-        ) if weights else None
+        weights, gammas, betas = (
+            group.pop(k) for k in ('weights', 'gammas', 'betas'))
+        group['conv_mean'] = torch.cat(
+            weights).mean().item() if weights else None
         group['std_ratio_median'] = ratios[len(ratios) //
                                            2] if ratios else None
         group['std_ratio_min'] = ratios[0] if ratios else None
         group['std_ratio_max'] = ratios[-1] if ratios else None
-        group['norm_weight_mean'] = torch.cat(gammas).mean().item(
-        ) if gammas else None
-        group['norm_bias_mean'] = torch.cat(betas).mean().item(
-        ) if betas else None
+        group['norm_weight_mean'] = torch.cat(
+            gammas).mean().item() if gammas else None
+        group['norm_bias_mean'] = torch.cat(
+            betas).mean().item() if betas else None
         stats.append(group)
     return stats
 
@@ -288,10 +294,9 @@ def format_weight_stats(stats: List[dict]) -> str:
         ratio = ('-' if s['std_ratio_median'] is None else
                  f'{s["std_ratio_median"]:.3f} [{s["std_ratio_min"]:.3f}, '
                  f'{s["std_ratio_max"]:.3f}]')
-        lines.append(
-            f'{s["group"]:<22} {"he" if s["he"] else "model":<5} '
-            f'{s["convs"]:>5} {_fmt(s["conv_mean"], "+.5f"):>9} '
-            f'{ratio:>27} {s["norms"]:>5} '
-            f'{_fmt(s["norm_weight_mean"], ".3f"):>6} '
-            f'{_fmt(s["norm_bias_mean"], "+.3f"):>7}')
+        lines.append(f'{s["group"]:<22} {"he" if s["he"] else "model":<5} '
+                     f'{s["convs"]:>5} {_fmt(s["conv_mean"], "+.5f"):>9} '
+                     f'{ratio:>27} {s["norms"]:>5} '
+                     f'{_fmt(s["norm_weight_mean"], ".3f"):>6} '
+                     f'{_fmt(s["norm_bias_mean"], "+.3f"):>7}')
     return '\n'.join(lines)

@@ -5,11 +5,12 @@ What is re-initialized, and why, is documented in :mod:`.init`.
 """
 from typing import Sequence
 
-from mmdet.registry import HOOKS
 from mmengine.dist import broadcast
 from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
 
+from mmdet.registry import HOOKS
+from rethink_mmdet.engine.runner_state import has_loaded_checkpoint
 from .init import (DEFAULT_INIT_EXCLUDE, format_weight_stats, he_init,
                    weight_stats)
 
@@ -26,11 +27,11 @@ class ScratchInitHook(Hook):
     first call is ``before_train``. The re-initialization must come after
     ``_init_model_weights`` (which would overwrite it) and must not undo a
     resume, so it runs in ``before_train`` and only when no checkpoint was
-    loaded (``runner._has_loaded`` is False): a resumed run keeps its
-    checkpoint's weights untouched. Its priority runs it before other
-    ``before_train`` hooks that copy the weights (e.g. a mean teacher). In
-    distributed runs the re-initialized tensors are broadcast from rank 0,
-    as mmengine does after ``init_weights``.
+    loaded (:func:`~rethink_mmdet.engine.runner_state.has_loaded_checkpoint`):
+    a resumed run keeps its checkpoint's weights untouched. Its priority runs
+    it before other ``before_train`` hooks that copy the weights (e.g. a
+    mean teacher). In distributed runs the re-initialized tensors are
+    broadcast from rank 0, as mmengine does after ``init_weights``.
 
     Re-initialized (see :func:`he_init`): every conv in ``modules`` with
     MSRA normal fan_out (std ``sqrt(2 / fan_out)``), conv bias 0; every
@@ -83,7 +84,7 @@ class ScratchInitHook(Hook):
         Args:
             runner (Runner): The runner of the training process.
         """
-        if runner._has_loaded:
+        if has_loaded_checkpoint(runner):
             runner.logger.info(
                 'ScratchInitHook: a checkpoint was loaded (resume or '
                 'load_from); its weights are kept, nothing is '

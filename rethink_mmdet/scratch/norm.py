@@ -35,7 +35,7 @@ loaded; norm layers start at weight 1, bias 0, and have no weight decay
   ``load_from`` is the scratch guard hook's business, not this function's.
 
 With ``norm='SyncBN'`` the RoI heads get ``EmptySafeSyncBN``
-(:mod:`.syncbn_guard`), which survives 0 RoIs on every GPU; the others get
+(:mod:`.empty_safe_syncbn`), which survives 0 RoIs on every GPU; the others get
 ``'SyncBN'``. With GN every width that the config determines (ResNet/ResNeXt
 stem and stage widths from ``base_channels``, ``groups``, ``base_width``; FPN
 ``out_channels``; head ``in_channels``/``conv_out_channels``/
@@ -52,12 +52,11 @@ import math
 from typing import Any, Dict, List, Optional, Tuple
 
 from mmdet.registry import MODELS
-from .syncbn_guard import install_syncbn_guard
+from .names import SCRATCH_NORM_DETECTOR, is_pretrained_init, type_name
+from .syncbn_train_guard import install_syncbn_guard
 
 __all__ = [
-    'SCRATCH_NORMS', 'SCRATCH_BBOX_HEAD', 'CONVFC_BBOX_HEADS',
-    'RESNET_BACKBONES', 'ROI_SYNC_BN', 'scratch_norm_cfg',
-    'scratch_optim_paramwise_cfg', 'convert_to_scratch',
+    'convert_to_scratch', 'scratch_norm_cfg', 'scratch_optim_paramwise_cfg',
     'scratch_norm_detector'
 ]
 
@@ -79,9 +78,8 @@ _CONVFC_LAYOUT_KEYS = ('num_shared_convs', 'num_shared_fcs', 'num_cls_convs',
                        'num_cls_fcs', 'num_reg_convs', 'num_reg_fcs',
                        'conv_out_channels', 'norm_cfg')
 # He et al. 2019, Sec. 3-4: nothing frozen, norm trained, norm weight 1.
-_SCRATCH_BACKBONE_KEYS = dict(frozen_stages=-1,
-                              norm_eval=False,
-                              zero_init_residual=False)
+_SCRATCH_BACKBONE_KEYS = dict(
+    frozen_stages=-1, norm_eval=False, zero_init_residual=False)
 
 
 def _check_norm(norm: str, num_groups: int) -> None:
@@ -213,9 +211,8 @@ class _Converter:
                 cfg[key] = value
         if isinstance(cfg.get('pretrained'), str):
             cfg['pretrained'] = None
-        name = cfg['type'] if isinstance(cfg['type'], str) else \
-            cfg['type'].__name__
-        if name.rsplit('.', 1)[-1] in RESNET_BACKBONES:
+        name = type_name(cfg['type'])
+        if name in RESNET_BACKBONES:
             for stage, width in self._resnet_widths(cfg, params, name):
                 self.check_width(
                     f'backbone ({name}, depth={cfg.get("depth")}) {stage} '
@@ -339,16 +336,14 @@ class _Converter:
 
 
 def _strip_pretrained(cfg: Any) -> None:
-    """Remove ``init_cfg`` entries of type ``'Pretrained'``, in place."""
+    """Remove ``init_cfg`` entries that load pre-trained weights (see
+    :func:`.names.is_pretrained_init`), in place."""
     if isinstance(cfg, dict):
         init_cfg = cfg.get('init_cfg')
-        if isinstance(init_cfg, dict) and init_cfg.get('type') == 'Pretrained':
+        if is_pretrained_init(init_cfg):
             cfg['init_cfg'] = None
         elif isinstance(init_cfg, (list, tuple)):
-            kept = [
-                c for c in init_cfg
-                if not (isinstance(c, dict) and c.get('type') == 'Pretrained')
-            ]
+            kept = [c for c in init_cfg if not is_pretrained_init(c)]
             cfg['init_cfg'] = kept or None
         for value in cfg.values():
             _strip_pretrained(value)
@@ -388,7 +383,7 @@ def convert_to_scratch(model_cfg: dict,
     return _Converter(norm, num_groups)(copy.deepcopy(model_cfg))
 
 
-@MODELS.register_module(name='ScratchNormDetector')
+@MODELS.register_module(name=SCRATCH_NORM_DETECTOR)
 def scratch_norm_detector(detector: dict,
                           norm: str = 'GN',
                           num_groups: int = 32,
@@ -396,14 +391,19 @@ def scratch_norm_detector(detector: dict,
                           backbone_init_cfg: Optional[dict] = None,
                           data_preprocessor: Optional[dict] = None,
                           **unexpected):
-    """Build ``detector`` with scratch norm; registered as
-    ``'ScratchNormDetector'`` in mmdet's ``MODELS``.
+    """ScratchNormDetector: build ``detector`` with scratch norm and return
+    the plain detector.
 
-    A builder, not a wrapper: it returns the plain mmdet detector (e.g.
-    ``FasterRCNN``) built from :func:`convert_to_scratch` of ``detector``,
-    with its ``data_preprocessor``, so ``state_dict`` keys and checkpoints are
-    those of the plain detector. In a config (the ``_delete_=True`` is
-    needed, else the base model's keys are merged into this dict)::
+    Registered as ``'ScratchNormDetector'`` in mmdet's ``MODELS`` although it
+    is a function, not a class: ``MODELS.build`` calls it and gets the plain
+    mmdet detector back (e.g. ``FasterRCNN``; there is no
+    ``ScratchNormDetector`` instance, ``type(model)`` is the detector's
+    class). It is built from :func:`convert_to_scratch` of ``detector``, with
+    its ``data_preprocessor``; a builder rather than a wrapper so that
+    ``state_dict`` keys and checkpoints are those of the plain detector
+    (pre-trained and scratch arms share checkpoints, tools and evaluators).
+    In a config (the ``_delete_=True`` is needed, else the base model's keys
+    are merged into this dict)::
 
         _base_ = 'mmdet::faster_rcnn/faster-rcnn_r50_fpn_1x_coco.py'
         custom_imports = dict(imports=['rethink_mmdet'],
@@ -414,17 +414,22 @@ def scratch_norm_detector(detector: dict,
 
     The last line (no weight decay on norm parameters) is the optimizer's,
     which a model builder cannot set. With ``norm='SyncBN'`` a
-    :class:`~.syncbn_guard.SyncBNTrainGuard` is registered as forward
-    pre-hook: the first forward in training mode raises
-    :class:`~.syncbn_guard.SingleProcessSyncBNError` when the world size is
+    :class:`~.syncbn_train_guard.SyncBNTrainGuard` is registered as forward
+    pre-hook (invisible in the dumped config; ``model._forward_pre_hooks``
+    holds it): the first forward in training mode raises
+    :class:`~.syncbn_check.SingleProcessSyncBNError` when the world size is
     1 (SyncBN would be per-GPU BN), unless ``allow_single_process=True``,
     which warns once. It checks at the first training forward rather than
     here so that a single-GPU ``tools/test.py`` or ``init_detector`` of a
-    SyncBN model (eval mode, exact) is not refused.
+    SyncBN model (eval mode, exact) is not refused. mmdet's
+    ``init_detector(config, ckpt)`` reads ``config.model.backbone`` unless
+    ``cfg_options`` is given: call it as ``init_detector(config, ckpt,
+    cfg_options={})`` for a ``ScratchNormDetector`` config.
 
     Args:
         detector (dict): The mmdet detector config, e.g.
-            ``{{_base_.model}}``.
+            ``{{_base_.model}}``. A ``ScratchNormDetector`` config is
+            unwrapped: this one's ``norm`` and ``num_groups`` replace its.
         norm (str): ``'GN'`` or ``'SyncBN'``. Defaults to ``'GN'``.
         num_groups (int): GroupNorm groups. Defaults to 32.
         allow_single_process (bool): Let SyncBN train with one process
@@ -445,11 +450,17 @@ def scratch_norm_detector(detector: dict,
     """
     if unexpected:
         raise TypeError(
-            f'ScratchNormDetector got unexpected keys {sorted(unexpected)}. '
-            'If they are the detector\'s own keys, the base model was merged '
-            "into this dict: write model = dict(_delete_=True, "
-            "type='ScratchNormDetector', norm=..., detector={{_base_.model}}"
-            ').')
+            f'{SCRATCH_NORM_DETECTOR} got unexpected keys '
+            f'{sorted(unexpected)}. If they are the detector\'s own keys, the '
+            'base model was merged into this dict: write model = dict('
+            f"_delete_=True, type='{SCRATCH_NORM_DETECTOR}', norm=..., "
+            'detector={{_base_.model}}).')
+    # A ScratchNormDetector config wrapped again (e.g. a config that
+    # inherits a shapes config and sets norm='SyncBN' around its model):
+    # the outer conversion replaces the inner one.
+    while isinstance(detector, dict) and type_name(
+            detector.get('type')) == SCRATCH_NORM_DETECTOR:
+        detector = detector['detector']
     cfg = convert_to_scratch(detector, norm, num_groups)
     if backbone_init_cfg is not None:
         cfg['backbone']['init_cfg'] = copy.deepcopy(backbone_init_cfg)

@@ -6,7 +6,7 @@ He et al. 2019 ("Rethinking ImageNet Pre-training", arXiv 1811.08883), Sec. 4
 batch of 16 images with base LR 0.02; an Nx schedule is N*90k iterations,
 and the LR is always reduced by 10x "in the last 60k and the last 20k
 iterations, no matter how many total iterations". The LR is linearly
-warmed up (the paper gives no length, see below). So::
+warmed up (Detectron's warm-up, see below). So::
 
     2x: 180k iterations, LR x0.1 at 120k and 160k
     3x: 270k iterations, LR x0.1 at 210k and 250k
@@ -32,31 +32,38 @@ Documented choices of this implementation:
   270000, steps 250000 and 263333). Each rounded value is within half an
   iteration (< B/2 images) of the exact one. For B in {8, 16, 32, 64} every
   value is already an integer.
-- **Warm-up** is not specified in the paper. The default is MMDetection's
-  scratch configs, 500 iterations linearly from 0.001x the LR; Detectron uses
-  500 from 1/3 and Detectron2 1000 from 0.001. It is not scaled with the
-  batch size; set ``warmup_iters``/``warmup_ratio`` to change it.
+- **Warm-up** follows Detectron: He et al. write "all other
+  hyper-parameters follow those in Detectron", whose linear warm-up is 500
+  iterations from a factor of 1/3 (``WARM_UP_FACTOR = 1.0 / 3.0``,
+  ``WARM_UP_ITERS = 500``) -- not MMDetection's 0.001. It is not scaled with
+  the batch size; the fragments carry it as the documented keys
+  ``start_factor``/``end`` of their ``LinearLR``; change it with
+  ``warmup_iters``/``warmup_ratio``.
 - Weight decay is not applied to normalization parameters
   (``norm_decay_mult=0.``), as Detectron's ``WEIGHT_DECAY_GN = 0.0`` and
   Detectron2's ``WEIGHT_DECAY_NORM = 0.0``.
 
-The config fragments ``configs/_base_/schedules/he_{N}x.py`` (N = 1..9,
-batch 16) are rendered by :func:`he_schedule_fragment` and tested to be equal
-to :func:`he_schedule`. Command line::
+Every schedule fragment of ``configs/_base_/schedules/`` that starts with
+``he_`` -- ``he_{N}x.py`` (N = 1..9, batch 16) and the small-data recipes of
+Sec. 5.2 ``he_small-data_{6x,60k,220k}.py`` (which need ``base_lr``,
+``gamma``, ``iters`` and ``milestones`` overrides) -- is rendered from
+:data:`FRAGMENTS` by :func:`he_schedule_fragment` and tested to be equal to
+:func:`he_schedule`: each schedule is expressed once. Command line
+(``tools/he_schedule.py``)::
 
-    python -m rethink_mmdet.scratch.schedule --multiple 9 --batch-size 64
-    python -m rethink_mmdet.scratch.schedule --multiple 6 --fragment
+    python tools/he_schedule.py --multiple 9 --batch-size 64
+    python tools/he_schedule.py --multiple 6 --fragment
+    python tools/he_schedule.py --write-fragments configs/_base_/schedules
 """
-import argparse
 import math
-import numbers
-import pprint
+import os.path as osp
 from fractions import Fraction
 
+from rethink_mmdet.utils import is_int
+
 __all__ = [
-    'HE_ITERS_PER_X', 'HE_BASE_BATCH', 'HE_BASE_LR', 'HE_LAST_STEPS',
-    'DETECTRON_1X_STEPS', 'SCHEDULE_CONFIG_KEYS', 'he_schedule',
-    'he_schedule_fragment'
+    'SCHEDULE_CONFIG_KEYS', 'FRAGMENTS', 'he_schedule', 'he_schedule_fragment',
+    'write_fragments'
 ]
 
 # He et al. 2019, Sec. 4: 1x = 90k iterations at batch 16, base LR 0.02.
@@ -68,6 +75,10 @@ HE_BASE_LR = 0.02
 HE_LAST_STEPS = (60_000, 20_000)
 # Detectron's standard 1x (used for multiple == 1): steps 60k and 80k of 90k.
 DETECTRON_1X_STEPS = (60_000, 80_000)
+# Detectron's linear warm-up (config.py: WARM_UP_ITERS, WARM_UP_FACTOR),
+# which He et al. keep ("all other hyper-parameters follow Detectron").
+DETECTRON_WARMUP_ITERS = 500
+DETECTRON_WARMUP_FACTOR = 1 / 3
 # The entries of the :func:`he_schedule` dict that are mmengine config values
 # (the others, ``max_iters``, ``lr``, ``milestones``, are summaries).
 # Schedule keys only: hooks and logging live in runtime fragments (a
@@ -77,21 +88,20 @@ SCHEDULE_CONFIG_KEYS = ('train_cfg', 'val_cfg', 'test_cfg', 'param_scheduler',
                         'optim_wrapper', 'auto_scale_lr')
 
 
-def _is_int(value):
-    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
-
-
 def _round_half_up(value):
     """Round an exact :class:`~fractions.Fraction` to the nearest integer,
     halves up."""
     return math.floor(value + Fraction(1, 2))
 
 
-def he_schedule(multiple,
+def he_schedule(multiple=None,
                 batch_size=HE_BASE_BATCH,
                 base_lr=HE_BASE_LR,
-                warmup_iters=500,
-                warmup_ratio=0.001,
+                gamma=0.1,
+                iters=None,
+                milestones=None,
+                warmup_iters=DETECTRON_WARMUP_ITERS,
+                warmup_ratio=DETECTRON_WARMUP_FACTOR,
                 val_interval=None):
     """Config values of the He et al. 2019 Nx schedule at a total batch size.
 
@@ -99,18 +109,27 @@ def he_schedule(multiple,
     last 60k and the last 20k iterations (``multiple >= 2``); ``multiple == 1``
     is Detectron's standard 1x (steps 60k and 80k). For a total batch size
     ``B`` the LR is multiplied by ``B/16`` and all iteration counts by
-    ``16/B``, rounded to the nearest integer (halves up).
+    ``16/B``, rounded to the nearest integer (halves up). The small-data
+    recipes of Sec. 5.2 override the LR, the decay factor, the length and
+    (for runs shorter than 60k) the steps.
 
     Args:
-        multiple (int): N of the Nx schedule, >= 1.
+        multiple (int, optional): N of the Nx schedule, >= 1. Defaults to
+            None: ``iters`` must be given.
         batch_size (int): Total batch size over all GPUs (GPUs x images per
             GPU). Defaults to 16.
         base_lr (float): LR at batch 16; the returned LR is
             ``base_lr * batch_size / 16``. Defaults to 0.02.
+        gamma (float): LR factor at each step, in (0, 1). Defaults to 0.1.
+        iters (int, optional): Length at batch 16 instead of
+            ``multiple * 90k`` (e.g. 220k, Sec. 5.2). Defaults to None.
+        milestones (Sequence[int], optional): The two LR steps at batch 16
+            instead of the "last 60k and 20k" rule. Defaults to None.
         warmup_iters (int): Length of the linear warm-up in iterations, not
-            scaled with the batch size; 0 disables it. Defaults to 500.
+            scaled with the batch size; 0 disables it. Defaults to 500
+            (Detectron's ``WARM_UP_ITERS``).
         warmup_ratio (float): LR factor at the start of the warm-up, in
-            (0, 1]. Defaults to 0.001.
+            (0, 1]. Defaults to 1/3 (Detectron's ``WARM_UP_FACTOR``).
         val_interval (int, optional): Validation interval in
             iterations. Defaults to None, which means the scaled 1x length
             ``round(90000 * 16 / batch_size)``.
@@ -125,22 +144,22 @@ def he_schedule(multiple,
         already scaled).
 
     Raises:
-        TypeError: If ``multiple``, ``batch_size``, ``warmup_iters`` or
-            ``val_interval`` is not an integer.
-        ValueError: If ``multiple < 1``, ``batch_size < 1``, ``base_lr <= 0``,
-            ``warmup_iters < 0``, ``warmup_ratio`` is outside (0, 1],
-            ``val_interval < 1``, or the scaled steps are not strictly
-            increasing inside ``(warmup_iters, max_iters)``.
+        TypeError: If ``multiple``, ``iters``, ``batch_size``,
+            ``warmup_iters``, ``val_interval`` or a milestone is not an
+            integer.
+        ValueError: If neither or both of ``multiple`` and ``iters`` are
+            given, ``multiple < 1``, ``batch_size < 1``, ``base_lr <= 0``,
+            ``gamma`` is outside (0, 1), ``warmup_iters < 0``,
+            ``warmup_ratio`` is outside (0, 1], ``val_interval < 1``, or the
+            scaled steps are not strictly increasing inside
+            ``(warmup_iters, max_iters)``.
     """
-    for name, value in (('multiple', multiple), ('batch_size', batch_size),
-                        ('warmup_iters', warmup_iters)):
-        if not _is_int(value):
+    total_16, steps_16 = _length_and_steps(multiple, iters, milestones)
+    for name, value in (('batch_size', batch_size), ('warmup_iters',
+                                                     warmup_iters)):
+        if not is_int(value):
             raise TypeError(f'he_schedule: {name} must be an integer, got '
                             f'{value!r} ({type(value).__name__}).')
-    if multiple < 1:
-        raise ValueError(
-            f'he_schedule: multiple={multiple}, but an Nx schedule needs '
-            'N >= 1 (1x = 90k iterations at batch 16). Pass multiple=1..9.')
     if batch_size < 1:
         raise ValueError(
             f'he_schedule: batch_size={batch_size}, but the total batch size '
@@ -148,6 +167,9 @@ def he_schedule(multiple,
     if not base_lr > 0:
         raise ValueError(f'he_schedule: base_lr={base_lr!r} must be > 0 '
                          '(He et al. use 0.02 at batch 16).')
+    if not 0 < gamma < 1:
+        raise ValueError(f'he_schedule: gamma={gamma!r} must be in (0, 1) '
+                         '(He et al. use 0.1; 0.02 for the small-data runs).')
     if warmup_iters < 0:
         raise ValueError(f'he_schedule: warmup_iters={warmup_iters} must be '
                          '>= 0 (0 disables the warm-up).')
@@ -155,13 +177,6 @@ def he_schedule(multiple,
         raise ValueError(f'he_schedule: warmup_ratio={warmup_ratio!r} must '
                          'be in (0, 1] (the LR factor at iteration 0).')
 
-    # He et al. 2019, Sec. 4: Nx = N * 90k iterations at batch 16, LR x0.1
-    # at (total - 60k) and (total - 20k); 1x is Detectron's 60k/80k.
-    total_16 = multiple * HE_ITERS_PER_X
-    if multiple == 1:
-        steps_16 = list(DETECTRON_1X_STEPS)
-    else:
-        steps_16 = [total_16 - last for last in HE_LAST_STEPS]
     # Linear scaling rule (Goyal et al. 2017; Detectron2's 9x at batch 64):
     # iterations x 16/B, LR x B/16.
     scale = Fraction(HE_BASE_BATCH, batch_size)
@@ -172,16 +187,16 @@ def he_schedule(multiple,
     bounds = [warmup_iters] + milestones + [max_iters]
     if any(a >= b for a, b in zip(bounds, bounds[1:])):
         raise ValueError(
-            f'he_schedule: at batch_size={batch_size} the {multiple}x '
-            f'schedule has max_iters={max_iters} and LR steps {milestones}, '
-            f'which are not strictly increasing after warmup_iters='
-            f'{warmup_iters}: the batch is too large for the schedule to '
-            'keep distinct steps. Use a smaller batch_size or a shorter '
-            'warm-up.')
+            f'he_schedule: at batch_size={batch_size} the schedule of '
+            f'{total_16} iterations at batch 16 has max_iters={max_iters} '
+            f'and LR steps {milestones}, which are not strictly increasing '
+            f'after warmup_iters={warmup_iters}: the batch is too large for '
+            'the schedule to keep distinct steps. Use a smaller batch_size '
+            'or a shorter warm-up.')
 
     if val_interval is None:
         val_interval = _round_half_up(HE_ITERS_PER_X * scale)
-    elif not _is_int(val_interval):
+    elif not is_int(val_interval):
         raise TypeError('he_schedule: val_interval must be an integer or '
                         f'None, got {val_interval!r}.')
     elif val_interval < 1:
@@ -204,7 +219,7 @@ def he_schedule(multiple,
             end=max_iters,
             by_epoch=False,
             milestones=list(milestones),
-            gamma=0.1))
+            gamma=gamma))
     return dict(
         max_iters=max_iters,
         lr=lr,
@@ -218,20 +233,76 @@ def he_schedule(multiple,
         param_scheduler=param_scheduler,
         optim_wrapper=dict(
             type='OptimWrapper',
-            optimizer=dict(
-                type='SGD', lr=lr, momentum=0.9, weight_decay=1e-4),
+            optimizer=dict(type='SGD', lr=lr, momentum=0.9, weight_decay=1e-4),
             paramwise_cfg=dict(norm_decay_mult=0.)),
         auto_scale_lr=dict(enable=False, base_batch_size=batch_size))
 
 
-_FRAGMENT = """\
+def _length_and_steps(multiple, iters, milestones):
+    """Length and LR steps at batch 16 (He et al. 2019, Sec. 4: Nx = N *
+    90k iterations, LR x0.1 at (total - 60k) and (total - 20k); 1x is
+    Detectron's 60k/80k)."""
+    if (multiple is None) == (iters is None):
+        raise ValueError(
+            'he_schedule: give either multiple (an Nx schedule, N * 90k '
+            'iterations at batch 16) or iters (a length at batch 16), not '
+            f'{"both" if iters is not None else "neither"}.')
+    for name, value in (('multiple', multiple), ('iters', iters)):
+        if value is not None and not is_int(value):
+            raise TypeError(f'he_schedule: {name} must be an integer, got '
+                            f'{value!r} ({type(value).__name__}).')
+    if multiple is not None and multiple < 1:
+        raise ValueError(
+            f'he_schedule: multiple={multiple}, but an Nx schedule needs '
+            'N >= 1 (1x = 90k iterations at batch 16). Pass multiple=1..9.')
+    total = multiple * HE_ITERS_PER_X if iters is None else iters
+    if milestones is not None:
+        steps = list(milestones)
+        if len(steps) != 2 or not all(is_int(v) for v in steps):
+            raise TypeError('he_schedule: milestones must be two integer '
+                            f'iterations at batch 16, got {milestones!r}.')
+    elif multiple == 1:
+        steps = list(DETECTRON_1X_STEPS)
+    else:
+        steps = [total - last for last in HE_LAST_STEPS]
+    return total, steps
+
+
+def _scheduler_text(sched):
+    """The ``param_scheduler`` list of a fragment, as config source."""
+    lines = []
+    for s in sched['param_scheduler']:
+        if s['type'] == 'LinearLR':
+            factor = ('1 / 3' if s['start_factor'] == DETECTRON_WARMUP_FACTOR
+                      else repr(s['start_factor']))
+            lines.append(
+                '    # warm-up: Detectron\'s WARM_UP_ITERS / WARM_UP_FACTOR\n'
+                "    dict(\n        type='LinearLR', "
+                f"start_factor={factor}, by_epoch=False, begin=0, "
+                f"end={s['end']}),")
+        else:
+            m1, m2 = s['milestones']
+            lines.append(
+                "    dict(\n        type='MultiStepLR',\n        begin=0,\n"
+                f"        end={s['end']},\n        by_epoch=False,\n"
+                f'        milestones=[{m1}, {m2}],\n'
+                f"        gamma={s['gamma']!r})")
+    return '\n'.join(lines)
+
+
+_HE_RULE = """\
 # He et al. 2019 ("Rethinking ImageNet Pre-training"), Sec. 4: an Nx schedule
 # is N*90k iterations at batch 16, with the LR x0.1 at the last 60k and the
 # last 20k iterations (1x: Detectron's standard steps 60k, 80k instead).
-# {name}: {max_iters} iterations at batch {batch_size}, lr {lr!r}, LR x0.1 at \
-{m1} and {m2};
-# warm-up {warmup}.
-# Rendered by rethink_mmdet.scratch.schedule.he_schedule_fragment(); the test
+"""
+
+_FRAGMENT = """\
+{comment}\
+# {name}: {max_iters} iterations at batch {batch_size}, lr {lr!r}, \
+LR x{gamma!r} at
+# {m1} and {m2}; warm-up {warmup}
+# (Detectron's, which He et al. keep).
+# Rendered by rethink_mmdet.scratch.schedule (tools/he_schedule.py);
 # tests/scratch/test_schedule.py checks it against he_schedule().
 train_cfg = dict(
     type='IterBasedTrainLoop', max_iters={max_iters}, \
@@ -240,13 +311,7 @@ val_cfg = dict(type='ValLoop')
 test_cfg = dict(type='TestLoop')
 
 param_scheduler = [
-{warmup_cfg}    dict(
-        type='MultiStepLR',
-        begin=0,
-        end={max_iters},
-        by_epoch=False,
-        milestones=[{m1}, {m2}],
-        gamma=0.1)
+{scheduler}
 ]
 optim_wrapper = dict(
     type='OptimWrapper',
@@ -256,81 +321,104 @@ optim_wrapper = dict(
 auto_scale_lr = dict(enable=False, base_batch_size={batch_size})
 """
 
+_SMALL_DATA = """\
+# He et al. 2019, Sec. 5.2 ("less data"): lr 0.04 at batch 16 and the LR
+# decay factor 0.02 (used here as the factor of both LR steps); the scale
+# augmentation [512, 800] is in the configs.
+"""
 
-def he_schedule_fragment(multiple, **kwargs):
+#: Every ``configs/_base_/schedules/he_*.py``: file stem -> (the
+#: :func:`he_schedule` arguments, the comment on what the paper says).
+FRAGMENTS = {
+    **{
+        f'he_{n}x': (dict(multiple=n), _HE_RULE)
+        for n in range(1, 10)
+    },
+    'he_small-data_6x':
+    (dict(multiple=6, base_lr=0.04, gamma=0.02), _SMALL_DATA +
+     '# 35k images, 6x (both inits reach 36.3 AP); the steps follow the\n'
+     '# "last 60k and 20k iterations" rule of Sec. 4.\n'),
+    'he_small-data_220k':
+    (dict(iters=220_000, base_lr=0.04, gamma=0.02,
+          val_interval=20_000), _SMALL_DATA +
+     '# 10k images from random init: 220k iterations (25.9 AP); the steps\n'
+     '# follow the "last 60k and 20k iterations" rule of Sec. 4.\n'),
+    'he_small-data_60k':
+    (dict(
+        iters=60_000,
+        milestones=(40_000, 53_333),
+        base_lr=0.04,
+        gamma=0.02,
+        val_interval=20_000), _SMALL_DATA +
+     '# 10k images fine-tuned from ImageNet: 60k iterations (26.0 AP). The\n'
+     '# "last 60k/20k" rule cannot apply to a 60k run: the steps\n'
+     '# (assumption) keep Detectron\'s 1x proportions, 2/3 and 8/9.\n'),
+}
+
+
+def he_schedule_fragment(multiple=None, name=None, comment=_HE_RULE, **kwargs):
     """Render :func:`he_schedule` as the text of an mmengine config fragment.
 
-    This is how ``configs/_base_/schedules/he_{N}x.py`` are written; the
-    tests check that every file equals this text.
+    This is how ``configs/_base_/schedules/he_*.py`` are written (see
+    :data:`FRAGMENTS` and :func:`write_fragments`); the tests check that
+    every file equals this text.
 
     Args:
-        multiple (int): N of the Nx schedule, >= 1.
+        multiple (int, optional): N of the Nx schedule. Defaults to None
+            (then ``iters`` is required).
+        name (str, optional): What the summary line calls the schedule.
+            Defaults to None: ``'{N}x'``, or ``'{iters}'`` iterations.
+        comment (str): Comment lines on the paper's recipe, put first.
+            Defaults to the Sec. 4 rule.
         **kwargs: The other arguments of :func:`he_schedule`.
 
     Returns:
         str: Python source of the config fragment.
     """
     sched = he_schedule(multiple, **kwargs)
-    batch_size = sched['auto_scale_lr']['base_batch_size']
     warmup = [s for s in sched['param_scheduler'] if s['type'] == 'LinearLR']
     if warmup:
-        w = warmup[0]
-        warmup_text = (f'{w["end"]} iterations, linear from '
-                       f'{w["start_factor"]!r}x the LR')
-        warmup_cfg = (f"    dict(type='LinearLR', start_factor="
-                      f"{w['start_factor']!r}, by_epoch=False,\n"
-                      f"         begin=0, end={w['end']}),\n")
+        factor = warmup[0]['start_factor']
+        shown = '1/3' if factor == DETECTRON_WARMUP_FACTOR else repr(factor)
+        warmup_text = (f'{warmup[0]["end"]} iterations, linear from '
+                       f'{shown}x the LR')
     else:
-        warmup_text, warmup_cfg = 'none', ''
+        warmup_text = 'none'
     m1, m2 = sched['milestones']
     return _FRAGMENT.format(
-        name=f'{multiple}x',
+        comment=comment,
+        name=name or (f'{multiple}x' if multiple is not None else
+                      f'{kwargs["iters"] // 1000}k'),
         max_iters=sched['max_iters'],
-        batch_size=batch_size,
+        batch_size=sched['auto_scale_lr']['base_batch_size'],
         lr=sched['lr'],
+        gamma=sched['param_scheduler'][-1]['gamma'],
         m1=m1,
         m2=m2,
         warmup=warmup_text,
-        warmup_cfg=warmup_cfg,
+        scheduler=_scheduler_text(sched),
         val_interval=sched['train_cfg']['val_interval'])
 
 
-def main(argv=None):
-    """Print :func:`he_schedule` (or, with ``--fragment``, the config file).
+def fragment_text(stem):
+    """The text of fragment ``stem`` of :data:`FRAGMENTS`."""
+    kwargs, comment = FRAGMENTS[stem]
+    return he_schedule_fragment(comment=comment, **kwargs)
+
+
+def write_fragments(out_dir):
+    """(Re)write every fragment of :data:`FRAGMENTS` into ``out_dir``.
 
     Args:
-        argv (list[str], optional): Arguments. Defaults to None
-            (``sys.argv[1:]``).
+        out_dir (str): Usually ``configs/_base_/schedules``.
+
+    Returns:
+        list[str]: The paths written.
     """
-    parser = argparse.ArgumentParser(
-        description='He et al. 2019 Nx schedule (N*90k iterations at batch '
-        '16, LR x0.1 at the last 60k and 20k iterations).')
-    parser.add_argument('--multiple', type=int, required=True, help='N')
-    parser.add_argument('--batch-size', type=int, default=HE_BASE_BATCH)
-    parser.add_argument('--base-lr', type=float, default=HE_BASE_LR)
-    parser.add_argument('--warmup-iters', type=int, default=500)
-    parser.add_argument('--warmup-ratio', type=float, default=0.001)
-    parser.add_argument('--val-interval', type=int, default=None)
-    parser.add_argument(
-        '--fragment',
-        action='store_true',
-        help='print an mmengine config fragment instead of the dict')
-    args = parser.parse_args(argv)
-    kwargs = dict(
-        batch_size=args.batch_size,
-        base_lr=args.base_lr,
-        warmup_iters=args.warmup_iters,
-        warmup_ratio=args.warmup_ratio,
-        val_interval=args.val_interval)
-    try:
-        if args.fragment:
-            print(he_schedule_fragment(args.multiple, **kwargs), end='')
-        else:
-            pprint.pprint(he_schedule(args.multiple, **kwargs),
-                          sort_dicts=False)
-    except (TypeError, ValueError) as e:
-        parser.error(str(e))
-
-
-if __name__ == '__main__':
-    main()
+    paths = []
+    for stem in FRAGMENTS:
+        path = osp.join(out_dir, f'{stem}.py')
+        with open(path, 'w', encoding='utf-8') as f:
+            f.write(fragment_text(stem))
+        paths.append(path)
+    return paths

@@ -8,17 +8,20 @@ thresholds: the threshold, the teacher -> student class mapping and the box
 validity rules are applied here, at load time.
 
 At ImageNet scale (1.28M images, tens of millions of boxes) nothing is
-materialised per image at load: one vectorised NumPy pass over the
-memory-mapped columns (in blocks) yields the index array of the kept images,
-and :meth:`PseudoLabelDataset.get_data_info` builds the data info of one image
+materialised per image at load: one vectorised NumPy pass over the columns
+(in blocks, read with plain file reads so the process does not keep the
+pages mapped) yields the index array of the kept images, and
+:meth:`PseudoLabelDataset.get_data_info` builds the data info of one image
 on demand, in the same format as mmdet's ``CocoDataset`` (so mmdet pipelines,
-samplers, evaluators and detectors take it unchanged).
+samplers, evaluators and detectors take it unchanged). The keep rule is one
+function, :func:`keep_rule`, used by both.
 """
 import copy
 import logging
 import os
 import os.path as osp
-from typing import List, Optional, Sequence, Union
+from collections.abc import Sequence as SequenceABC
+from typing import List, NamedTuple, Optional, Sequence, Union
 
 import numpy as np
 from mmengine.dataset.base_dataset import force_full_init
@@ -27,11 +30,11 @@ from mmengine.logging import print_log
 
 from mmdet.datasets import BaseDetDataset
 from mmdet.registry import DATASETS
-
-from .store import META_FILE, PseudoLabelStore, PseudoLabelStoreError
+from .store import (BOXES, IMAGE_HW, LABELS, META_FILE, SCORES,
+                    PseudoLabelStore, PseudoLabelStoreError)
 
 # Boxes processed per block in the load-time pass (bounds its temporaries).
-BLOCK_BOXES = 1 << 22
+BLOCK_BOXES = 1 << 18
 # How many offending records an error or warning lists.
 NUM_LISTED = 5
 
@@ -40,32 +43,78 @@ def _plural(n, word, plural=None):
     return f'{n} ' + (word if n == 1 else plural or word + 's')
 
 
-def _box_rules(boxes, hw):
-    """Validity rules of boxes, vectorised.
+class BoxVerdict(NamedTuple):
+    """What :func:`keep_rule` decided for each box (bool arrays, disjoint
+    except ``keep``, which is the boxes none of the others caught)."""
+    keep: np.ndarray
+    invalid: np.ndarray  # NaN/inf coordinate or score, w <= 0 or h <= 0
+    small: np.ndarray  # valid, but CocoDataset drops it (< 1 px, outside)
+    unmapped: np.ndarray  # valid and big enough, class mapped to no student
+    below_thr: np.ndarray  # valid, mapped, score < score_thr
+
+
+def keep_rule(boxes, hw, scores, labels, label_lut, score_thr):
+    """The one rule that decides which pseudo boxes a student sees.
+
+    Used vectorised over the whole store at load and per image by
+    :meth:`PseudoLabelDataset.get_data_info`, so both always agree.
 
     Args:
         boxes (np.ndarray): (k, 4) x1, y1, x2, y2.
         hw (np.ndarray): (k, 2) (height, width) of each box's image.
+        scores (np.ndarray): (k,) teacher scores.
+        labels (np.ndarray): (k,) teacher labels (valid indexes into
+            ``label_lut``).
+        label_lut (np.ndarray): Teacher label -> student label, -1 dropped.
+        score_thr (float): Keep ``score >= score_thr``.
 
     Returns:
-        tuple[np.ndarray, np.ndarray]: ``invalid`` (NaN/inf coordinate or
-        non-positive width/height) and ``small`` (valid but dropped by
-        ``CocoDataset``'s rule: width or height < 1 pixel, or no overlap with
-        the image).
+        BoxVerdict: ``keep`` and the reason of every other box.
     """
-    boxes = np.asarray(boxes, dtype=np.float64)
-    with np.errstate(invalid='ignore'):
-        w = boxes[:, 2] - boxes[:, 0]
-        h = boxes[:, 3] - boxes[:, 1]
-        invalid = ~(np.isfinite(boxes).all(axis=1) & (w > 0) & (h > 0))
-        # mmdet CocoDataset.parse_data_info: drop w < 1, h < 1 and boxes that
-        # do not intersect the image.
-        x1, y1, x2, y2 = boxes.T
-        inter_w = np.minimum(x2, hw[:, 1]) - np.maximum(x1, 0)
-        inter_h = np.minimum(y2, hw[:, 0]) - np.maximum(y1, 0)
-        small = ~invalid & ((w < 1) | (h < 1) | (inter_w <= 0) |
-                            (inter_h <= 0))
-    return invalid, small
+    boxes = np.asarray(boxes)
+    scores = np.asarray(scores)
+    x1, y1, x2, y2 = boxes.T
+    img_h, img_w = np.asarray(hw).astype(boxes.dtype, copy=False).T
+    with np.errstate(invalid='ignore', over='ignore'):
+        # widths in float64: exact for float32 coordinates, so the < 1 px
+        # rule matches CocoDataset's (Python floats) to the last bit; a
+        # non-finite coordinate makes w or h NaN or +-inf.
+        w = np.subtract(x2, x1, dtype=np.float64)
+        h = np.subtract(y2, y1, dtype=np.float64)
+        invalid = ~((w > 0) & (w < np.inf) & (h > 0) & (h < np.inf)
+                    & np.isfinite(scores))
+        # mmdet CocoDataset.parse_data_info: drop w < 1, h < 1 and boxes
+        # that do not intersect the image (intersection width <= 0 is
+        # min(x2, W) <= max(x1, 0), compared without a subtraction).
+        small = ~invalid & ((w < 1) | (h < 1)
+                            | (np.minimum(x2, img_w) <= np.maximum(x1, 0))
+                            | (np.minimum(y2, img_h) <= np.maximum(y1, 0)))
+        good = ~(invalid | small)
+        mapped = (label_lut >= 0)[labels]
+        high = scores >= score_thr
+    good_mapped = good & mapped
+    return BoxVerdict(
+        keep=good_mapped & high,
+        invalid=invalid,
+        small=small,
+        unmapped=good & ~mapped,
+        below_thr=good_mapped & ~high)
+
+
+class _DataInfos(SequenceABC):
+    """``PseudoLabelDataset.data_list``: a read-only sequence whose items
+    are built on access by ``get_data_info`` (nothing stored per image)."""
+
+    def __init__(self, dataset):
+        self._dataset = dataset
+
+    def __len__(self):
+        return len(self._dataset)
+
+    def __getitem__(self, idx):
+        if isinstance(idx, slice):
+            return [self[i] for i in range(*idx.indices(len(self)))]
+        return self._dataset.get_data_info(idx)
 
 
 @DATASETS.register_module()
@@ -95,13 +144,21 @@ class PseudoLabelDataset(BaseDetDataset):
     or outside the image) are dropped and counted in the load summary.
     Unlike ``CocoDataset``, an empty mask does not drop its box.
 
-    Loading makes one vectorised pass over the memory-mapped columns
-    (``BLOCK_BOXES`` boxes at a time, so memory stays a few hundred MB for
-    any store size) and keeps only the index array of the kept images (8
-    bytes per image); data infos are built per image on demand, so there is
-    no per-image Python object, and ``serialize_data`` has nothing to do.
-    Dataloader workers share the store's pages; a pickled dataset carries
-    no column and re-opens the store lazily.
+    **A lazy index instead of a list.** Of mmengine's ``BaseDataset``
+    loading steps this class overrides only :meth:`full_init`: one
+    vectorised pass over the columns (``BLOCK_BOXES`` boxes at a time, read
+    into memory block by block, so memory stays a few tens of MB for any
+    store size) applies :func:`keep_rule`, ``filter_cfg`` and ``indices``
+    and keeps only the index array of the kept images (8 bytes per image).
+    A list of 1.28M data-info dicts would take minutes and gigabytes per
+    dataloader worker, which is what the store exists to avoid. Every public
+    reader still sees every sample: ``len(ds)``, ``ds[i]``,
+    ``ds.get_data_info(i)``, ``ds.data_list`` (a read-only sequence whose
+    items are built on access) and ``ds.load_data_list()`` (a real list,
+    built in full on request: slow at ImageNet scale) agree item by item.
+    ``serialize_data`` has nothing to do. Dataloader workers share the
+    store's pages; a pickled dataset carries no column and re-opens the
+    store lazily.
 
     Args:
         store (str): The pseudo-label store directory (with ``meta.json``).
@@ -283,12 +340,15 @@ class PseudoLabelDataset(BaseDetDataset):
                 print_log(
                     f'PseudoLabelDataset {self.store_dir}: no teacher class '
                     f'maps to student classes {unfed}; they get no pseudo '
-                    'labels', logger='current', level=logging.WARNING)
+                    'labels',
+                    logger='current',
+                    level=logging.WARNING)
             if dropped:
                 print_log(
                     f'PseudoLabelDataset {self.store_dir}: teacher classes '
                     f'{dropped} are not in class_map; their boxes are dropped',
-                    logger='current', level=logging.INFO)
+                    logger='current',
+                    level=logging.INFO)
         self._label_lut = lut
 
     def _img_root(self) -> str:
@@ -300,103 +360,157 @@ class PseudoLabelDataset(BaseDetDataset):
     # ------------------------------------------------------------------
     # loading: one vectorised pass, no per-image object
     # ------------------------------------------------------------------
+    @property
+    def data_list(self) -> Sequence[dict]:
+        """Every data info, built on access (see the class docstring)."""
+        return _DataInfos(self)
+
+    @data_list.setter
+    def data_list(self, value) -> None:
+        if len(value):  # BaseDataset.__init__ assigns []
+            raise AttributeError(
+                'PseudoLabelDataset.data_list is built from the store on '
+                'access and cannot be assigned; use get_subset_ to select '
+                'images')
+
     def full_init(self) -> None:
-        """Filter boxes and images in one vectorised pass over the store
-        and keep the index array of the kept images."""
+        """Index the kept images: one vectorised pass over the store, then
+        ``filter_cfg`` and ``indices``. Replaces ``BaseDataset.full_init``'s
+        list of data infos by an index array (see the class docstring)."""
         if self._fully_initialized:
             return
-        self._img_idx = self.load_data_list()
-        self._img_idx = self.filter_data()
-        del self._counts_for_filter  # N counts: not part of the state
+        counts = self._count_kept_boxes()
+        idx = np.arange(len(counts), dtype=np.int64)
+        if not self.keep_empty:
+            idx = idx[counts > 0]
+        idx = self._apply_filter_cfg(idx, counts)
         if self._indices is not None:
-            self._img_idx = self._subset(self._img_idx, self._indices)
+            idx = self._subset(idx, self._indices)
+        self._img_idx = idx
         self._check_not_empty()
         if self.check_files:
             self._check_image_files()
         self._fully_initialized = True
 
-    def load_data_list(self) -> np.ndarray:
-        """Count the kept boxes of every image (vectorised, in blocks).
+    def load_data_list(self) -> List[dict]:
+        """Every data info as a list, as ``BaseDataset`` promises (built in
+        full: slow and large at ImageNet scale; :meth:`full_init` does not
+        use it).
 
         Returns:
-            np.ndarray: int64 indexes of the store images to keep (all images
-            if ``keep_empty``, else those with a kept box). Statistics go to
-            ``self.load_stats`` and the log.
+            list[dict]: ``[self.get_data_info(i) for i in range(len(self))]``.
+        """
+        return list(self.data_list)
+
+    def _count_kept_boxes(self) -> np.ndarray:
+        """Apply :func:`keep_rule` to every box, vectorised in blocks of
+        about ``BLOCK_BOXES`` boxes (whole images per block).
+
+        Returns:
+            np.ndarray: (N,) number of kept boxes of every store image.
+            Statistics go to ``self.load_stats`` and the log.
         """
         st = self.store
         n, m = len(st), int(st.meta['num_boxes'])
         offsets = np.asarray(st.box_offsets)
         counts = np.zeros(n, np.int64)
-        num_invalid = num_small = num_low = num_unmapped = 0
+        totals = dict.fromkeys(BoxVerdict._fields[1:], 0)
         first_invalid = []
         max_score = -np.inf
-        for s in range(0, m, BLOCK_BOXES):
-            e = min(s + BLOCK_BOXES, m)
-            img = np.searchsorted(offsets, np.arange(s, e), side='right') - 1
-            labels = np.asarray(st.labels[s:e])
-            num_classes = len(self._label_lut)
-            bad = np.flatnonzero((labels < 0) | (labels >= num_classes))
-            if len(bad):
-                j = int(bad[0])
-                raise PseudoLabelStoreError(
-                    f'{osp.join(self.store_dir, "labels.npy")}: box {s + j} '
-                    f'(image {int(img[j])}, {st.path(int(img[j]))!r}) has '
-                    f'label {int(labels[j])}, outside the '
-                    f'{num_classes} classes of {self._meta_file}')
-            scores = np.asarray(st.scores[s:e])
-            invalid, small = _box_rules(st.boxes[s:e], st.image_hw[img])
-            invalid |= ~np.isfinite(scores)
-            small &= ~invalid
-            mapped = self._label_lut[labels] >= 0
-            with np.errstate(invalid='ignore'):
-                high = scores >= self.score_thr
-            good = ~invalid & ~small
-            keep = good & high & mapped
-            num_invalid += int(invalid.sum())
-            num_small += int(small.sum())
-            num_unmapped += int((good & ~mapped).sum())
-            num_low += int((good & mapped & ~high).sum())
-            if (good & mapped).any():
-                max_score = max(max_score, float(scores[good & mapped].max()))
-            for j in np.flatnonzero(invalid)[:NUM_LISTED - len(first_invalid)]:
+        a = 0
+        while a < n:
+            b = int(
+                np.searchsorted(
+                    offsets, offsets[a] + BLOCK_BOXES, side='right')) - 1
+            b = min(max(b, a + 1), n)
+            local = offsets[a:b + 1] - offsets[a]  # box offsets in the block
+            s, e = int(offsets[a]), int(offsets[b])
+
+            def image_of(j):  # store image of the block's box j
+                return a + int(np.searchsorted(local, j, side='right')) - 1
+
+            labels = st.read_rows(LABELS, s, e)
+            self._check_labels(labels, s, image_of)
+            scores = st.read_rows(SCORES, s, e)
+            boxes = st.read_rows(BOXES, s, e)
+            hw = np.repeat(st.read_rows(IMAGE_HW, a, b), np.diff(local), 0)
+            verdict = keep_rule(boxes, hw, scores, labels, self._label_lut,
+                                self.score_thr)
+            for key in totals:
+                totals[key] += np.count_nonzero(getattr(verdict, key))
+            max_score = np.max(
+                scores,
+                initial=max_score,
+                where=verdict.keep | verdict.below_thr)
+            for j in np.flatnonzero(verdict.invalid)[:NUM_LISTED -
+                                                     len(first_invalid)]:
                 first_invalid.append(
-                    f'box {s + j} of image {int(img[j])} '
-                    f'({st.path(int(img[j]))!r}): {st.boxes[s + j].tolist()} '
+                    f'box {s + j} of image {image_of(j)} '
+                    f'({st.path(image_of(j))!r}): {boxes[j].tolist()} '
                     f'score {float(scores[j]):.4g}')
-            counts += np.bincount(img[keep], minlength=n)
+            kept = np.zeros(e - s + 1, np.int64)
+            np.cumsum(verdict.keep, out=kept[1:])
+            counts[a:b] = kept[local[1:]] - kept[local[:-1]]
+            a = b
+        self._log_load(n, m, counts, totals, first_invalid, max_score)
+        return counts
+
+    def _check_labels(self, labels, first_box, image_of):
+        """Refuse labels outside the teacher classes (a corrupt store)."""
+        num_classes = len(self._label_lut)
+        if not len(labels) or (labels.min() >= 0
+                               and labels.max() < num_classes):
+            return
+        j = int(np.flatnonzero((labels < 0) | (labels >= num_classes))[0])
+        i = image_of(j)
+        raise PseudoLabelStoreError(
+            f'{osp.join(self.store_dir, LABELS)}: box {first_box + j} '
+            f'(image {i}, {self.store.path(i)!r}) has label '
+            f'{int(labels[j])}, outside the {num_classes} classes of '
+            f'{self._meta_file}')
+
+    def _log_load(self, n, m, counts, totals, first_invalid, max_score):
+        """Fill ``self.load_stats`` and log what the load pass dropped."""
+        num_invalid = totals['invalid']
         self.load_stats = dict(
-            num_images=n, num_boxes=m, num_kept_boxes=int(counts.sum()),
-            num_invalid=num_invalid, num_small=num_small,
-            num_below_thr=num_low, num_unmapped=num_unmapped,
+            num_images=n,
+            num_boxes=m,
+            num_kept_boxes=int(counts.sum()),
+            num_invalid=num_invalid,
+            num_small=totals['small'],
+            num_below_thr=totals['below_thr'],
+            num_unmapped=totals['unmapped'],
             num_empty_images=int((counts == 0).sum()),
-            max_score=max_score if np.isfinite(max_score) else None)
+            max_score=float(max_score) if np.isfinite(max_score) else None)
         if num_invalid:
             print_log(
                 f'PseudoLabelDataset {self.store_dir}: dropped '
                 f'{_plural(num_invalid, "invalid box", "invalid boxes")} '
                 '(NaN/inf coordinate or score, or non-positive width/height);'
-                ' first: '
-                + '; '.join(first_invalid),
-                logger='current', level=logging.WARNING)
+                ' first: ' + '; '.join(first_invalid),
+                logger='current',
+                level=logging.WARNING)
         print_log(
             f'PseudoLabelDataset {self.store_dir}: score_thr='
             f'{self.score_thr}: kept {counts.sum()} of {m} boxes '
-            f'({num_low} below threshold, {num_unmapped} of unmapped classes, '
-            f'{num_small} < 1 px or outside the image, {num_invalid} '
-            f'invalid); {int((counts > 0).sum())} of {n} images have boxes',
-            logger='current', level=logging.INFO)
-        self._counts_for_filter = counts
-        if self.keep_empty:
-            return np.arange(n, dtype=np.int64)
-        return np.flatnonzero(counts > 0).astype(np.int64)
+            f'({totals["below_thr"]} below threshold, {totals["unmapped"]} '
+            f'of unmapped classes, {totals["small"]} < 1 px or outside the '
+            f'image, {num_invalid} invalid); {int((counts > 0).sum())} of '
+            f'{n} images have boxes',
+            logger='current',
+            level=logging.INFO)
 
-    def filter_data(self) -> np.ndarray:
+    def _apply_filter_cfg(self, idx: np.ndarray,
+                          counts: np.ndarray) -> np.ndarray:
         """Apply ``filter_cfg`` (as ``CocoDataset``, not in ``test_mode``).
+
+        Args:
+            idx (np.ndarray): Store indexes of the candidate images.
+            counts (np.ndarray): (N,) kept boxes of every store image.
 
         Returns:
             np.ndarray: The kept image indexes.
         """
-        idx = self._img_idx
         if self.test_mode or not self.filter_cfg:
             return idx
         if self.filter_cfg.get('filter_empty_gt', False):
@@ -406,7 +520,7 @@ class PseudoLabelDataset(BaseDetDataset):
                     'but filter_cfg.filter_empty_gt=True would drop the '
                     'empty images again; set filter_cfg=dict('
                     'filter_empty_gt=False, ...) or keep_empty=False')
-            idx = idx[self._counts_for_filter[idx] > 0]
+            idx = idx[counts[idx] > 0]
         min_size = self.filter_cfg.get('min_size', 0)
         if min_size:
             hw = np.asarray(self.store.image_hw)[idx]
@@ -440,7 +554,8 @@ class PseudoLabelDataset(BaseDetDataset):
         if n <= 0:
             return
         pick = idx if n == len(idx) else idx[np.linspace(
-            0, len(idx) - 1, n).round().astype(np.int64)]
+            0,
+            len(idx) - 1, n).round().astype(np.int64)]
         root = self._img_root()
         paths = [osp.join(root, self.store.path(int(i))) for i in pick]
         missing = []
@@ -480,18 +595,14 @@ class PseudoLabelDataset(BaseDetDataset):
         return len(self._img_idx)
 
     def _kept(self, idx: int):
-        """Store index, record and kept-box mask of dataset item ``idx``."""
+        """Store index, record and :func:`keep_rule` mask of item ``idx``."""
         i = int(self._img_idx[idx])
         rec = self.store.image(i)
-        k = len(rec['boxes'])
         hw = np.broadcast_to(
-            np.array([rec['height'], rec['width']]), (k, 2))
-        invalid, small = _box_rules(rec['boxes'], hw)
-        with np.errstate(invalid='ignore'):
-            keep = (~invalid & ~small & np.isfinite(rec['scores'])
-                    & (rec['scores'] >= self.score_thr)
-                    & (self._label_lut[rec['labels']] >= 0))
-        return i, rec, keep
+            np.array([rec['height'], rec['width']]), (len(rec['boxes']), 2))
+        verdict = keep_rule(rec['boxes'], hw, rec['scores'], rec['labels'],
+                            self._label_lut, self.score_thr)
+        return i, rec, verdict.keep
 
     @force_full_init
     def get_data_info(self, idx: int) -> dict:
@@ -528,6 +639,7 @@ class PseudoLabelDataset(BaseDetDataset):
                 ignore_flag=0,
                 bbox=[float(v) for v in rec['boxes'][j]],
                 bbox_label=int(labels[j]))
+            inst['score'] = float(rec['scores'][j])  # the teacher's score
             if rec['masks_rle'] is not None:
                 inst['mask'] = dict(
                     size=[rec['height'], rec['width']],

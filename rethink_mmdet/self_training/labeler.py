@@ -18,6 +18,7 @@ Images are batched within a chunk only, for the same reason.
 import copy
 import hashlib
 import json
+import logging
 import os
 import os.path as osp
 from typing import List, Optional, Sequence, Tuple
@@ -33,6 +34,7 @@ from mmengine.registry import init_default_scope
 from mmengine.runner import load_checkpoint
 from pycocotools import mask as mask_utils
 
+from rethink_mmdet.utils import progress
 from .store import META_FILE, completed_chunks, finalize_store, write_chunk
 
 #: Kinds of unlabeled image sources (stored in meta ``source.kind``).
@@ -42,8 +44,7 @@ SOURCE_COCO = 'coco'
 SOURCE_KINDS = (SOURCE_FOLDER, SOURCE_LIST, SOURCE_COCO)
 
 #: File extensions collected from an image folder (lower case).
-IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff',
-                    '.webp')
+IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff', '.webp')
 
 #: Test-pipeline transforms dropped for unlabeled images (no annotations).
 ANNOTATION_LOADERS = ('LoadAnnotations', 'LoadPanopticAnnotations',
@@ -72,9 +73,9 @@ def detect_source_kind(source: str) -> str:
     return SOURCE_COCO if source.lower().endswith('.json') else SOURCE_LIST
 
 
-def list_images(source: str,
-                img_root: Optional[str] = None
-                ) -> Tuple[List[Tuple[str, int]], dict]:
+def list_images(
+        source: str,
+        img_root: Optional[str] = None) -> Tuple[List[Tuple[str, int]], dict]:
     """List an unlabeled image collection in source order.
 
     - folder: every file with an image extension (:data:`IMAGE_EXTENSIONS`)
@@ -108,8 +109,7 @@ def list_images(source: str,
             dirnames.sort()
             for name in filenames:
                 if name.lower().endswith(IMAGE_EXTENSIONS):
-                    paths.append(
-                        osp.relpath(osp.join(dirpath, name), root))
+                    paths.append(osp.relpath(osp.join(dirpath, name), root))
         paths.sort()
         items = [(p, i + 1) for i, p in enumerate(paths)]
     elif kind == SOURCE_LIST:
@@ -130,8 +130,7 @@ def list_images(source: str,
                 f'list of {{"id", "file_name"}} records: {e!r}') from e
         items = [(name, img_id) for img_id, name in items]
         probe = items[:8]
-        if probe and not any(
-                osp.exists(osp.join(root, p)) for p, _ in probe):
+        if probe and not any(osp.exists(osp.join(root, p)) for p, _ in probe):
             raise ImageSourceError(
                 f'none of the first images of {source} (e.g. '
                 f'{probe[0][0]}) exists under {root}: pass the folder that '
@@ -198,8 +197,11 @@ class UnlabeledImages(torch.utils.data.Dataset):
             if data is None:
                 raise ValueError('the test pipeline returned None')
         except Exception as e:  # noqa: BLE001 (any failure is reported)
-            return {ERROR_KEY: f'{type(e).__name__}: {e}', 'index': index,
-                    'img_path': img_path}
+            return {
+                ERROR_KEY: f'{type(e).__name__}: {e}',
+                'index': index,
+                'img_path': img_path
+            }
         data['index'] = index
         return data
 
@@ -210,8 +212,10 @@ def collate_with_errors(batch: list) -> dict:
     good = [b for b in batch if ERROR_KEY not in b]
     return dict(
         indexes=[b['index'] for b in good],
-        data=pseudo_collate([{k: b[k] for k in ('inputs', 'data_samples')}
-                             for b in good]) if good else None,
+        data=pseudo_collate([{
+            k: b[k]
+            for k in ('inputs', 'data_samples')
+        } for b in good]) if good else None,
         errors=[b for b in batch if ERROR_KEY in b])
 
 
@@ -226,6 +230,14 @@ def file_sha256(path: str) -> Optional[str]:
     return digest.hexdigest()
 
 
+def _detector_cfg(model_cfg):
+    """The detector's own config inside wrappers and builders that keep it
+    under ``detector`` (``ScratchNormDetector``, ``SelfTrainingDetector``)."""
+    while 'detector' in model_cfg and isinstance(model_cfg['detector'], dict):
+        model_cfg = model_cfg['detector']
+    return model_cfg
+
+
 def build_teacher(cfg: Config, checkpoint: str, device: str):
     """Build the teacher detector in eval mode with ``checkpoint`` loaded
     (mmengine's ``load_checkpoint``, i.e. weights-only loading) and its
@@ -238,8 +250,8 @@ def build_teacher(cfg: Config, checkpoint: str, device: str):
     if 'init_cfg' in model_cfg.get('backbone', {}):
         model_cfg.backbone.init_cfg = None  # no pre-trained download
     model = revert_sync_batchnorm(MODELS.build(model_cfg))
-    ckpt = load_checkpoint(model, checkpoint, map_location='cpu',
-                           logger='current')
+    ckpt = load_checkpoint(
+        model, checkpoint, map_location='cpu', logger='current')
     meta = (ckpt.get('meta') or {}).get('dataset_meta') or {}
     classes = meta.get('classes')
     if classes is None:
@@ -277,19 +289,15 @@ def to_record(path: str, img_id: int, sample, score_thr: float) -> dict:
     if 'masks' in pred:
         masks = encode_masks(pred.masks.cpu()[keep].numpy())
     return dict(
-        path=path, image_id=int(img_id), height=int(height),
+        path=path,
+        image_id=int(img_id),
+        height=int(height),
         width=int(width),
         boxes=pred.bboxes.cpu()[keep].numpy().astype(np.float32).reshape(
             -1, 4),
         scores=pred.scores.cpu()[keep].numpy().astype(np.float32),
         labels=pred.labels.cpu()[keep].numpy().astype(np.int32),
         masks_rle=masks)
-
-
-def _progress(total: int, enabled: bool):
-    from tqdm import tqdm
-    return tqdm(total=total, unit='img', disable=not enabled,
-                desc='pseudo-labeling', dynamic_ncols=True, smoothing=0.1)
 
 
 def label_images(cfg: Config,
@@ -364,12 +372,19 @@ def label_images(cfg: Config,
         for start in range(c * chunk_size, stop, batch_size):
             batches.append(list(range(start, min(start + batch_size, stop))))
     loader = torch.utils.data.DataLoader(
-        dataset, batch_sampler=batches, num_workers=num_workers,
+        dataset,
+        batch_sampler=batches,
+        num_workers=num_workers,
         collate_fn=collate_with_errors)
 
     total = sum(
         min((c + 1) * chunk_size, len(items)) - c * chunk_size for c in todo)
-    bar = _progress(total, enabled=rank == 0)
+    bar = progress(
+        total=total,
+        desc='pseudo-labeling',
+        enabled=rank == 0,
+        unit='img',
+        smoothing=0.1)
     records, skipped, chunk = [], [], None
 
     def flush():
@@ -377,14 +392,15 @@ def label_images(cfg: Config,
 
     with torch.no_grad():
         for batch in loader:
-            first = (batch['indexes'] or
-                     [e['index'] for e in batch['errors']])[0]
+            first = (batch['indexes']
+                     or [e['index'] for e in batch['errors']])[0]
             if chunk is not None and first // chunk_size != chunk:
                 flush()
                 records, skipped = [], []
             chunk = first // chunk_size
-            samples = (model.test_step(batch['data'])
-                       if batch['data'] is not None else [])
+            samples = (
+                model.test_step(batch['data'])
+                if batch['data'] is not None else [])
             results = {}
             for index, sample in zip(batch['indexes'], samples):
                 results[index] = to_record(*items[index], sample, score_thr)
@@ -393,10 +409,13 @@ def label_images(cfg: Config,
             for index in sorted(results):
                 res = results[index]
                 if ERROR_KEY in res:
-                    skipped.append(dict(path=res['img_path'],
-                                        reason=res[ERROR_KEY]))
-                    print_log(f'skipped unreadable image {res["img_path"]}: '
-                              f'{res[ERROR_KEY]}', logger, level=30)
+                    skipped.append(
+                        dict(path=res['img_path'], reason=res[ERROR_KEY]))
+                    print_log(
+                        f'skipped unreadable image {res["img_path"]}: '
+                        f'{res[ERROR_KEY]}',
+                        logger,
+                        level=logging.WARNING)
                 else:
                     records.append(res)
             # Rank 0 sees its own progress only: scale it by the world size
@@ -418,7 +437,7 @@ def label_images(cfg: Config,
             config_text=_config_text(cfg),
             checkpoint=checkpoint,
             checkpoint_sha256=file_sha256(checkpoint)),
-        teacher_test_cfg=_plain(cfg.model.get('test_cfg')),
+        teacher_test_cfg=_plain(_detector_cfg(cfg.model).get('test_cfg')),
         source=source_meta,
         chunk_size=chunk_size,
         created_by=CREATED_BY)
@@ -439,5 +458,6 @@ def _config_text(cfg: Config) -> str:
 
 def _plain(obj):
     """ConfigDict/tuples -> JSON-serialisable builtins."""
-    return json.loads(json.dumps(obj.to_dict() if hasattr(obj, 'to_dict')
-                                 else obj, default=str))
+    return json.loads(
+        json.dumps(
+            obj.to_dict() if hasattr(obj, 'to_dict') else obj, default=str))

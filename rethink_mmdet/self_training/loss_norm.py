@@ -177,7 +177,8 @@ class LossNormalizer(nn.Module):
     def _state(self) -> Tensor:
         return torch.stack([
             self.human_avg, self.pseudo_avg,
-            self.human_count.double(), self.pseudo_count.double(),
+            self.human_count.double(),
+            self.pseudo_count.double(),
             self.num_steps.double()
         ])
 
@@ -217,15 +218,18 @@ class LossNormalizer(nn.Module):
         Raises:
             NonFiniteLossError: ``L_h`` or ``L_p`` is NaN/inf on some rank.
         """
-        terms = {HUMAN_TERM: (loss_human, bool(human_valid)),
-                 PSEUDO_TERM: (loss_pseudo, bool(pseudo_valid))}
+        terms = {
+            HUMAN_TERM: (loss_human, bool(human_valid)),
+            PSEUDO_TERM: (loss_pseudo, bool(pseudo_valid))
+        }
         local = []
         for loss, valid in terms.values():
             value = loss.detach().double().reshape(())
             finite = torch.isfinite(value)
-            local += [torch.where(finite, value, 0.) * float(valid),
-                      value.new_tensor(float(valid)),
-                      (~finite).double()]
+            local += [
+                torch.where(finite, value, 0.) * float(valid),
+                value.new_tensor(float(valid)), (~finite).double()
+            ]
         stats = torch.stack(local)  # per term: sum, count, non-finite
         if self.training:
             dist.all_reduce(stats, op='sum')
@@ -250,8 +254,7 @@ class LossNormalizer(nn.Module):
                 h_avg = self._update(HUMAN_TERM, h_avg, h_count, h_sum / h_n)
                 h_count += 1
             if p_n > 0:
-                p_avg = self._update(PSEUDO_TERM, p_avg, p_count,
-                                     p_sum / p_n)
+                p_avg = self._update(PSEUDO_TERM, p_avg, p_count, p_sum / p_n)
                 p_count += 1
         a = self.pseudo_weight
         factor, ratio = 1., 1.

@@ -29,8 +29,10 @@ from mmdet.structures import OptSampleList, SampleList
 from .loss_norm import HUMAN_TERM, PSEUDO_TERM, NonFiniteLossError
 from .sources import HUMAN, PSEUDO, SOURCE_KEY
 
-__all__ = ['TOTAL_KEY', 'DETECTOR_KEY', 'LOSS_NORM_KEY',
-           'DEFAULT_SOURCE_TERMS', 'SelfTrainingDetector']
+__all__ = [
+    'TOTAL_KEY', 'DETECTOR_KEY', 'LOSS_NORM_KEY', 'DEFAULT_SOURCE_TERMS',
+    'SelfTrainingDetector'
+]
 
 #: Key of the normalized total in the loss dict (see ``parse_losses``).
 TOTAL_KEY = 'loss'
@@ -156,8 +158,11 @@ class SelfTrainingDetector(BaseDetector):
                  data_preprocessor: Optional[dict] = None,
                  init_cfg: Optional[dict] = None) -> None:
         source_terms = dict(source_terms or DEFAULT_SOURCE_TERMS)
-        bad = {k: v for k, v in source_terms.items()
-               if v not in (HUMAN_TERM, PSEUDO_TERM)}
+        bad = {
+            k: v
+            for k, v in source_terms.items()
+            if v not in (HUMAN_TERM, PSEUDO_TERM)
+        }
         if bad:
             raise ValueError(
                 f'SelfTrainingDetector: source_terms {bad} must map each '
@@ -198,7 +203,8 @@ class SelfTrainingDetector(BaseDetector):
         """The inner detector's features."""
         return self.detector.extract_feat(batch_inputs)
 
-    def _forward(self, batch_inputs: Tensor,
+    def _forward(self,
+                 batch_inputs: Tensor,
                  batch_data_samples: OptSampleList = None):
         """The inner detector's raw outputs (``mode='tensor'``)."""
         return self.detector._forward(batch_inputs, batch_data_samples)
@@ -208,8 +214,8 @@ class SelfTrainingDetector(BaseDetector):
                 batch_data_samples: SampleList,
                 rescale: bool = True) -> SampleList:
         """The inner detector's predictions (evaluation, tools/test.py)."""
-        return self.detector.predict(batch_inputs, batch_data_samples,
-                                     rescale=rescale)
+        return self.detector.predict(
+            batch_inputs, batch_data_samples, rescale=rescale)
 
     # ------------------------------------------------------------------
     # training
@@ -251,8 +257,8 @@ class SelfTrainingDetector(BaseDetector):
         if idx == list(range(idx[0], idx[-1] + 1)):
             inputs = batch_inputs[idx[0]:idx[-1] + 1]  # a view, no copy
         elif isinstance(batch_inputs, Tensor):
-            inputs = batch_inputs[torch.as_tensor(idx,
-                                                  device=batch_inputs.device)]
+            inputs = batch_inputs[torch.as_tensor(
+                idx, device=batch_inputs.device)]
         else:
             inputs = [batch_inputs[i] for i in idx]
         samples = [samples[i] for i in idx]
@@ -301,17 +307,21 @@ class SelfTrainingDetector(BaseDetector):
         num_boxes = sum(len(s.gt_instances) for s in pseudo)
         scale = self._score_scale(pseudo) if self.score_weighted else 1.
         try:
-            out = self.loss_norm(losses[HUMAN_TERM], losses[PSEUDO_TERM],
-                                 human_valid=bool(parts[HUMAN_TERM]),
-                                 pseudo_valid=num_boxes > 0,
-                                 pseudo_scale=scale)
+            out = self.loss_norm(
+                losses[HUMAN_TERM],
+                losses[PSEUDO_TERM],
+                human_valid=bool(parts[HUMAN_TERM]),
+                pseudo_valid=num_boxes > 0,
+                pseudo_scale=scale)
         except NonFiniteLossError as err:
-            bad = [f'{k}={float(v):g}' for k, v in terms.items()
-                   if k.startswith(err.term) and not torch.isfinite(v).all()]
+            bad = [
+                f'{k}={float(v):g}' for k, v in terms.items()
+                if k.startswith(err.term) and not torch.isfinite(v).all()
+            ]
             raise NonFiniteLossError(
-                err.term, err.where, err.detail +
-                (f'; non-finite detector terms: {", ".join(bad)}'
-                 if bad else '')) from None
+                err.term, err.where,
+                err.detail + (f'; non-finite detector terms: {", ".join(bad)}'
+                              if bad else '')) from None
         as_tensor = zero.detach().new_tensor
         result = OrderedDict()
         result[TOTAL_KEY] = out.total
@@ -327,8 +337,8 @@ class SelfTrainingDetector(BaseDetector):
         return result
 
     def parse_losses(
-        self, losses: Dict[str, Tensor]
-    ) -> Tuple[Tensor, Dict[str, Tensor]]:
+            self, losses: Dict[str,
+                               Tensor]) -> Tuple[Tensor, Dict[str, Tensor]]:
         """The total is ``losses['loss']``; everything else is logged only.
 
         mmengine's ``BaseModel.parse_losses`` sums every key containing
@@ -352,8 +362,8 @@ class SelfTrainingDetector(BaseDetector):
     # ------------------------------------------------------------------
     # checkpoints: the plain detector's keys
     # ------------------------------------------------------------------
-    def _load_from_state_dict(self, state_dict, prefix, local_metadata,
-                              strict, missing_keys, unexpected_keys,
+    def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict,
+                              missing_keys, unexpected_keys,
                               error_msgs) -> None:
         """Accept plain detector keys (``backbone.x``) by moving them under
         ``detector.``; a checkpoint without ``loss_norm.*`` keys (the

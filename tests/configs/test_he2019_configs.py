@@ -46,24 +46,88 @@ def expected_schedule(name):
     return PAPER_SCHEDULES[n] + (0.02, 0.1)
 
 
-def test_the_grid_is_complete():
-    names = {osp.basename(c) for c in CONFIGS}
+def expected_grid():
+    """The file names of He et al. 2019's grid (Fig. 1-5, Table 1, Sec. 5)."""
+    names = set()
     for algo in ('mask-rcnn', 'faster-rcnn'):
         for depth in ('r50', 'r101'):
             for init in ('scratch', 'imagenet'):
                 for n in range(2, 7):
-                    assert (f'{algo}_{depth}-{init}_fpn_gn-all_{n}x_coco.py'
-                            in names)
-    assert 'mask-rcnn_r50-scratch_fpn_syncbn-all_6x_coco.py' in names
-    assert 'mask-rcnn_r50-scratch_fpn_gn-all_ms-640-800-9x_coco.py' in names
+                    names.add(f'{algo}_{depth}-{init}_fpn_gn-all_{n}x_coco.py')
+    names |= {
+        'mask-rcnn_r50-scratch_fpn_syncbn-all_3x_coco.py',
+        'mask-rcnn_r50-scratch_fpn_syncbn-all_6x_coco.py',
+        'faster-rcnn_r50-scratch_fpn_syncbn-all_6x_coco.py',
+        'mask-rcnn_r50-scratch_fpn_gn-all_ms-640-800-9x_coco.py',
+        'mask-rcnn_r50-scratch_fpn_syncbn-all_ms-640-800-9x_coco.py',
+        'cascade-mask-rcnn_x152-32x8d-scratch_fpn_gn-all_ms-640-800-9x_'
+        'coco.py',
+    }
     for init, iters in (('scratch', '220k'), ('imagenet', '60k')):
         for size in ('10k', '1k'):
-            assert (f'mask-rcnn_r50-{init}_fpn_gn-all_ms-512-800-{iters}_'
-                    f'coco-{size}.py') in names
-        assert (f'mask-rcnn_r50-{init}_fpn_gn-all_ms-512-800-6x_coco-35k.py'
-                in names)
-    assert ('cascade-mask-rcnn_x152-32x8d-scratch_fpn_gn-all_ms-640-800-9x_'
-            'coco.py') in names
+            names.add(f'mask-rcnn_r50-{init}_fpn_gn-all_ms-512-800-{iters}_'
+                      f'coco-{size}.py')
+        names.add(f'mask-rcnn_r50-{init}_fpn_gn-all_ms-512-800-6x_coco-35k.py')
+    return names
+
+
+def name_from_content(cfg):
+    """The mmdet 3.x config name that ``cfg``'s content deserves, read from
+    the model, the init, the norm, the train pipeline, the schedule and the
+    annotation file -- never from the file name."""
+    det = cfg.model.detector
+    algo = {
+        'MaskRCNN': 'mask-rcnn',
+        'FasterRCNN': 'faster-rcnn',
+        'CascadeRCNN': 'cascade-mask-rcnn'
+    }[det.type]
+    if det.type == 'CascadeRCNN':
+        assert det.roi_head.get('mask_head') is not None
+    bb = det.backbone
+    backbone = (f'x{bb.depth}-{bb.groups}x{bb.base_width}d'
+                if bb.type == 'ResNeXt' else f'r{bb.depth}')
+    init = 'imagenet' if cfg.model.get('backbone_init_cfg') else 'scratch'
+    norm = {'GN': 'gn-all', 'SyncBN': 'syncbn-all'}[cfg.model.norm]
+    resize = [
+        step for step in cfg.train_dataloader.dataset.pipeline
+        if step['type'] == 'RandomChoiceResize'
+    ]
+    ms = ''
+    if resize:
+        shorts = [min(scale) for scale in resize[0]['scales']]
+        ms = f'ms-{min(shorts)}-{max(shorts)}-'
+    subset = re.fullmatch(r'annotations/instances_train2017(_(\d+k))?\.json',
+                          cfg.train_dataloader.dataset.ann_file)
+    data = f'coco-{subset.group(2)}' if subset.group(1) else 'coco'
+    total = cfg.train_cfg.max_iters
+    sched = (f'{total // 90_000}x' if total %
+             90_000 == 0 else f'{total // 1000}k')
+    return f'{algo}_{backbone}-{init}_fpn_{norm}_{ms}{sched}_{data}.py'
+
+
+def test_the_grid_is_complete():
+    """Every config of the grid exists and no other; that each one's content
+    is what its name says (model, depth, init, norm, scale augmentation,
+    schedule length, data subset) is checked per config below, by
+    ``name_from_content``."""
+    names = {osp.basename(c) for c in CONFIGS}
+    assert names == expected_grid()
+
+
+def test_scratch_runtime_extends_the_he_runtime():
+    """he-scratch_runtime.py's hooks are he_runtime.py's, after the three
+    scratch hooks. mmengine's ``{{_base_.x}}`` substitutes whole values (a
+    base list cannot be extended in place), so the list is restated; this
+    keeps the two from drifting apart."""
+    base = Config.fromfile(
+        osp.join(REPO, 'configs', '_base_', 'he_runtime.py'))
+    scratch = Config.fromfile(
+        osp.join(REPO, 'configs', '_base_', 'he-scratch_runtime.py'))
+    assert scratch.custom_hooks == [
+        dict(type='ScratchGuardHook'),
+        dict(type='ScratchInitHook'),
+        dict(type='SyncBNGuardHook')
+    ] + base.custom_hooks
 
 
 @pytest.mark.parametrize('config', CONFIGS, ids=osp.basename)
@@ -73,6 +137,7 @@ def test_config_builds_and_follows_the_schedule_rule(config, shapes_root):
     register_all_modules(init_default_scope=False)
     name = osp.basename(config)
     cfg = Config.fromfile(config)
+    assert name_from_content(cfg) == name
 
     # Schedule: He et al.'s rule at batch 16.
     total, step1, step2, lr, gamma = expected_schedule(name)
@@ -100,12 +165,13 @@ def test_config_builds_and_follows_the_schedule_rule(config, shapes_root):
     model = MODELS.build(cfg.model)
     norm = torch.nn.SyncBatchNorm if 'syncbn' in name else torch.nn.GroupNorm
     assert sum(isinstance(m, norm) for m in model.modules()) > 50
-    assert not any(isinstance(m, torch.nn.BatchNorm2d)
-                   for m in model.modules())
+    assert not any(
+        isinstance(m, torch.nn.BatchNorm2d) for m in model.modules())
     assert all(p.requires_grad for p in model.parameters())
-    assert not any(isinstance(m, (torch.nn.GroupNorm, torch.nn.BatchNorm2d,
-                                  torch.nn.SyncBatchNorm))
-                   for m in model.rpn_head.modules())
+    assert not any(
+        isinstance(m, (torch.nn.GroupNorm, torch.nn.BatchNorm2d,
+                       torch.nn.SyncBatchNorm))
+        for m in model.rpn_head.modules())
     depth = 152 if '_x152' in name else 101 if '_r101' in name else 50
     assert model.backbone.depth == depth
     assert model.with_mask == ('mask-rcnn' in name)
@@ -145,19 +211,22 @@ def test_scratch_config_trains_end_to_end(shapes_root, tmp_path):
         'train_dataloader.num_workers=0',
         'train_dataloader.persistent_workers=False',
         'train_dataloader.dataset.pipeline.2.scale=(320,256)',
-        'train_cfg.max_iters=2', 'val_cfg=None', 'val_dataloader=None',
+        'train_cfg.max_iters=2',
+        'val_cfg=None',
+        'val_dataloader=None',
         'val_evaluator=None',
         'default_hooks.checkpoint.interval=2',
         'default_hooks.logger.interval=1',
     ]
-    out = run_tool(python_tool('train.py', config, '--work-dir', tmp_path,
-                               '--cfg-options', *opts))
+    out = run_tool(
+        python_tool('train.py', config, '--work-dir', tmp_path,
+                    '--cfg-options', *opts))
     assert 'Iter(train) [2/2]' in out
     assert re.search(r'Iter\(train\) \[1/2\].* images_seen: 2 ', out)
     ckpt = tmp_path / 'iter_2.pth'
     assert ckpt.is_file()
-    assert (tmp_path / 'last_checkpoint').read_text().strip().endswith(
-        'iter_2.pth')
+    assert (tmp_path /
+            'last_checkpoint').read_text().strip().endswith('iter_2.pth')
     saved = torch.load(ckpt, weights_only=True)
     assert saved['images_seen']['images_seen'] == 4  # 2 iters x batch 2
     assert 'rng_state' in saved

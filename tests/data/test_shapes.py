@@ -1,7 +1,6 @@
 # Copyright (c) rethink_mmdet contributors. All rights reserved.
 """Tests for the synthetic ``shapes`` dataset generator."""
 import hashlib
-import importlib.util
 import json
 import os
 import os.path as osp
@@ -14,24 +13,9 @@ from PIL import Image
 from pycocotools import mask as mask_utils
 from pycocotools.coco import COCO
 
+from rethink_mmdet.data import shapes
+
 REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-
-
-def _import_shapes():
-    try:
-        from rethink_mmdet.data import shapes
-        return shapes
-    except Exception:  # ImportError, or mmdet pulled in by the package init
-        path = osp.join(REPO_ROOT, 'rethink_mmdet', 'data', 'shapes.py')
-        spec = importlib.util.spec_from_file_location(
-            '_test_rethink_mmdet_shapes', path)
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[spec.name] = module
-        spec.loader.exec_module(module)
-        return module
-
-
-shapes = _import_shapes()
 SHAPES_CLASSES = shapes.SHAPES_CLASSES
 make_shapes = shapes.make_shapes
 
@@ -119,12 +103,14 @@ def test_prefix_property(tmp_path):
     for key in ('train_ann', 'val_ann'):
         s, b = _load(small[key]), _load(big[key])
         s_ids = {img['id'] for img in s['images']}
-        strip = [{k: v
-                  for k, v in ann.items() if k != 'id'}
-                 for ann in b['annotations'] if ann['image_id'] in s_ids]
-        assert strip == [{k: v
-                          for k, v in ann.items() if k != 'id'}
-                         for ann in s['annotations']]
+        strip = [{
+            k: v
+            for k, v in ann.items() if k != 'id'
+        } for ann in b['annotations'] if ann['image_id'] in s_ids]
+        assert strip == [{
+            k: v
+            for k, v in ann.items() if k != 'id'
+        } for ann in s['annotations']]
         assert len(b['annotations']) > len(s['annotations'])
 
 
@@ -135,8 +121,7 @@ def test_pycocotools_loading(dataset):
     ]
     assert SHAPES_CLASSES == ('circle', 'triangle', 'square', 'star')
     all_img_ids = []
-    for key, num, first_id in (('train_ann', 6, 1), ('val_ann', 4,
-                                                     1_000_001)):
+    for key, num, first_id in (('train_ann', 6, 1), ('val_ann', 4, 1_000_001)):
         coco = COCO(dataset[key])
         assert sorted(coco.getImgIds()) == list(
             range(first_id, first_id + num))
@@ -155,9 +140,8 @@ def test_pycocotools_loading(dataset):
     assert unl['categories'] == expected_cats
     unl_ids = [img['id'] for img in unl['images']]
     assert unl_ids == [2_000_001, 2_000_002, 2_000_003]
-    assert [img['file_name'] for img in unl['images']] == [
-        '000000.png', '000001.png', '000002.png'
-    ]
+    assert [img['file_name'] for img in unl['images']
+            ] == ['000000.png', '000001.png', '000002.png']
     all_img_ids += unl_ids
     assert len(set(all_img_ids)) == len(all_img_ids)
 
@@ -260,8 +244,8 @@ def test_cli(tmp_path):
     proc = subprocess.run([
         sys.executable,
         osp.join('tools', 'make_shapes.py'), '--out',
-        str(out), '--train', '3', '--val', '2', '--unlabeled', '2',
-        '--seed', '1', '--image-size', '64'
+        str(out), '--train', '3', '--val', '2', '--unlabeled', '2', '--seed',
+        '1', '--image-size', '64'
     ],
                           cwd=REPO_ROOT,
                           capture_output=True,

@@ -104,8 +104,7 @@ def test_exact_count_without_replacement_and_complement(coco_file, tmp_path):
         rest_file=rest)
 
 
-def test_same_seed_byte_identical_different_seed_differs(
-        coco_file, tmp_path):
+def test_same_seed_byte_identical_different_seed_differs(coco_file, tmp_path):
     ann, _ = coco_file
     paths = {}
     for name, seed in (('a', 5), ('b', 5), ('c', 6)):
@@ -148,18 +147,20 @@ def test_sampling_uses_sorted_ids_and_pcg64(coco_file, tmp_path):
     make_subset(ann, out, num_images=9, seed=11)
     sorted_ids = sorted(img['id'] for img in coco['images'])
     rng = np.random.Generator(np.random.PCG64(11))
-    expected = sorted(
-        sorted_ids[i] for i in rng.choice(37, size=9, replace=False))
+    expected = sorted(sorted_ids[i]
+                      for i in rng.choice(37, size=9, replace=False))
     assert [img['id'] for img in _load(out)['images']] == expected
 
 
-@pytest.mark.parametrize('fraction, total, expected', [
-    (0.2, 37, 7),   # 7.4 -> 7
-    (0.5, 37, 19),  # 18.5 -> 19 (halves up)
-    (0.35, 90, 32),  # 31.5 exactly -> 32, although 0.35 * 90 == 31.4999...
-    (1.0, 37, 37),
-    (0.02, 37, 1),  # 0.74 -> 1
-])
+@pytest.mark.parametrize(
+    'fraction, total, expected',
+    [
+        (0.2, 37, 7),  # 7.4 -> 7
+        (0.5, 37, 19),  # 18.5 -> 19 (halves up)
+        (0.35, 90, 32),  # 31.5 exactly -> 32, although 0.35 * 90 == 31.4999...
+        (1.0, 37, 37),
+        (0.02, 37, 1),  # 0.74 -> 1
+    ])
 def test_fraction_rounding(tmp_path, fraction, total, expected):
     ann = str(tmp_path / 'in.json')
     _write_coco(ann, num_images=total)
@@ -187,8 +188,10 @@ def test_errors(coco_file, tmp_path, kwargs, exc, match):
 
 def test_error_missing_file_duplicates_and_same_path(tmp_path):
     with pytest.raises(FileNotFoundError, match='does not exist'):
-        make_subset(str(tmp_path / 'nope.json'), str(tmp_path / 'o.json'),
-                    num_images=1)
+        make_subset(
+            str(tmp_path / 'nope.json'),
+            str(tmp_path / 'o.json'),
+            num_images=1)
     dup = str(tmp_path / 'dup.json')
     with open(dup, 'w') as f:
         json.dump(dict(images=[dict(id=1), dict(id=1)]), f)
@@ -202,8 +205,8 @@ def test_image_only_input(tmp_path):
     """An image-only file (e.g. unlabeled2017 image_info) can be split."""
     src = str(tmp_path / 'unlabeled.json')
     with open(src, 'w') as f:
-        json.dump(dict(images=[dict(id=i) for i in range(8)],
-                       categories=[]), f)
+        json.dump(
+            dict(images=[dict(id=i) for i in range(8)], categories=[]), f)
     out = str(tmp_path / 'o.json')
     info = make_subset(src, out, num_images=3)
     assert info['num_annotations'] == 0
@@ -213,8 +216,12 @@ def test_image_only_input(tmp_path):
 def test_on_shapes_dataset(tmp_path):
     from rethink_mmdet.data.shapes import make_shapes
     paths = make_shapes(
-        str(tmp_path / 'shapes'), num_train=10, num_val=0, num_unlabeled=0,
-        seed=0, image_size=64)
+        str(tmp_path / 'shapes'),
+        num_train=10,
+        num_val=0,
+        num_unlabeled=0,
+        seed=0,
+        image_size=64)
     out = str(tmp_path / 'sub.json')
     make_subset(paths['train_ann'], out, fraction=0.5, seed=0)
     from pycocotools.coco import COCO
@@ -230,10 +237,13 @@ def test_cli(coco_file, tmp_path):
     ann, _ = coco_file
     out = str(tmp_path / 'cli' / 'sub.json')
     rest = str(tmp_path / 'cli' / 'rest.json')
-    proc = subprocess.run(
-        [sys.executable, TOOL, ann, '--fraction', '0.2', '--seed', '4',
-         '--out', out, '--rest-out', rest],
-        cwd=REPO_ROOT, capture_output=True, text=True)
+    proc = subprocess.run([
+        sys.executable, TOOL, ann, '--fraction', '0.2', '--seed', '4', '--out',
+        out, '--rest-out', rest
+    ],
+                          cwd=REPO_ROOT,
+                          capture_output=True,
+                          text=True)
     assert proc.returncode == 0, proc.stderr
     assert 'subset: 7 of 37 images' in proc.stdout
     assert len(_load(out)['images']) == 7
@@ -243,10 +253,14 @@ def test_cli(coco_file, tmp_path):
     make_subset(ann, lib_out, fraction=0.2, seed=4)
     assert _read_bytes(lib_out) == _read_bytes(out)
 
-    bad = subprocess.run(
-        [sys.executable, TOOL, ann, '--num-images', '99', '--seed', '0',
-         '--out', str(tmp_path / 'x.json')],
-        cwd=REPO_ROOT, capture_output=True, text=True)
+    bad = subprocess.run([
+        sys.executable, TOOL, ann, '--num-images', '99', '--seed', '0',
+        '--out',
+        str(tmp_path / 'x.json')
+    ],
+                         cwd=REPO_ROOT,
+                         capture_output=True,
+                         text=True)
     assert bad.returncode == 1
     assert 'only 37 images' in bad.stderr
     assert not osp.exists(str(tmp_path / 'x.json'))

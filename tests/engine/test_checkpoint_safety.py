@@ -22,15 +22,19 @@ def test_real_checkpoint_needs_exactly_allow_listed_globals(mask_rcnn_run):
     # (the failure this module fixes) ...
     proc = subprocess.run(
         [sys.executable, '-c', f'import torch; torch.load({ckpt!r})'],
-        capture_output=True, text=True)
+        capture_output=True,
+        text=True)
     assert proc.returncode != 0
     assert 'HistoryBuffer' in proc.stderr
     # ... and every global it needs is in our allow-list (asked in a fresh
     # process, where nothing is allow-listed yet).
-    proc = subprocess.run(
-        [sys.executable, '-c', 'import torch; print(*torch.serialization.'
-         f'get_unsafe_globals_in_checkpoint({ckpt!r}))'],
-        capture_output=True, text=True, check=True)
+    proc = subprocess.run([
+        sys.executable, '-c', 'import torch; print(*torch.serialization.'
+        f'get_unsafe_globals_in_checkpoint({ckpt!r}))'
+    ],
+                          capture_output=True,
+                          text=True,
+                          check=True)
     needed = set(proc.stdout.split())
     assert 'mmengine.logging.history_buffer.HistoryBuffer' in needed
     assert needed <= set(safe_global_names()), needed

@@ -65,7 +65,11 @@ CONFIG = textwrap.dedent(f'''
         allow_failed_imports=False)
     custom_hooks = [dict(type='ImagesSeenHook'),
                     dict(type='ServedImagesRecorder')]
-    train_dataloader = dict(dataset=dict(pipeline=[
+    # DefaultSampler (the shapes configs use InfiniteSampler): its epoch
+    # ends are logging points of the hook, exercised below.
+    train_dataloader = dict(
+        sampler=dict(type='DefaultSampler', shuffle=True),
+        dataset=dict(pipeline=[
         dict(type='LoadImageFromFile'),
         dict(type='LoadAnnotations', with_bbox=True),
         dict(type='Resize', scale={RESIZED[::-1]!r}, keep_ratio=True),
@@ -141,16 +145,18 @@ def train(test_config, work_dir, *args, dist=False):
         cmd = ['bash', f'{REPO}/tools/dist_train.sh', config, '2']
     else:
         cmd = python_tool('train.py', config)
-    return run_tool(cmd + ['--work-dir', str(work_dir), *map(str, args)],
-                    env=env)
+    return run_tool(
+        cmd + ['--work-dir', str(work_dir), *map(str, args)], env=env)
 
 
 def served(work_dir, rank=0):
     """``{iter: [(img_id, img_shape), ...]}`` served to ``rank``."""
     path = work_dir / f'served_rank{rank}.jsonl'
     records = [json.loads(line) for line in path.read_text().splitlines()]
-    return {r['iter']: list(zip(r['img_ids'], map(tuple, r['img_shapes'])))
-            for r in records}
+    return {
+        r['iter']: list(zip(r['img_ids'], map(tuple, r['img_shapes'])))
+        for r in records
+    }
 
 
 def expected_cumulative(served_per_rank, instances):
@@ -183,9 +189,11 @@ def logged(work_dir):
 
 def printed(output):
     """``[(iter, images, instances, pixels)]`` from the text log."""
-    return [tuple(map(int, m)) for m in re.findall(
-        r'Iter\(train\) \[\s*(\d+)/\d+\].*images_seen: (\d+)\s+'
-        r'instances_seen: (\d+)\s+pixels_seen: (\d+)', output)]
+    return [
+        tuple(map(int, m)) for m in re.findall(
+            r'Iter\(train\) \[\s*(\d+)/\d+\].*images_seen: (\d+)\s+'
+            r'instances_seen: (\d+)\s+pixels_seen: (\d+)', output)
+    ]
 
 
 def stored(ckpt):
@@ -206,11 +214,12 @@ def single_run(test_config, crowd_shapes, tmp_path_factory):
 
 def test_count_data_batch_definitions():
     samples = []
-    for (h, w), num_gt, num_ignored in (((200, 150), 3, 2), ((120, 90), 0,
-                                                             1)):
-        sample = DetDataSample(metainfo=dict(
-            img_shape=(h, w), pad_shape=(224, 160),
-            batch_input_shape=(224, 160)))
+    for (h, w), num_gt, num_ignored in (((200, 150), 3, 2), ((120, 90), 0, 1)):
+        sample = DetDataSample(
+            metainfo=dict(
+                img_shape=(h, w),
+                pad_shape=(224, 160),
+                batch_input_shape=(224, 160)))
         sample.gt_instances = InstanceData(bboxes=torch.zeros(num_gt, 4))
         sample.ignored_instances = InstanceData(
             bboxes=torch.zeros(num_ignored, 4))
@@ -228,7 +237,8 @@ def test_single_process_counts_equal_served_images(single_run, crowd_shapes):
     assert sorted(expected) == [1, 2, 3, 4, 5, 6]
     # Two epochs of the 12 images, the all-crowd image 1 included.
     assert expected[6][IMAGES_SEEN] == 24
-    assert {i for per_iter in served(work_dir).values()
+    assert {i
+            for per_iter in served(work_dir).values()
             for i, _ in per_iter} == set(instances)
     # Logged every iteration as the current cumulative value (not a window
     # mean, although mean_pattern matches every key) ...
@@ -250,8 +260,10 @@ def test_resume_continues_counts(single_run, test_config, crowd_shapes,
     assert 'resumed epoch: 0, iter: 3' in out
     first, resumed = served(first_dir), served(tmp_path)
     assert sorted(resumed) == [4, 5, 6]
-    expected = expected_cumulative(
-        [{it: first[it] for it in (1, 2, 3)}, resumed], instances)
+    expected = expected_cumulative([{
+        it: first[it]
+        for it in (1, 2, 3)
+    }, resumed], instances)
     assert logged(tmp_path) == {it: expected[it] for it in (4, 5, 6)}
     assert stored(tmp_path / 'iter_6.pth') == expected[6]
     # The resumed run saw the same images as the uninterrupted one.
@@ -266,8 +278,12 @@ def test_two_process_counts_are_summed_over_ranks(single_run, test_config,
     iteration, and its stored counts must be global all the same."""
     first_dir, _ = single_run
     root, instances = crowd_shapes
-    out = train(test_config, tmp_path, *options(root, 4, 2, log_interval=3),
-                f'load_from={first_dir / "iter_6.pth"}', dist=True)
+    out = train(
+        test_config,
+        tmp_path,
+        *options(root, 4, 2, log_interval=3),
+        f'load_from={first_dir / "iter_6.pth"}',
+        dist=True)
     assert 'Distributed training: True' in out
     assert 'counting starts at 0' in out
     ranks = [served(tmp_path, rank) for rank in (0, 1)]

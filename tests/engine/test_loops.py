@@ -54,12 +54,17 @@ class ImageSizes:
         return dict(height=int(h), width=int(w))
 
 
-def build(kind, dataset, rank, world_size, monkeypatch, batch_size=3,
+def build(kind,
+          dataset,
+          rank,
+          world_size,
+          monkeypatch,
+          batch_size=3,
           drop_last=False):
     """``(mmengine/mmdet batch sampler, the same wrapped for resuming)``,
     two independent copies, for ``rank`` of ``world_size``."""
-    monkeypatch.setattr('mmengine.dataset.sampler.get_dist_info',
-                        lambda: (rank, world_size))
+    monkeypatch.setattr('mmengine.dataset.sampler.get_dist_info', lambda:
+                        (rank, world_size))
     sampler_type, grouping = kind.split('+')
     pair = []
     for _ in range(2):
@@ -75,8 +80,9 @@ def build(kind, dataset, rank, world_size, monkeypatch, batch_size=3,
         inner.sampler, batch_size, batch_sampler=inner)
 
 
-KINDS = ['default+plain', 'default+aspect', 'infinite+plain',
-         'infinite+aspect']
+KINDS = [
+    'default+plain', 'default+aspect', 'infinite+plain', 'infinite+aspect'
+]
 
 
 @pytest.mark.parametrize('kind', KINDS)
@@ -85,8 +91,8 @@ KINDS = ['default+plain', 'default+aspect', 'infinite+plain',
 def test_start_at_any_position_continues_the_sequence(kind, rank, world_size,
                                                       drop_last, monkeypatch):
     dataset = ImageSizes(23)
-    reference, _ = build(kind, dataset, rank, world_size, monkeypatch,
-                         drop_last=drop_last)
+    reference, _ = build(
+        kind, dataset, rank, world_size, monkeypatch, drop_last=drop_last)
     infinite = kind.startswith('infinite')
     epochs = [0] if infinite else [0, 3]
     for epoch in epochs:
@@ -94,16 +100,22 @@ def test_start_at_any_position_continues_the_sequence(kind, rank, world_size,
         expected = list(itertools.islice(iter(reference), 40))
         assert len(expected) >= 2
         for batch in range(len(expected) + 1):
-            _, resumable = build(kind, dataset, rank, world_size,
-                                 monkeypatch, drop_last=drop_last)
+            _, resumable = build(
+                kind,
+                dataset,
+                rank,
+                world_size,
+                monkeypatch,
+                drop_last=drop_last)
             resumable.set_epoch(epoch)  # the run's set_epoch, then resume
             resumable.start_at(SamplerPosition(epoch, batch, SEED))
-            got = list(itertools.islice(iter(resumable),
-                                        len(expected) - batch))
+            got = list(
+                itertools.islice(iter(resumable),
+                                 len(expected) - batch))
             assert got == expected[batch:], (epoch, batch)
         # without a position: the wrapped sampler's own batches
-        _, plain = build(kind, dataset, rank, world_size, monkeypatch,
-                         drop_last=drop_last)
+        _, plain = build(
+            kind, dataset, rank, world_size, monkeypatch, drop_last=drop_last)
         plain.set_epoch(epoch)
         assert list(itertools.islice(iter(plain), 40)) == expected
 
@@ -123,17 +135,18 @@ def test_unknown_batch_sampler_replays_indices_only(monkeypatch):
     drawn and dropped (no data), with a warning."""
 
     class EveryOther(BatchSampler):
+
         def __iter__(self):
             return itertools.islice(super().__iter__(), 0, None, 2)
 
-    monkeypatch.setattr('mmengine.dataset.sampler.get_dist_info',
-                        lambda: (0, 1))
+    monkeypatch.setattr('mmengine.dataset.sampler.get_dist_info', lambda:
+                        (0, 1))
     dataset = ImageSizes(30)
     expected = list(EveryOther(DefaultSampler(dataset, seed=SEED), 2, False))
     wrapped = ResumableBatchSampler(
-        DefaultSampler(dataset, seed=SEED), 2,
-        batch_sampler=EveryOther(DefaultSampler(dataset, seed=SEED), 2,
-                                 False))
+        DefaultSampler(dataset, seed=SEED),
+        2,
+        batch_sampler=EveryOther(DefaultSampler(dataset, seed=SEED), 2, False))
     wrapped.start_at(SamplerPosition(0, 3, SEED))
     assert list(wrapped) == expected[3:]
 
@@ -144,10 +157,12 @@ def mixed_dataset(shapes_root):
     return MultiSourceDataset(
         sources=[name for _, name in splits],
         datasets=[
-            dict(type='ShapesDataset', data_root=shapes_root,
-                 ann_file=f'annotations/instances_{split}.json',
-                 data_prefix=dict(img=f'{split}/'), pipeline=[])
-            for split, _ in splits
+            dict(
+                type='ShapesDataset',
+                data_root=shapes_root,
+                ann_file=f'annotations/instances_{split}.json',
+                data_prefix=dict(img=f'{split}/'),
+                pipeline=[]) for split, _ in splits
         ])
 
 
@@ -158,8 +173,12 @@ def test_mixed_source_sampler_resumes_through_its_state_dict(
     dataset = mixed_dataset(shapes_root)
 
     def make():
-        sampler = MixedSourceSampler(dataset, epoch_source=epoch_source,
-                                     seed=SEED, rank=rank, world_size=2)
+        sampler = MixedSourceSampler(
+            dataset,
+            epoch_source=epoch_source,
+            seed=SEED,
+            rank=rank,
+            world_size=2)
         inner = MixedSourceBatchSampler(sampler, 4)
         return inner, ResumableBatchSampler(sampler, 4, batch_sampler=inner)
 
@@ -174,9 +193,11 @@ def test_mixed_source_sampler_resumes_through_its_state_dict(
 
 
 def test_wrap_batch_sampler_keeps_the_config(shapes_root):
-    cfg = dict(batch_size=2, drop_last=True,
-               sampler=dict(type='DefaultSampler'),
-               batch_sampler=dict(type='AspectRatioBatchSampler'))
+    cfg = dict(
+        batch_size=2,
+        drop_last=True,
+        sampler=dict(type='DefaultSampler'),
+        batch_sampler=dict(type='AspectRatioBatchSampler'))
     wrapped = wrap_batch_sampler(cfg)
     assert 'drop_last' not in wrapped and cfg['drop_last'] is True
     assert wrapped['batch_sampler'] == dict(
@@ -185,10 +206,11 @@ def test_wrap_batch_sampler_keeps_the_config(shapes_root):
         drop_last=True)
     assert wrap_batch_sampler(wrapped) == wrapped  # not wrapped twice
     dataset = ShapesDataset(
-        data_root=shapes_root, ann_file='annotations/instances_train.json',
-        data_prefix=dict(img='train/'), pipeline=[])
-    built = ResumableBatchSampler(DefaultSampler(dataset), 5,
-                                  drop_last=True)
+        data_root=shapes_root,
+        ann_file='annotations/instances_train.json',
+        data_prefix=dict(img='train/'),
+        pipeline=[])
+    built = ResumableBatchSampler(DefaultSampler(dataset), 5, drop_last=True)
     assert isinstance(built.batch_sampler, BatchSampler)
     assert len(built) == len(dataset) // 5 and built.drop_last
 
@@ -253,8 +275,10 @@ def options(shapes_root, ckpt_interval):
 
 
 def read_ids(path):
-    return [tuple(json.loads(line)[:2]) + (json.loads(line)[2], )
-            for line in open(path)]
+    return [
+        tuple(json.loads(line)[:2]) + (json.loads(line)[2], )
+        for line in open(path)
+    ]
 
 
 def assert_same_weights(a, b):
@@ -273,17 +297,22 @@ def test_resume_sees_the_same_batches_and_ends_equal(shapes_root, tmp_path,
     middle of an epoch for the epoch loop, of the second pass over the data
     for a finite sampler) trains on the same image ids per iteration and
     ends with bitwise equal weights, without fetching a batch twice."""
-    env = {'PYTHONPATH': f'{tmp_path}{os.pathsep}'
-           f'{os.environ.get("PYTHONPATH", "")}'}
+    env = {
+        'PYTHONPATH':
+        f'{tmp_path}{os.pathsep}'
+        f'{os.environ.get("PYTHONPATH", "")}'
+    }
     full_ids, part_ids = tmp_path / 'full.jsonl', tmp_path / 'part.jsonl'
     final = 'iter_8.pth' if loop == 'iter' else 'iter_9.pth'
-    opts = [*options(shapes_root, 4),
-            f'train_dataloader.sampler.type={sampler}',
-            'default_hooks.checkpoint.max_keep_ckpts=-1']
+    opts = [
+        *options(shapes_root, 4), f'train_dataloader.sampler.type={sampler}',
+        'default_hooks.checkpoint.max_keep_ckpts=-1'
+    ]
     full = tmp_path / 'full'
-    run_tool(python_tool('train.py', loop_config(tmp_path, loop, full_ids),
-                         '--work-dir', full, '--cfg-options', *opts),
-             env=env)
+    run_tool(
+        python_tool('train.py', loop_config(tmp_path, loop, full_ids),
+                    '--work-dir', full, '--cfg-options', *opts),
+        env=env)
     ckpt = torch.load(full / 'iter_4.pth', weights_only=True)
     position = ckpt['message_hub']['runtime_info'][POSITION_KEY]
     expected = (1, 1) if sampler == 'DefaultSampler' else (0, 4)
@@ -294,10 +323,10 @@ def test_resume_sees_the_same_batches_and_ends_equal(shapes_root, tmp_path,
     part.mkdir()
     (part / 'iter_4.pth').write_bytes((full / 'iter_4.pth').read_bytes())
     (part / 'last_checkpoint').write_text(str(part / 'iter_4.pth'))
-    out = run_tool(python_tool('train.py',
-                               loop_config(tmp_path, loop, part_ids),
-                               '--work-dir', part, '--cfg-options', *opts),
-                   env=env)
+    out = run_tool(
+        python_tool('train.py', loop_config(tmp_path, loop, part_ids),
+                    '--work-dir', part, '--cfg-options', *opts),
+        env=env)
     assert re.search(r'resumed epoch: \d+, iter: 4', out)
     assert 'Advance dataloader' not in out  # mmengine's replay
     assert 'without loading the trained batches again' in out
@@ -312,15 +341,21 @@ def test_sigterm_mid_epoch_then_restart_equals_uninterrupted_run(
     again continues inside epoch 1 with the same image ids (not from its
     start, not at epoch 2) and ends with bitwise equal weights (an epoch
     LR step, random flips)."""
-    env = {'PYTHONPATH': f'{tmp_path}{os.pathsep}'
-           f'{os.environ.get("PYTHONPATH", "")}'}
+    env = {
+        'PYTHONPATH':
+        f'{tmp_path}{os.pathsep}'
+        f'{os.environ.get("PYTHONPATH", "")}'
+    }
     full_ids, part_ids = tmp_path / 'full.jsonl', tmp_path / 'part.jsonl'
-    opts = [*options(shapes_root, 100),
-            'train_dataloader.sampler.type=DefaultSampler']
+    opts = [
+        *options(shapes_root, 100),
+        'train_dataloader.sampler.type=DefaultSampler'
+    ]
     full = tmp_path / 'full'
-    run_tool(python_tool('train.py', loop_config(tmp_path, 'epoch', full_ids),
-                         '--work-dir', full, '--cfg-options', *opts),
-             env=env)
+    run_tool(
+        python_tool('train.py', loop_config(tmp_path, 'epoch', full_ids),
+                    '--work-dir', full, '--cfg-options', *opts),
+        env=env)
     cfg = loop_config(tmp_path, 'epoch', part_ids)
     with open(cfg, 'a') as f:
         f.write("custom_hooks = custom_hooks + "

@@ -25,20 +25,22 @@ from mmengine.fileio import get_file_backend
 from mmengine.runner.checkpoint import find_latest_checkpoint
 
 import rethink_mmdet  # noqa: F401  (allow-lists checkpoint globals)
-from rethink_mmdet.engine import atomic_checkpoint
 from rethink_mmdet.engine.atomic_checkpoint import (AtomicLocalBackend,
                                                     is_complete_checkpoint,
                                                     repair_last_checkpoint)
 from rethink_mmdet.engine.preemption import (PREEMPTED_EXIT_CODE,
                                              PreemptionCheckpointHook)
 from rethink_mmdet.engine.rng_state import (RNG_STATE_KEY, RNGStateHook,
-                                            _RestoreBeforeBatch,
-                                            get_rng_state, set_rng_state)
-from tests.conftest import (MASK_RCNN, REPO, RETINANET, python_tool,
-                            run_tool, short_run_options)
+                                            _RestoreBeforeBatch, get_rng_state,
+                                            set_rng_state)
+from rethink_mmdet.utils import TMP_MARKER, atomic_io
+from tests.conftest import (MASK_RCNN, REPO, RETINANET, python_tool, run_tool,
+                            short_run_options)
 
-IMPORTS = ['rethink_mmdet', 'rethink_mmdet.engine.preemption',
-           'rethink_mmdet.engine.rng_state']
+IMPORTS = [
+    'rethink_mmdet', 'rethink_mmdet.engine.preemption',
+    'rethink_mmdet.engine.rng_state'
+]
 TIMEOUT = 240  # per process; a hang fails the test instead of the suite
 
 
@@ -54,7 +56,8 @@ def preemptible_config(tmp_path, base):
     cfg_dir = tmp_path / 'configs'
     cfg_dir.mkdir(exist_ok=True)
     path = cfg_dir / 'preemptible.py'
-    path.write_text(textwrap.dedent(f'''\
+    path.write_text(
+        textwrap.dedent(f'''\
         _base_ = {str(base)!r}
         custom_imports = dict(imports={IMPORTS!r}, allow_failed_imports=False)
         resume = True
@@ -85,8 +88,9 @@ def checkpoints(work_dir):
     """``{iteration: path}`` of the ``iter_*.pth`` files in ``work_dir``."""
     return {
         int(m.group(1)): work_dir / m.group(0)
-        for m in map(re.compile(r'iter_(\d+)\.pth').fullmatch,
-                     os.listdir(work_dir)) if m
+        for m in map(
+            re.compile(r'iter_(\d+)\.pth').fullmatch, os.listdir(work_dir))
+        if m
     }
 
 
@@ -95,12 +99,20 @@ class Process:
     ``wait_for`` blocks until a line matches."""
 
     def __init__(self, cmd, env=None):
-        full_env = dict(os.environ, OMP_NUM_THREADS='1', PYTHONUNBUFFERED='1',
-                        PYTHON=sys.executable)
+        full_env = dict(
+            os.environ,
+            OMP_NUM_THREADS='1',
+            PYTHONUNBUFFERED='1',
+            PYTHON=sys.executable)
         full_env.update(env or {})
         self.proc = subprocess.Popen(
-            cmd, cwd=REPO, env=full_env, stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT, text=True, start_new_session=True)
+            cmd,
+            cwd=REPO,
+            env=full_env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            start_new_session=True)
         self.lines = []
         self._changed = threading.Condition()
         self._reader = threading.Thread(target=self._read, daemon=True)
@@ -139,37 +151,83 @@ class Process:
         self._reader.join(10)
         return self.proc.returncode
 
+    def processes(self):
+        """Pids of this run's processes: the one it started and every
+        descendant seen so far (remembered, so that a worker reparented
+        after its parent died is still known)."""
+        self.pids = getattr(self, 'pids', {self.proc.pid})
+        self.pids |= descendants(self.pids)
+        return set(self.pids)
+
     def kill(self):
-        if self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait()
+        """SIGKILL exactly the processes this run started, by pid."""
+        pids = self.processes()
+        if self.proc.poll() is not None:  # reaped: its pid may be reused
+            pids.discard(self.proc.pid)
+        for pid in alive(pids):
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        self.proc.wait()
 
 
-def processes_with(text):
-    """``{pid: (cmdline, environ)}`` of the processes whose command line
-    contains ``text``."""
-    found = {}
+def _parents():
+    """``{pid: parent pid}`` of every process, from /proc."""
+    parents = {}
     for pid in filter(str.isdigit, os.listdir('/proc')):
+        try:
+            with open(f'/proc/{pid}/stat') as f:
+                stat = f.read()
+        except OSError:
+            continue
+        # "pid (comm) state ppid ...": comm may hold spaces and parentheses
+        parents[int(pid)] = int(stat.rsplit(')', 1)[1].split()[1])
+    return parents
+
+
+def descendants(roots):
+    """Pids of the living descendants of the processes ``roots``."""
+    parents = _parents()
+    found, frontier = set(), set(roots)
+    while frontier:
+        frontier = {p for p, pp in parents.items() if pp in frontier} - found
+        found |= frontier
+    return found
+
+
+def alive(pids):
+    """The pids of ``pids`` that still run (zombies count as gone)."""
+    running = set()
+    for pid in pids:
+        try:
+            with open(f'/proc/{pid}/stat') as f:
+                state = f.read().rsplit(')', 1)[1].split()[0]
+        except OSError:
+            continue
+        if state != 'Z':
+            running.add(pid)
+    return running
+
+
+def processes_with(text, pids):
+    """``{pid: (cmdline, environ)}`` of the processes of ``pids`` whose
+    command line contains ``text``."""
+    found = {}
+    for pid in pids:
         try:
             with open(f'/proc/{pid}/cmdline', 'rb') as f:
                 cmdline = f.read().decode(errors='replace')
             with open(f'/proc/{pid}/environ', 'rb') as f:
                 environ = dict(
-                    kv.split('=', 1) for kv in
-                    f.read().decode(errors='replace').split('\0') if '=' in kv)
+                    kv.split('=', 1)
+                    for kv in f.read().decode(errors='replace').split('\0')
+                    if '=' in kv)
         except OSError:
             continue
-        if text in cmdline and int(pid) != os.getpid():
-            found[int(pid)] = cmdline, environ
+        if text in cmdline:
+            found[pid] = cmdline, environ
     return found
-
-
-def kill_all_with(text):
-    for pid in processes_with(text):
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
 
 
 def assert_same_training_state(expected, actual):
@@ -179,8 +237,10 @@ def assert_same_training_state(expected, actual):
     b = torch.load(actual, weights_only=True)
     assert a['meta']['iter'] == b['meta']['iter']
     assert a['state_dict'].keys() == b['state_dict'].keys()
-    differ = [k for k in a['state_dict']
-              if not torch.equal(a['state_dict'][k], b['state_dict'][k])]
+    differ = [
+        k for k in a['state_dict']
+        if not torch.equal(a['state_dict'][k], b['state_dict'][k])
+    ]
     assert not differ, f'{len(differ)} weights differ, e.g. {differ[:3]}'
     state_a, state_b = a['optimizer']['state'], b['optimizer']['state']
     assert state_a.keys() == state_b.keys()
@@ -207,7 +267,7 @@ def test_atomic_backend_replaces_whole_file_or_nothing(tmp_path, monkeypatch):
         assert open(tmp, 'rb').read() == b'new content'
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(atomic_checkpoint, '_commit', killed)
+    monkeypatch.setattr(atomic_io, '_commit', killed)
     with pytest.raises(KeyboardInterrupt):
         backend.put(b'new content', target)
     assert target.read_bytes() == b'old'
@@ -220,6 +280,7 @@ def test_atomic_backend_replaces_whole_file_or_nothing(tmp_path, monkeypatch):
 
 
 def test_repair_last_checkpoint_picks_newest_complete(tmp_path):
+
     def save(name, mtime):
         path = tmp_path / name
         torch.save({'meta': {'iter': 1}}, path)
@@ -235,7 +296,7 @@ def test_repair_last_checkpoint_picks_newest_complete(tmp_path):
     os.utime(truncated, ns=(3_000_000_000, 3_000_000_000))
     assert is_complete_checkpoint(new) and not is_complete_checkpoint(
         str(truncated))
-    temp = tmp_path / f'.iter_8.pth{atomic_checkpoint.TMP_MARKER}1-abc'
+    temp = tmp_path / f'.iter_8.pth{TMP_MARKER}1-abc'
     temp.write_bytes(b'partial')
 
     # 1. pointer cut short by a kill -> newest complete checkpoint
@@ -275,8 +336,8 @@ def test_rng_state_survives_weights_only_checkpoint(tmp_path):
     expected = draws()
     torch.save({RNG_STATE_KEY: state}, tmp_path / 'ckpt.pth')
     draws()
-    set_rng_state(torch.load(tmp_path / 'ckpt.pth',
-                             weights_only=True)[RNG_STATE_KEY])
+    set_rng_state(
+        torch.load(tmp_path / 'ckpt.pth', weights_only=True)[RNG_STATE_KEY])
     assert draws() == expected
 
 
@@ -319,7 +380,8 @@ def test_unarmed_handler_behaves_like_default_and_workers_ignore(tmp_path):
     default action of SIGTERM; dataloader workers, which inherit the
     handlers, ignore the signal (clusters signal every process)."""
     script = tmp_path / 'unarmed.py'
-    script.write_text(textwrap.dedent('''\
+    script.write_text(
+        textwrap.dedent('''\
         import os, signal, sys, time
         import torch
         from torch.utils.data import DataLoader, Dataset
@@ -341,8 +403,11 @@ def test_unarmed_handler_behaves_like_default_and_workers_ignore(tmp_path):
         time.sleep(10)
         print('not terminated', flush=True)
         '''))
-    proc = subprocess.run([sys.executable, str(script)], cwd=REPO,
-                          capture_output=True, text=True, timeout=120)
+    proc = subprocess.run([sys.executable, str(script)],
+                          cwd=REPO,
+                          capture_output=True,
+                          text=True,
+                          timeout=120)
     assert 'workers survived [0, 1]' in proc.stdout, proc.stderr[-3000:]
     assert 'not terminated' not in proc.stdout
     assert proc.returncode == -signal.SIGTERM, proc.stderr[-3000:]
@@ -363,12 +428,13 @@ def test_sigterm_then_restart_equals_uninterrupted_run(shapes_root, tmp_path):
     cfg = preemptible_config(tmp_path, MASK_RCNN)
     opts = train_options(shapes_root, max_iters=6, ckpt_interval=100)
     reference = tmp_path / 'uninterrupted'
-    run_tool(python_tool('train.py', cfg, '--work-dir', reference,
-                         '--cfg-options', *opts))
+    run_tool(
+        python_tool('train.py', cfg, '--work-dir', reference, '--cfg-options',
+                    *opts))
 
     work_dir = tmp_path / 'preempted'
-    cmd = python_tool('train.py', cfg, '--work-dir', work_dir,
-                      '--cfg-options', *opts)
+    cmd = python_tool('train.py', cfg, '--work-dir', work_dir, '--cfg-options',
+                      *opts)
     run = Process(cmd)
     try:
         run.wait_for(r'Iter\(train\) \[\s*2/6\]')
@@ -399,9 +465,9 @@ SLOW_COMMIT = textwrap.dedent('''\
     import sys
     import time
 
-    from rethink_mmdet.engine import atomic_checkpoint
+    from rethink_mmdet.utils import atomic_io
 
-    commit = atomic_checkpoint._commit
+    commit = atomic_io._commit
 
 
     def slow_commit(tmp_path, filepath):
@@ -411,7 +477,7 @@ SLOW_COMMIT = textwrap.dedent('''\
         commit(tmp_path, filepath)
 
 
-    atomic_checkpoint._commit = slow_commit
+    atomic_io._commit = slow_commit
     sys.argv = sys.argv[1:]
     runpy.run_path(sys.argv[0], run_name='__main__')
     ''')
@@ -426,8 +492,8 @@ def test_sigkill_during_checkpoint_write_leaves_resume_working(
     work_dir = tmp_path / 'killed'
     wrapper = tmp_path / 'slow_commit_train.py'
     wrapper.write_text(SLOW_COMMIT.format(name='iter_4.pth'))
-    cmd = python_tool('train.py', cfg, '--work-dir', work_dir,
-                      '--cfg-options', *opts)
+    cmd = python_tool('train.py', cfg, '--work-dir', work_dir, '--cfg-options',
+                      *opts)
     run = Process([sys.executable, str(wrapper), *cmd[1:]])
     try:
         run.wait_for('WRITING .*iter_4.pth')
@@ -456,29 +522,37 @@ def test_sigterm_to_one_rank_of_two_process_run(shapes_root, tmp_path):
     cfg = preemptible_config(tmp_path, RETINANET)
     opts = train_options(shapes_root, max_iters=6, ckpt_interval=100)
     work_dir = tmp_path / 'dist'
-    cmd = ['bash', f'{REPO}/tools/dist_train.sh', cfg, '2', '--work-dir',
-           str(work_dir), '--cfg-options', *opts]
+    cmd = [
+        'bash', f'{REPO}/tools/dist_train.sh', cfg, '2', '--work-dir',
+        str(work_dir), '--cfg-options', *opts
+    ]
     run = Process(cmd, env={'PORT': str(free_port())})
     try:
         run.wait_for(r'Iter\(train\) \[\s*2/6\]')
-        workers = {int(env['RANK']): pid
-                   for pid, (_, env) in processes_with(str(work_dir)).items()
-                   if 'TORCHELASTIC_RUN_ID' in env and 'RANK' in env}
+        workers = {
+            int(env['RANK']): pid
+            for pid, (
+                _,
+                env) in processes_with(str(work_dir), run.processes()).items()
+            if 'TORCHELASTIC_RUN_ID' in env and 'RANK' in env
+        }
         assert sorted(workers) == [0, 1], workers
         os.kill(workers[1], signal.SIGTERM)
         returncode = run.finish()
     finally:
         run.kill()
-        kill_all_with(str(work_dir))
     out = run.output
     # torchrun reports each worker's exit status and exits non-zero itself
     assert returncode != 0
     exit_codes = {
-        int(rank): int(code) for rank, code in re.findall(
+        int(rank): int(code)
+        for rank, code in re.findall(
             r'rank\s*: (\d+) \(local_rank: \d+\)\s+exitcode\s*: (-?\d+)', out)
     }
-    assert exit_codes == {0: PREEMPTED_EXIT_CODE,
-                          1: PREEMPTED_EXIT_CODE}, out[-6000:]
+    assert exit_codes == {
+        0: PREEMPTED_EXIT_CODE,
+        1: PREEMPTED_EXIT_CODE
+    }, out[-6000:]
     # rank 0 got no signal: it stopped because the ranks agreed
     assert 'Preemption requested (a signal on another rank)' in out
     assert out.count('Preemption requested') == 1
@@ -500,23 +574,27 @@ def test_sigterm_to_torchrun_stops_workers_cleanly(shapes_root, tmp_path):
     cfg = preemptible_config(tmp_path, RETINANET)
     opts = train_options(shapes_root, max_iters=6, ckpt_interval=100)
     work_dir = tmp_path / 'dist'
-    cmd = ['bash', f'{REPO}/tools/dist_train.sh', cfg, '2', '--work-dir',
-           str(work_dir), '--cfg-options', *opts]
+    cmd = [
+        'bash', f'{REPO}/tools/dist_train.sh', cfg, '2', '--work-dir',
+        str(work_dir), '--cfg-options', *opts
+    ]
     run = Process(cmd, env={'PORT': str(free_port())})
     try:
         run.wait_for(r'Iter\(train\) \[\s*2/6\]')
         torchrun = [
-            pid for pid, (cmdline, env) in processes_with(
-                str(work_dir)).items() if 'TORCHELASTIC_RUN_ID' not in env
+            pid for pid, (
+                cmdline,
+                env) in processes_with(str(work_dir), run.processes()).items()
+            if 'TORCHELASTIC_RUN_ID' not in env
             and 'torch.distributed.run' in cmdline
         ]
         assert len(torchrun) == 1, torchrun
         os.kill(torchrun[0], signal.SIGTERM)
+        started = run.processes()
         run.finish()
-        leftover = processes_with(str(work_dir))
+        leftover = alive(started | descendants(started))
     finally:
         run.kill()
-        kill_all_with(str(work_dir))
     out = run.output
     assert not leftover, leftover
     assert 'forcefully exiting via' not in out  # torchrun had to SIGKILL

@@ -7,20 +7,21 @@ import os.path as osp
 
 import pytest
 import torch
-from mmdet.registry import MODELS
-from mmdet.utils import register_all_modules
 from mmengine.config import Config, DictAction
 from mmengine.runner import Runner
 
 import rethink_mmdet  # noqa: F401  (registers the package, safe globals)
+from mmdet.registry import MODELS
+from mmdet.utils import register_all_modules
 from rethink_mmdet.scratch.guard import (ScratchTrainingError,
                                          find_scratch_problems)
 from rethink_mmdet.scratch.guard_hook import ScratchGuardHook
 from rethink_mmdet.scratch.init import (ScratchInitError, format_weight_stats,
                                         he_init, kaiming_fan_out_std,
                                         weight_stats)
-from rethink_mmdet.scratch.init_hook import ScratchInitHook
-from tests.conftest import MASK_RCNN, RETINANET, short_run_options
+from rethink_mmdet.scratch.init_hook import ScratchInitHook  # noqa: F401
+from tests.conftest import (MASK_RCNN, RETINANET, plain_model_cfg,
+                            short_run_options)
 
 register_all_modules(init_default_scope=False)
 # Enough weights for the sample std to be within a few % of the true std.
@@ -29,10 +30,13 @@ TOL = 0.10
 
 
 def build_model(config=MASK_RCNN, backbone=None):
-    cfg = Config.fromfile(config)
+    """The shapes config's model as ScratchNormDetector builds it (GN-all),
+    with ``backbone`` keys then set in the converted config: the guard sees
+    what the converter would have fixed."""
+    model_cfg = plain_model_cfg(config)
     for key, value in (backbone or {}).items():
-        cfg.model.backbone[key] = value  # replace, do not merge
-    return MODELS.build(cfg.model), cfg.model
+        model_cfg.backbone[key] = value  # replace, do not merge
+    return MODELS.build(model_cfg), model_cfg
 
 
 def problems_text(problems):
@@ -62,10 +66,12 @@ def test_good_shapes_configs_pass(config):
          'frozen affine parameters', 'backbone.gn1', 'backbone.layer4.1.gn2',
          'requires_grad=True', 'model.backbone.norm_cfg'
      ]),
-    (dict(init_cfg=dict(type='Pretrained',
-                        checkpoint='torchvision://resnet18')), 'backbone',
-     ['Pretrained', 'torchvision://resnet18',
-      'Set model.backbone.init_cfg=None']),
+    (dict(
+        init_cfg=dict(type='Pretrained', checkpoint='torchvision://resnet18')),
+     'backbone', [
+         'Pretrained', 'torchvision://resnet18',
+         'Set model.backbone.init_cfg=None'
+     ]),
 ])
 def test_each_bad_backbone_setting_is_named_with_its_fix(
         backbone, module, words):
@@ -100,7 +106,8 @@ def test_manually_frozen_param_and_allow_frozen():
     assert 'allow_frozen' in str(problems[0])
     assert 'roi_head.bbox_head.fc_cls.bias' in str(problems[1])
     assert find_scratch_problems(
-        model, model_cfg,
+        model,
+        model_cfg,
         allow_frozen=['neck.lateral_convs.0.*', '*.fc_cls.bias']) == []
 
 
@@ -125,9 +132,10 @@ def test_pretrained_key_in_config_and_load_from():
     model_cfg.backbone.pretrained = True
     # a config path that is no module of the built model (a builder such as
     # ScratchNormDetector strips it): judged by the built model, not reported
-    model_cfg.detector = dict(backbone=dict(
-        init_cfg=dict(type='Pretrained', checkpoint='imagenet.pth'),
-        pretrained='imagenet.pth'))
+    model_cfg.detector = dict(
+        backbone=dict(
+            init_cfg=dict(type='Pretrained', checkpoint='imagenet.pth'),
+            pretrained='imagenet.pth'))
     problems = find_scratch_problems(
         model, model_cfg, load_from='coco_r50.pth', resume=False)
     text = problems_text(problems)
@@ -205,7 +213,11 @@ def test_weight_stats_groups():
 
 
 def runner_cfg(shapes_root, work_dir, name, **changes):
+    """The shapes Mask R-CNN config with its model written out as the plain
+    GN-all config ScratchNormDetector would build, so that ``changes`` can
+    break what the converter would have fixed."""
     cfg = Config.fromfile(MASK_RCNN)
+    cfg.model = plain_model_cfg(MASK_RCNN)
     parser = argparse.ArgumentParser()
     parser.add_argument('--cfg-options', nargs='+', action=DictAction)
     opts = short_run_options(shapes_root, max_iters=1, ckpt_interval=1)
@@ -231,8 +243,11 @@ def read_log(runner):
 def test_runner_rejects_all_problems_at_once_before_loading(
         shapes_root, tmp_path):
     cfg = runner_cfg(
-        shapes_root, tmp_path, 'scratch_guard_bad',
-        load_from=str(tmp_path / 'does_not_exist.pth'), **{
+        shapes_root,
+        tmp_path,
+        'scratch_guard_bad',
+        load_from=str(tmp_path / 'does_not_exist.pth'),
+        **{
             'model.backbone.frozen_stages': 1,
             'model.backbone.norm_eval': True,
             'model.roi_head.mask_head.norm_cfg.requires_grad': False,
@@ -283,8 +298,11 @@ def test_runner_trains_resumes_without_reinit(shapes_root, tmp_path):
     # 2) resume that checkpoint (load_from + resume): allowed, not re-init
     runner = Runner.from_cfg(
         runner_cfg(
-            shapes_root, tmp_path / 'resume', 'scratch_guard_resume',
-            load_from=ckpt, resume=True))
+            shapes_root,
+            tmp_path / 'resume',
+            'scratch_guard_resume',
+            load_from=ckpt,
+            resume=True))
     runner.train()  # resumes at iteration 1 of 1: no further step
     for key, value in runner.model.state_dict().items():
         assert torch.equal(value, state[key]), key

@@ -6,7 +6,6 @@ with mmdet's registry and checked module by module."""
 import copy
 import os.path as osp
 
-import mmdet
 import numpy as np
 import pytest
 import torch
@@ -17,13 +16,14 @@ from mmengine.structures import InstanceData
 from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
+import mmdet
 from mmdet.registry import MODELS
 from mmdet.structures import DetDataSample
 from mmdet.structures.mask import BitmapMasks
 from mmdet.utils import register_all_modules
+from rethink_mmdet.scratch.empty_safe_syncbn import EmptySafeSyncBN
 from rethink_mmdet.scratch.norm import (convert_to_scratch,
                                         scratch_optim_paramwise_cfg)
-from rethink_mmdet.scratch.syncbn_guard import EmptySafeSyncBN
 
 register_all_modules()
 
@@ -123,8 +123,28 @@ def test_gn_all_on_mmdet_detectors(rel):
 
 def test_init_is_he_scratch_init():
     """init_weights loads nothing (torchvision is absent: a Pretrained
-    init_cfg would fail) and starts norm weights at 1, biases at 0."""
+    init_cfg would fail) and norm weights are 1, biases 0 -- in every GN
+    layer He et al. place: ResNet-50 (1 stem + 16 blocks x 3 + 4 downsample
+    = 53), FPN (4 lateral + 4 output convs) and the 4conv1fc box head (4),
+    none in the RPN head. The backbone's are set by init_weights (ResNet's
+    Constant init); the neck's and head's are built at 1/0 and init_weights
+    leaves them (their ConvModules sit in ModuleLists, which mmengine's
+    init_weights does not descend into)."""
     model = MODELS.build(convert_to_scratch(mmdet_cfg(FASTER).model))
+    counts = {
+        part: sum(isinstance(m, nn.GroupNorm) for m in norms(module))
+        for part, module in (('backbone', model.backbone),
+                             ('neck', model.neck), ('bbox_head',
+                                                    model.roi_head.bbox_head),
+                             ('rpn_head', model.rpn_head))
+    }
+    assert counts == dict(backbone=53, neck=8, bbox_head=4, rpn_head=0)
+    assert len(norms(model)) == 65
+    # Start the backbone's away from 1/0: only init_weights brings them back.
+    with torch.no_grad():
+        for m in norms(model.backbone):
+            m.weight.uniform_(2, 3)
+            m.bias.uniform_(2, 3)
     model.init_weights()
     for m in norms(model):
         assert torch.all(m.weight == 1) and torch.all(m.bias == 0)
@@ -132,8 +152,8 @@ def test_init_is_he_scratch_init():
 
 def test_syncbn_all_and_roi_heads_empty_safe():
     scratch = convert_to_scratch(mmdet_cfg(MASK).model, 'SyncBN')
-    assert scratch['backbone']['norm_cfg'] == dict(type='SyncBN',
-                                                   requires_grad=True)
+    assert scratch['backbone']['norm_cfg'] == dict(
+        type='SyncBN', requires_grad=True)
     model = MODELS.build(scratch)
     assert_scratch_norm(model, nn.SyncBatchNorm, EmptySafeSyncBN)
     assert not any(
@@ -148,22 +168,23 @@ def _empty_roi_loss(model):
     """roi_head.loss on an image with no proposals and no gt boxes."""
     x = tuple(
         torch.randn(1, 256, s, s, requires_grad=True) for s in (8, 4, 2, 1, 1))
-    proposals = InstanceData(bboxes=torch.zeros(0, 4),
-                             scores=torch.zeros(0),
-                             labels=torch.zeros(0, dtype=torch.long))
-    sample = DetDataSample(metainfo=dict(img_shape=(32, 32),
-                                         ori_shape=(32, 32),
-                                         pad_shape=(32, 32),
-                                         batch_input_shape=(32, 32),
-                                         scale_factor=(1., 1.)))
-    sample.gt_instances = InstanceData(bboxes=torch.zeros(0, 4),
-                                       labels=torch.zeros(0, dtype=torch.long),
-                                       masks=BitmapMasks(
-                                           np.zeros((0, 32, 32), np.uint8), 32,
-                                           32))
-    sample.ignored_instances = InstanceData(bboxes=torch.zeros(0, 4),
-                                            labels=torch.zeros(
-                                                0, dtype=torch.long))
+    proposals = InstanceData(
+        bboxes=torch.zeros(0, 4),
+        scores=torch.zeros(0),
+        labels=torch.zeros(0, dtype=torch.long))
+    sample = DetDataSample(
+        metainfo=dict(
+            img_shape=(32, 32),
+            ori_shape=(32, 32),
+            pad_shape=(32, 32),
+            batch_input_shape=(32, 32),
+            scale_factor=(1., 1.)))
+    sample.gt_instances = InstanceData(
+        bboxes=torch.zeros(0, 4),
+        labels=torch.zeros(0, dtype=torch.long),
+        masks=BitmapMasks(np.zeros((0, 32, 32), np.uint8), 32, 32))
+    sample.ignored_instances = InstanceData(
+        bboxes=torch.zeros(0, 4), labels=torch.zeros(0, dtype=torch.long))
     return model.roi_head.loss(x, [proposals], [sample])
 
 
@@ -269,9 +290,10 @@ def test_resnext_group_width_and_small_groups():
     model.bbox_head.update(in_channels=32, feat_channels=32)
     with pytest.raises(ValueError, match='stem width=16'):
         convert_to_scratch(model, 'GN', 32)
-    assert_scratch_norm(MODELS.build(convert_to_scratch(model, 'GN', 8)),
-                        nn.GroupNorm,
-                        groups=8)
+    assert_scratch_norm(
+        MODELS.build(convert_to_scratch(model, 'GN', 8)),
+        nn.GroupNorm,
+        groups=8)
 
 
 def test_refuses_what_it_cannot_convert():
@@ -293,8 +315,9 @@ def test_no_weight_decay_on_norm_parameters():
     model = MODELS.build(convert_to_scratch(mmdet_cfg(RETINA).model))
     wrapper = build_optim_wrapper(
         model,
-        dict(optimizer=dict(type='SGD', lr=0.02, weight_decay=1e-4),
-             paramwise_cfg=scratch_optim_paramwise_cfg()))
+        dict(
+            optimizer=dict(type='SGD', lr=0.02, weight_decay=1e-4),
+            paramwise_cfg=scratch_optim_paramwise_cfg()))
     norm_params = {id(p) for m in norms(model) for p in m.parameters()}
     decays = {
         id(p): g['weight_decay']

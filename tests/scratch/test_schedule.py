@@ -3,9 +3,11 @@
 
 Expected values are the paper's arithmetic written out here as literals
 (He et al. 2019, Sec. 4: Nx = N*90k iterations at batch 16, LR x0.1 at the
-last 60k and 20k iterations; 1x = Detectron's 60k/80k), never computed by the
-helper under test.
+last 60k and 20k iterations; 1x = Detectron's 60k/80k; Detectron's warm-up,
+500 iterations from 1/3; Sec. 5.2's small-data recipes), never computed by
+the helper under test.
 """
+import glob
 import os.path as osp
 import subprocess
 import sys
@@ -15,6 +17,7 @@ from mmengine.config import Config
 
 from rethink_mmdet.scratch import (SCHEDULE_CONFIG_KEYS, he_schedule,
                                    he_schedule_fragment)
+from rethink_mmdet.scratch.schedule import FRAGMENTS, fragment_text
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 SCHEDULES = osp.join(REPO_ROOT, 'configs', '_base_', 'schedules')
@@ -53,7 +56,7 @@ def test_paper_arithmetic(multiple, batch_size):
     assert s['param_scheduler'] == [
         dict(
             type='LinearLR',
-            start_factor=0.001,
+            start_factor=1 / 3,  # Detectron's WARM_UP_FACTOR
             by_epoch=False,
             begin=0,
             end=500),
@@ -71,8 +74,7 @@ def test_paper_arithmetic(multiple, batch_size):
         momentum=0.9,
         weight_decay=1e-4)
     assert s['optim_wrapper']['paramwise_cfg'] == dict(norm_decay_mult=0.)
-    assert s['auto_scale_lr'] == dict(
-        enable=False, base_batch_size=batch_size)
+    assert s['auto_scale_lr'] == dict(enable=False, base_batch_size=batch_size)
     assert s['train_cfg']['val_interval'] == 90_000 * 16 // batch_size
     # Hooks belong to runtime fragments, not to the schedule (no `_base_`
     # key collision with mmdet's default_runtime.py).
@@ -82,9 +84,8 @@ def test_paper_arithmetic(multiple, batch_size):
 def test_last_60k_20k_rule_and_1x_exception():
     for multiple in range(2, 12):
         s = he_schedule(multiple)
-        assert [s['max_iters'] - m for m in s['milestones']] == [
-            60_000, 20_000
-        ]
+        assert [s['max_iters'] - m
+                for m in s['milestones']] == [60_000, 20_000]
     # The rule would give 30k/70k at 1x; we follow Detectron's 60k/80k.
     assert he_schedule(1)['milestones'] == [60_000, 80_000]
 
@@ -111,8 +112,7 @@ def test_detectron2_9x_batch_64():
         # 1x at 512: 2812.5 -> 2813 (halves round up, not to even).
         (1, 512, (2_813, 1_875, 2_500)),
     ])
-def test_non_integer_scaling_rounds_to_nearest(multiple, batch_size,
-                                               expected):
+def test_non_integer_scaling_rounds_to_nearest(multiple, batch_size, expected):
     s = he_schedule(multiple, batch_size=batch_size)
     assert (s['max_iters'], *s['milestones']) == expected
     assert all(
@@ -125,13 +125,21 @@ def test_arguments_are_used():
         2,
         batch_size=32,
         base_lr=0.01,
+        gamma=0.5,
         warmup_iters=1000,
-        warmup_ratio=1 / 3,
+        warmup_ratio=0.001,
         val_interval=5000)
     assert s['lr'] == pytest.approx(0.02)
     assert s['param_scheduler'][0]['end'] == 1000
-    assert s['param_scheduler'][0]['start_factor'] == pytest.approx(1 / 3)
+    assert s['param_scheduler'][0]['start_factor'] == 0.001
+    assert s['param_scheduler'][-1]['gamma'] == 0.5
     assert s['train_cfg']['val_interval'] == 5000
+    # A length at batch 16 instead of N*90k, steps by the 60k/20k rule
+    # (Sec. 5.2's 220k run), or given explicitly (its 60k run).
+    s = he_schedule(iters=220_000, batch_size=32)
+    assert (s['max_iters'], s['milestones']) == (110_000, [80_000, 100_000])
+    s = he_schedule(iters=60_000, milestones=(40_000, 53_333))
+    assert (s['max_iters'], s['milestones']) == (60_000, [40_000, 53_333])
     # No warm-up: the scheduler list holds only the step schedule.
     s = he_schedule(2, warmup_iters=0)
     assert [p['type'] for p in s['param_scheduler']] == ['MultiStepLR']
@@ -160,43 +168,86 @@ def test_returns_fresh_whole_lists():
         (dict(multiple=2, warmup_ratio=0), ValueError, 'warmup_ratio'),
         (dict(multiple=2, warmup_ratio=1.5), ValueError, 'warmup_ratio'),
         (dict(multiple=2, val_interval=0), ValueError, 'val_interval'),
+        (dict(multiple=2, gamma=1), ValueError, 'gamma'),
+        (dict(multiple=2, gamma=0), ValueError, 'gamma'),
+        (dict(), ValueError, 'neither'),
+        (dict(multiple=2, iters=90_000), ValueError, 'both'),
+        (dict(iters=90_000.0), TypeError, 'iters must be an integer'),
+        (dict(multiple=2, milestones=(1, )), TypeError, 'milestones'),
+        # The 60k/20k rule leaves no first step in a 60k run.
+        (dict(iters=60_000), ValueError, 'not strictly increasing'),
         # Warm-up reaching the first LR step.
-        (dict(multiple=2, warmup_iters=120_000), ValueError,
-         'not strictly increasing'),
+        (dict(multiple=2,
+              warmup_iters=120_000), ValueError, 'not strictly increasing'),
         # A batch so large that the steps collapse: 1 iteration in all.
-        (dict(multiple=2, batch_size=16 * 180_000, warmup_iters=0),
-         ValueError, 'not strictly increasing'),
+        (dict(multiple=2, batch_size=16 * 180_000,
+              warmup_iters=0), ValueError, 'not strictly increasing'),
     ])
 def test_bad_arguments(kwargs, exc, match):
     with pytest.raises(exc, match=match):
         he_schedule(**kwargs)
 
 
-@pytest.mark.parametrize('multiple', range(1, 10))
-def test_fragment_equals_helper(multiple):
-    path = osp.join(SCHEDULES, f'he_{multiple}x.py')
+# stem -> (max_iters, milestones, lr, gamma, val_interval) at batch 16:
+# Sec. 4 (Nx) and Sec. 5.2 (lr 0.04, decay factor 0.02; 6x, 220k, 60k).
+PAPER_FRAGMENTS = {
+    'he_small-data_6x': (540_000, [480_000, 520_000], 0.04, 0.02, 90_000),
+    'he_small-data_220k': (220_000, [160_000, 200_000], 0.04, 0.02, 20_000),
+    'he_small-data_60k': (60_000, [40_000, 53_333], 0.04, 0.02, 20_000),
+}
+for _n in range(1, 10):
+    _total, *_steps = PAPER_TABLE_B16[_n]
+    PAPER_FRAGMENTS[f'he_{_n}x'] = (_total, _steps, 0.02, 0.1, 90_000)
+
+
+def test_every_he_fragment_is_rendered():
+    """No hand-written He schedule: every he_*.py file is one of
+    FRAGMENTS, and every FRAGMENTS entry has its file."""
+    files = {
+        osp.splitext(osp.basename(p))[0]
+        for p in glob.glob(osp.join(SCHEDULES, 'he_*.py'))
+    }
+    assert files == set(FRAGMENTS) == set(PAPER_FRAGMENTS)
+
+
+@pytest.mark.parametrize('stem', sorted(PAPER_FRAGMENTS))
+def test_fragment_equals_helper(stem):
+    path = osp.join(SCHEDULES, f'{stem}.py')
     cfg = Config.fromfile(path).to_dict()
-    expected = he_schedule(multiple)
+    kwargs, _ = FRAGMENTS[stem]
+    expected = he_schedule(**kwargs)
     assert set(cfg) == set(SCHEDULE_CONFIG_KEYS)
     for key in SCHEDULE_CONFIG_KEYS:
         assert cfg[key] == expected[key], key
     # The file is exactly what the renderer writes, so it can be
-    # regenerated with he_schedule_fragment(multiple).
+    # regenerated (tools/he_schedule.py --write-fragments).
     with open(path, encoding='utf-8') as f:
         text = f.read()
-    assert text == he_schedule_fragment(multiple)
-    assert 'Sec. 4' in text and 'last 60k and the' in text
-    total, step1, step2 = PAPER_TABLE_B16[multiple]
-    assert f'{multiple}x: {total} iterations at batch 16' in text
-    assert f'milestones=[{step1}, {step2}]' in text
+    assert text == fragment_text(stem)
+    total, steps, lr, gamma, val_interval = PAPER_FRAGMENTS[stem]
+    assert cfg['train_cfg'] == dict(
+        type='IterBasedTrainLoop', max_iters=total, val_interval=val_interval)
+    warmup, multistep = cfg['param_scheduler']
+    # Detectron's warm-up, a documented key of every He et al. fragment.
+    assert warmup == dict(
+        type='LinearLR', start_factor=1 / 3, by_epoch=False, begin=0, end=500)
+    assert "WARM_UP_FACTOR" in text and 'start_factor=1 / 3' in text
+    assert multistep['milestones'] == steps
+    assert multistep['gamma'] == gamma
+    assert cfg['optim_wrapper']['optimizer']['lr'] == lr
+    assert f'milestones=[{steps[0]}, {steps[1]}]' in text
+    assert 'Sec. 5.2' in text if 'small-data' in stem else 'Sec. 4' in text
+
+
+def test_fragment_text_of_cli_matches():
+    assert he_schedule_fragment(6) == fragment_text('he_6x')
 
 
 def test_fragment_inherited_by_relative_path(tmp_path):
     """A user config elsewhere inherits a fragment and overrides a key."""
     child = tmp_path / 'my_config.py'
-    child.write_text(
-        f'_base_ = [{osp.join(SCHEDULES, "he_6x.py")!r}]\n'
-        'train_cfg = dict(val_interval=10000)\n')
+    child.write_text(f'_base_ = [{osp.join(SCHEDULES, "he_6x.py")!r}]\n'
+                     'train_cfg = dict(val_interval=10000)\n')
     cfg = Config.fromfile(str(child))
     assert cfg.train_cfg.max_iters == 540_000
     assert cfg.train_cfg.val_interval == 10_000
@@ -204,19 +255,17 @@ def test_fragment_inherited_by_relative_path(tmp_path):
 
 
 def test_cli():
+    tool = osp.join(REPO_ROOT, 'tools', 'he_schedule.py')
     out = subprocess.run(
-        [
-            sys.executable, '-m', 'rethink_mmdet.scratch.schedule',
-            '--multiple', '9', '--batch-size', '64'
-        ],
+        [sys.executable, tool, '--multiple', '9', '--batch-size', '64'],
         cwd=REPO_ROOT,
         capture_output=True,
         text=True,
         check=True).stdout
     assert "'max_iters': 202500" in out
     assert "'milestones': [187500, 197500]" in out
-    bad = subprocess.run(
-        [sys.executable, '-m', 'rethink_mmdet.scratch.schedule',
-         '--multiple', '0'],
-        cwd=REPO_ROOT, capture_output=True, text=True)
+    bad = subprocess.run([sys.executable, tool, '--multiple', '0'],
+                         cwd=REPO_ROOT,
+                         capture_output=True,
+                         text=True)
     assert bad.returncode == 2 and 'N >= 1' in bad.stderr

@@ -25,18 +25,23 @@ from torch import nn
 
 from mmdet.registry import MODELS
 from mmdet.utils import register_all_modules
+from rethink_mmdet.scratch.empty_safe_syncbn import EmptySafeSyncBN
 from rethink_mmdet.scratch.norm import convert_to_scratch
-from rethink_mmdet.scratch.syncbn_guard import (
-    EmptySafeSyncBN, SingleProcessSyncBNError, SingleProcessSyncBNWarning,
-    SyncBNGuardHook, check_sync_bn_world_size, find_sync_bn)
-from tests.conftest import REPO, RETINANET
+from rethink_mmdet.scratch.syncbn_check import (SingleProcessSyncBNError,
+                                                SingleProcessSyncBNWarning,
+                                                check_sync_bn_world_size,
+                                                find_sync_bn)
+from rethink_mmdet.scratch.syncbn_guard_hook import SyncBNGuardHook
+from tests.conftest import REPO, RETINANET, plain_model_cfg
 
 register_all_modules()
 
 
 def tiny_cfg(shapes_root, work_dir, max_iters=1):
-    """The shapes RetinaNet config for a short in-process CPU run."""
+    """The shapes RetinaNet config for a short in-process CPU run, its
+    model written out as the plain GN-all config."""
     cfg = Config.fromfile(RETINANET)
+    cfg.model = plain_model_cfg(RETINANET)
     cfg.work_dir = str(work_dir)
     cfg.launcher = 'none'
     loader = cfg.train_dataloader
@@ -66,17 +71,19 @@ def sync_bn_warnings(record):
 
 
 def test_find_sync_bn_paths():
-    cfg = Config.fromfile(RETINANET).model
+    assert find_sync_bn(Config.fromfile(RETINANET).model) == []  # GN
+    cfg = plain_model_cfg(RETINANET)
     assert find_sync_bn(cfg) == []  # GN
     paths = find_sync_bn(convert_to_scratch(cfg, 'SyncBN'))
     assert paths == [
         'model.backbone.norm_cfg', 'model.neck.norm_cfg',
         'model.bbox_head.norm_cfg'
     ]
-    cascade = dict(roi_head=dict(bbox_head=[
-        dict(norm_cfg=dict(type='mmdet.MMSyncBN')),
-        dict(norm_cfg=dict(type=EmptySafeSyncBN))
-    ]))
+    cascade = dict(
+        roi_head=dict(bbox_head=[
+            dict(norm_cfg=dict(type='mmdet.MMSyncBN')),
+            dict(norm_cfg=dict(type=EmptySafeSyncBN))
+        ]))
     assert find_sync_bn(cascade) == [
         'model.roi_head.bbox_head[0].norm_cfg',
         'model.roi_head.bbox_head[1].norm_cfg'
@@ -131,9 +138,8 @@ def test_hook_allowed_warns_once_and_trains(shapes_root, tmp_path):
 def test_scratch_norm_detector_refuses_single_process_training(
         shapes_root, tmp_path):
     cfg = tiny_cfg(shapes_root, tmp_path)
-    cfg.model = dict(type='ScratchNormDetector',
-                     norm='SyncBN',
-                     detector=cfg.model)
+    cfg.model = dict(
+        type='ScratchNormDetector', norm='SyncBN', detector=cfg.model)
     runner = Runner.from_cfg(cfg)
     assert type(runner.model).__name__ == 'RetinaNet'
     with pytest.raises(SingleProcessSyncBNError, match='model.norm'):
@@ -153,10 +159,11 @@ def test_scratch_norm_detector_guard_eval_and_allowed():
         model(inputs, mode='tensor')
 
     model = MODELS.build(
-        dict(type='ScratchNormDetector',
-             norm='SyncBN',
-             detector=detector,
-             allow_single_process=True))
+        dict(
+            type='ScratchNormDetector',
+            norm='SyncBN',
+            detector=detector,
+            allow_single_process=True))
     model.train()
     with warnings.catch_warnings(record=True) as record:
         warnings.simplefilter('always')
@@ -165,10 +172,11 @@ def test_scratch_norm_detector_guard_eval_and_allowed():
     assert len(sync_bn_warnings(record)) == 1
     # GN needs no guard.
     model = MODELS.build(
-        dict(type='ScratchNormDetector',
-             norm='GN',
-             num_groups=8,
-             detector=detector)).train()
+        dict(
+            type='ScratchNormDetector',
+            norm='GN',
+            num_groups=8,
+            detector=detector)).train()
     model(inputs, mode='tensor')
 
 
@@ -194,7 +202,7 @@ import sys
 import torch
 import torch.distributed as torch_dist
 from torch import nn
-from rethink_mmdet.scratch.syncbn_guard import EmptySafeSyncBN
+from rethink_mmdet.scratch.empty_safe_syncbn import EmptySafeSyncBN
 rank, init_file, out = int(sys.argv[1]), sys.argv[2], sys.argv[3]
 torch_dist.init_process_group(
     'gloo', init_method='file://' + init_file, rank=rank, world_size=2)
@@ -227,8 +235,12 @@ def test_empty_safe_sync_bn_all_ranks_empty_two_processes(tmp_path):
         ]
         procs.append(
             subprocess.Popen(
-                cmd, cwd=REPO, env=env, stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT, text=True))
+                cmd,
+                cwd=REPO,
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True))
     try:
         outputs = [p.communicate(timeout=180)[0] for p in procs]
     finally:

@@ -16,8 +16,8 @@ def step(norm, l_h, l_p, human=True, pseudo=True, scale=1.):
     """One call with leaf tensors; returns (output, grad_h, grad_p)."""
     h = torch.tensor(float(l_h), requires_grad=True)
     p = torch.tensor(float(l_p), requires_grad=True)
-    out = norm(h, p, human_valid=human, pseudo_valid=pseudo,
-               pseudo_scale=scale)
+    out = norm(
+        h, p, human_valid=human, pseudo_valid=pseudo, pseudo_scale=scale)
     out.total.backward()
     return out, float(h.grad), float(p.grad)
 
@@ -26,8 +26,8 @@ def test_sequence_by_hand_including_warm_up():
     """a=1, m=0.5. Each line: Lbar_h, Lbar_p after the update (the current
     batch is in its own average), w_h = 1/(1+a), w_p = w_h*a*Lbar_h/Lbar_p.
     """
-    norm = MODELS.build(dict(type='LossNormalizer', pseudo_weight=1.,
-                             momentum=0.5))
+    norm = MODELS.build(
+        dict(type='LossNormalizer', pseudo_weight=1., momentum=0.5))
     # step 1 (first update = the observed values): Lbar_h=2, Lbar_p=4
     out, gh, gp = step(norm, 2., 4.)
     assert (out.human_avg, out.pseudo_avg) == (2., 4.)
@@ -55,8 +55,11 @@ def test_sequence_by_hand_including_warm_up():
     assert (out.human_avg, out.pseudo_avg) == (2.375, 2.5)
     assert gh == 0. and gp == pytest.approx(0.475)
     assert float(out.total.detach()) == pytest.approx(0.475 * 3)
-    assert [int(norm.human_count), int(norm.pseudo_count),
-            int(norm.num_steps)] == [4, 4, 5]
+    assert [
+        int(norm.human_count),
+        int(norm.pseudo_count),
+        int(norm.num_steps)
+    ] == [4, 4, 5]
 
 
 def test_pseudo_average_starts_at_its_first_valid_value():
@@ -137,8 +140,9 @@ def test_buffers_in_state_dict_and_resume_continues_the_sequence():
     for s in seq[:3]:
         step(first, *s)
     state = first.state_dict()
-    assert set(state) == {'human_avg', 'pseudo_avg', 'human_count',
-                          'pseudo_count', 'num_steps'}
+    assert set(state) == {
+        'human_avg', 'pseudo_avg', 'human_count', 'pseudo_count', 'num_steps'
+    }
     assert state['human_avg'].dtype == torch.float64
     resumed = LossNormalizer(momentum=0.7)
     resumed.load_state_dict(state)
@@ -149,8 +153,12 @@ def test_buffers_in_state_dict_and_resume_continues_the_sequence():
 
 
 @pytest.mark.parametrize('kwargs', [
-    dict(momentum=1.), dict(momentum=-0.1), dict(pseudo_weight=-1.),
-    dict(eps=0.), dict(pseudo_weight=float('nan'))])
+    dict(momentum=1.),
+    dict(momentum=-0.1),
+    dict(pseudo_weight=-1.),
+    dict(eps=0.),
+    dict(pseudo_weight=float('nan'))
+])
 def test_invalid_config_names_the_key(kwargs):
     with pytest.raises(ValueError, match=next(iter(kwargs))):
         LossNormalizer(**kwargs)

@@ -11,12 +11,15 @@ import numpy as np
 import pytest
 from pycocotools import mask as mask_utils
 
-from rethink_mmdet.self_training.store import (
-    BOX_OFFSETS, BOXES, CHUNK_NAME, CHUNK_TMP_PREFIX, CHUNKS_DIR, FORMAT,
-    FORMAT_VERSION, META_FILE, SCORES, PseudoLabelStore,
-    PseudoLabelStoreError, completed_chunks, export_coco, finalize_store,
-    import_coco_results, write_chunk)
+# yapf: disable  (isort's grid, which yapf would re-wrap)
+from rethink_mmdet.self_training.store import (PseudoLabelStore,
+                                               PseudoLabelStoreError,
+                                               completed_chunks, export_coco,
+                                               finalize_store,
+                                               import_coco_results, layout,
+                                               write_chunk)
 
+# yapf: enable
 CLASSES = ['circle', 'square', 'triangle']
 
 
@@ -55,8 +58,10 @@ def write_all(store_dir, records, chunk_size, order=None, meta=None):
     for c in order:
         write_chunk(store_dir, c, starts[c],
                     records[starts[c]:starts[c] + chunk_size])
-    return finalize_store(store_dir, meta or {'classes': CLASSES,
-                                              'score_floor': 0.05})
+    return finalize_store(store_dir, meta or {
+        'classes': CLASSES,
+        'score_floor': 0.05
+    })
 
 
 def assert_record_equal(got, want):
@@ -64,26 +69,26 @@ def assert_record_equal(got, want):
         assert got[key] == want[key], key
     for key in ('boxes', 'scores', 'labels'):
         np.testing.assert_array_equal(got[key], want[key], err_msg=key)
-    assert got['boxes'].dtype == np.float32 and got['boxes'].shape[1:] == (4,)
+    assert got['boxes'].dtype == np.float32 and got['boxes'].shape[1:] == (4, )
 
 
 def column_bytes(store_dir):
     return {
         name: open(osp.join(store_dir, name), 'rb').read()
-        for name in sorted(os.listdir(store_dir)) if name != META_FILE
+        for name in sorted(os.listdir(store_dir)) if name != layout.META_FILE
     }
 
 
 def test_round_trip_chunks_out_of_order(tmp_path):
     records = make_records(10)
     meta = write_all(str(tmp_path), records, 4, order=[2, 0, 1])
-    assert not osp.exists(tmp_path / CHUNKS_DIR)
+    assert not osp.exists(tmp_path / layout.CHUNKS_DIR)
     store = PseudoLabelStore(str(tmp_path))
     assert len(store) == 10 and store.classes == tuple(CLASSES)
     assert not store.has_masks
     assert meta == store.meta
-    assert (meta['format'], meta['format_version']) == (FORMAT,
-                                                        FORMAT_VERSION)
+    assert (meta['format'], meta['format_version']) == (layout.FORMAT,
+                                                        layout.FORMAT_VERSION)
     assert meta['num_images'] == 10 and meta['score_floor'] == 0.05
     assert meta['num_boxes'] == sum(len(r['boxes']) for r in records)
     for i, rec in enumerate(records):
@@ -132,10 +137,14 @@ def test_masks_rle_round_trip(tmp_path):
         got = store.image(i)
         assert got['masks_rle'] == rec['masks_rle']
         if got['masks_rle']:
-            rles = [{'size': [rec['height'], rec['width']],
-                     'counts': c.encode()} for c in got['masks_rle']]
-            want = [{'size': [rec['height'], rec['width']],
-                     'counts': c.encode()} for c in rec['masks_rle']]
+            rles = [{
+                'size': [rec['height'], rec['width']],
+                'counts': c.encode()
+            } for c in got['masks_rle']]
+            want = [{
+                'size': [rec['height'], rec['width']],
+                'counts': c.encode()
+            } for c in rec['masks_rle']]
             np.testing.assert_array_equal(
                 mask_utils.decode(rles), mask_utils.decode(want))
 
@@ -143,8 +152,14 @@ def test_masks_rle_round_trip(tmp_path):
 def test_empty_images_and_empty_chunk(tmp_path):
     records = make_records(5, empty_every=1)  # no image has a box
     write_chunk(str(tmp_path), 0, 0, records[:2])
-    write_chunk(str(tmp_path), 1, 2, [], skipped=[{'path': 'bad.jpg',
-                                                   'reason': 'unreadable'}])
+    write_chunk(
+        str(tmp_path),
+        1,
+        2, [],
+        skipped=[{
+            'path': 'bad.jpg',
+            'reason': 'unreadable'
+        }])
     write_chunk(str(tmp_path), 2, 3, records[2:])
     meta = finalize_store(str(tmp_path), {'classes': CLASSES})
     store = PseudoLabelStore(str(tmp_path))
@@ -187,23 +202,49 @@ def test_export_coco_keeps_scores_and_imports_back(tmp_path):
 
 
 def test_import_coco_results_list_polygons_and_floor(tmp_path):
-    info = {'images': [{'id': 5, 'file_name': 'b.jpg', 'height': 10,
-                        'width': 12},
-                       {'id': 2, 'file_name': 'a.jpg', 'height': 10,
-                        'width': 12}],
-            'categories': [{'id': 18, 'name': 'dog'},
-                           {'id': 1, 'name': 'person'}]}
+    info = {
+        'images': [{
+            'id': 5,
+            'file_name': 'b.jpg',
+            'height': 10,
+            'width': 12
+        }, {
+            'id': 2,
+            'file_name': 'a.jpg',
+            'height': 10,
+            'width': 12
+        }],
+        'categories': [{
+            'id': 18,
+            'name': 'dog'
+        }, {
+            'id': 1,
+            'name': 'person'
+        }]
+    }
     results = [
-        {'image_id': 5, 'category_id': 18, 'bbox': [1, 2, 3, 4],
-         'score': 0.9, 'segmentation': [[1, 2, 4, 2, 4, 6, 1, 6]]},
-        {'image_id': 5, 'category_id': 1, 'bbox': [0, 0, 2, 2],
-         'score': 0.1, 'segmentation': [[0, 0, 2, 0, 2, 2]]},
+        {
+            'image_id': 5,
+            'category_id': 18,
+            'bbox': [1, 2, 3, 4],
+            'score': 0.9,
+            'segmentation': [[1, 2, 4, 2, 4, 6, 1, 6]]
+        },
+        {
+            'image_id': 5,
+            'category_id': 1,
+            'bbox': [0, 0, 2, 2],
+            'score': 0.1,
+            'segmentation': [[0, 0, 2, 0, 2, 2]]
+        },
     ]
     (tmp_path / 'info.json').write_text(json.dumps(info))
     (tmp_path / 'res.json').write_text(json.dumps(results))
     meta = import_coco_results(
-        str(tmp_path / 'res.json'), str(tmp_path / 'info.json'),
-        str(tmp_path / 'store'), score_floor=0.5)
+        str(tmp_path / 'res.json'),
+        str(tmp_path / 'info.json'),
+        str(tmp_path / 'store'),
+        score_floor=0.5)
     assert meta['classes'] == ['person', 'dog']  # category id order
     store = PseudoLabelStore(str(tmp_path / 'store'))
     assert [store.path(i) for i in range(2)] == ['a.jpg', 'b.jpg']
@@ -211,8 +252,10 @@ def test_import_coco_results_list_polygons_and_floor(tmp_path):
     got = store.image(1)
     np.testing.assert_array_equal(got['boxes'], [[1, 2, 4, 6]])
     np.testing.assert_array_equal(got['labels'], [1])
-    mask = mask_utils.decode({'size': [10, 12],
-                              'counts': got['masks_rle'][0].encode()})
+    mask = mask_utils.decode({
+        'size': [10, 12],
+        'counts': got['masks_rle'][0].encode()
+    })
     assert mask.shape == (10, 12) and mask[4, 2] == 1 and mask[8, 8] == 0
 
 
@@ -224,7 +267,7 @@ def good_store(tmp_path):
 
 
 def _edit_meta(store_dir, **changes):
-    path = osp.join(store_dir, META_FILE)
+    path = osp.join(store_dir, layout.META_FILE)
     with open(path) as f:
         meta = json.load(f)
     meta.update(changes)
@@ -233,10 +276,11 @@ def _edit_meta(store_dir, **changes):
 
 
 def test_error_missing_meta(good_store):
-    os.remove(osp.join(good_store, META_FILE))
-    with pytest.raises(PseudoLabelStoreError,
-                       match=r'meta\.json.*store incomplete: run/finish '
-                       r'tools/pseudo_label\.py'):
+    os.remove(osp.join(good_store, layout.META_FILE))
+    with pytest.raises(
+            PseudoLabelStoreError,
+            match=r'meta\.json.*store incomplete: run/finish '
+            r'tools/pseudo_label\.py'):
         PseudoLabelStore(good_store)
 
 
@@ -247,8 +291,12 @@ def test_error_chunks_not_finalized(tmp_path):
 
 
 @pytest.mark.parametrize('changes, pattern', [
-    ({'format_version': 2}, r'meta\.json: format_version 2 is not supported'),
-    ({'format': 'something.else'}, r'meta\.json: format .something\.else'),
+    ({
+        'format_version': 2
+    }, r'meta\.json: format_version 2 is not supported'),
+    ({
+        'format': 'something.else'
+    }, r'meta\.json: format .something\.else'),
 ])
 def test_error_wrong_format_or_version(good_store, changes, pattern):
     _edit_meta(good_store, **changes)
@@ -257,7 +305,7 @@ def test_error_wrong_format_or_version(good_store, changes, pattern):
 
 
 def test_error_truncated_npy_file(good_store):
-    path = osp.join(good_store, BOXES)
+    path = osp.join(good_store, layout.BOXES)
     size = osp.getsize(path)
     with open(path, 'r+b') as f:
         f.truncate(size - 16)
@@ -266,30 +314,33 @@ def test_error_truncated_npy_file(good_store):
 
 
 def test_error_short_column(good_store):
-    scores = np.load(osp.join(good_store, SCORES))
-    np.save(osp.join(good_store, SCORES), scores[:-1])
-    with pytest.raises(PseudoLabelStoreError,
-                       match=rf'scores\.npy: {len(scores) - 1} records, '
-                       rf'expected {len(scores)}'):
+    scores = np.load(osp.join(good_store, layout.SCORES))
+    np.save(osp.join(good_store, layout.SCORES), scores[:-1])
+    with pytest.raises(
+            PseudoLabelStoreError,
+            match=rf'scores\.npy: {len(scores) - 1} records, '
+            rf'expected {len(scores)}'):
         PseudoLabelStore(good_store)
 
 
 def test_error_meta_count_mismatch(good_store):
     _edit_meta(good_store, num_images=7)
-    with pytest.raises(PseudoLabelStoreError,
-                       match=r'image_ids\.npy: 6 records but .*num_images=7'):
+    with pytest.raises(
+            PseudoLabelStoreError,
+            match=r'image_ids\.npy: 6 records but .*num_images=7'):
         PseudoLabelStore(good_store)
 
 
 def test_error_offsets_not_monotonic(good_store):
-    path = osp.join(good_store, BOX_OFFSETS)
+    path = osp.join(good_store, layout.BOX_OFFSETS)
     off = np.load(path)
     assert off[3] > 0
     off[2] = off[3] + 1  # record 2 decreases to record 3
     np.save(path, off)
-    with pytest.raises(PseudoLabelStoreError,
-                       match=r'box_offsets\.npy: offsets not monotonic at '
-                       r'record 2'):
+    with pytest.raises(
+            PseudoLabelStoreError,
+            match=r'box_offsets\.npy: offsets not monotonic at '
+            r'record 2'):
         PseudoLabelStore(good_store)
 
 
@@ -297,17 +348,19 @@ def test_error_label_out_of_classes(tmp_path):
     records = make_records(4)
     records[1]['labels'][:] = len(CLASSES)
     write_chunk(str(tmp_path), 0, 0, records)
-    with pytest.raises(PseudoLabelStoreError,
-                       match=r'chunk-000000/labels\.npy: box 0 has label 3'):
+    with pytest.raises(
+            PseudoLabelStoreError,
+            match=r'chunk-000000/labels\.npy: box 0 has label 3'):
         finalize_store(str(tmp_path), {'classes': CLASSES})
 
 
 def test_error_bad_record_names_chunk_and_record(tmp_path):
     records = make_records(3)
     records[2]['scores'] = records[2]['scores'][:0]
-    with pytest.raises(PseudoLabelStoreError,
-                       match=r'chunk-000004: record 2 .* has \d boxes, 0 '
-                       'scores'):
+    with pytest.raises(
+            PseudoLabelStoreError,
+            match=r'chunk-000004: record 2 .* has \d boxes, 0 '
+            'scores'):
         write_chunk(str(tmp_path), 4, 0, records)
     assert completed_chunks(str(tmp_path)) == set()
 
@@ -317,34 +370,42 @@ def test_partial_chunk_is_not_completed(tmp_path):
     records = make_records(6)
     write_chunk(store_dir, 0, 0, records[:3])
     write_chunk(store_dir, 1, 3, records[3:])
-    chunks = osp.join(store_dir, CHUNKS_DIR)
+    chunks = osp.join(store_dir, layout.CHUNKS_DIR)
     # a writer killed mid-chunk leaves its temporary directory behind
     # (simulated by renaming chunk 1 back to a temporary name)
-    os.rename(osp.join(chunks, CHUNK_NAME % 1),
-              osp.join(chunks, CHUNK_TMP_PREFIX + CHUNK_NAME % 1 + '-x1'))
+    os.rename(
+        osp.join(chunks, layout.CHUNK_NAME % 1),
+        osp.join(chunks,
+                 layout.CHUNK_TMP_PREFIX + layout.CHUNK_NAME % 1 + '-x1'))
     # and a chunk directory without chunk.json is not complete either
-    os.makedirs(osp.join(chunks, CHUNK_NAME % 2))
+    os.makedirs(osp.join(chunks, layout.CHUNK_NAME % 2))
     assert completed_chunks(store_dir) == {0}
-    with pytest.raises(PseudoLabelStoreError,
-                       match=r'tmp-chunk-000001-x1: partially written chunk '
-                       'chunk-000001.*store incomplete'):
+    with pytest.raises(
+            PseudoLabelStoreError,
+            match=r'tmp-chunk-000001-x1: partially written chunk '
+            'chunk-000001.*store incomplete'):
         finalize_store(store_dir, {'classes': CLASSES})
     # a gap in the chunk indexes is reported as missing chunks
-    shutil.rmtree(osp.join(chunks, CHUNK_TMP_PREFIX + CHUNK_NAME % 1 + '-x1'))
-    with pytest.raises(PseudoLabelStoreError,
-                       match=r'chunk-000002: partially written'):
+    shutil.rmtree(
+        osp.join(chunks,
+                 layout.CHUNK_TMP_PREFIX + layout.CHUNK_NAME % 1 + '-x1'))
+    with pytest.raises(
+            PseudoLabelStoreError, match=r'chunk-000002: partially written'):
         finalize_store(store_dir, {'classes': CLASSES})
     write_chunk(store_dir, 3, 3, [])
-    shutil.rmtree(osp.join(chunks, CHUNK_NAME % 2))
-    with pytest.raises(PseudoLabelStoreError,
-                       match=r"\['chunk-000001', 'chunk-000002'\] missing "
-                       r'\(have 2 of 4\).*store incomplete'):
+    shutil.rmtree(osp.join(chunks, layout.CHUNK_NAME % 2))
+    with pytest.raises(
+            PseudoLabelStoreError,
+            match=r"\['chunk-000001', 'chunk-000002'\] missing "
+            r'\(have 2 of 4\).*store incomplete'):
         finalize_store(store_dir, {'classes': CLASSES})
-    shutil.rmtree(osp.join(chunks, CHUNK_NAME % 3))
+    shutil.rmtree(osp.join(chunks, layout.CHUNK_NAME % 3))
     # resuming writes the chunk; a leftover temporary directory of a chunk
     # completed later does not block finalizing
     write_chunk(store_dir, 1, 3, records[3:])
-    os.makedirs(osp.join(chunks, CHUNK_TMP_PREFIX + CHUNK_NAME % 0 + '-x0'))
+    os.makedirs(
+        osp.join(chunks,
+                 layout.CHUNK_TMP_PREFIX + layout.CHUNK_NAME % 0 + '-x0'))
     finalize_store(store_dir, {'classes': CLASSES})
     store = PseudoLabelStore(store_dir)
     assert len(store) == 6
@@ -364,8 +425,7 @@ class _StoreDataset:
     def __getitem__(self, i):
         import torch
         rec = self.store.image(i)
-        return (i, os.getpid(), torch.from_numpy(rec['boxes']),
-                rec['path'])
+        return (i, os.getpid(), torch.from_numpy(rec['boxes']), rec['path'])
 
 
 def test_pickle_and_forked_dataloader_workers(tmp_path):
@@ -380,7 +440,9 @@ def test_pickle_and_forked_dataloader_workers(tmp_path):
     assert_record_equal(clone.image(4), records[4])
 
     loader = torch.utils.data.DataLoader(
-        _StoreDataset(store), batch_size=None, num_workers=2,
+        _StoreDataset(store),
+        batch_size=None,
+        num_workers=2,
         multiprocessing_context='fork')
     seen, pids = {}, set()
     for i, pid, boxes, path in loader:

@@ -56,9 +56,10 @@ model = dict(
     bbox_head=dict(num_classes=4, in_channels=32, feat_channels=32,
                    stacked_convs=2))
 """
-LOG_KEYS = {'loss', 'loss_human', 'loss_pseudo', 'loss_human_avg',
-            'loss_pseudo_avg', 'human_weight', 'pseudo_weight',
-            'pseudo_boxes_per_image'}
+LOG_KEYS = {
+    'loss', 'loss_human', 'loss_pseudo', 'loss_human_avg', 'loss_pseudo_avg',
+    'human_weight', 'pseudo_weight', 'pseudo_boxes_per_image'
+}
 NUM_PER_SOURCE = 2
 
 
@@ -70,8 +71,8 @@ def mmdet_scope():
 def model_cfg(kind, tmp_path_factory):
     """The ``model`` config of a tiny mmdet detector."""
     if kind in ('retinanet', 'mask_rcnn'):
-        return Config.fromfile(RETINANET if kind == 'retinanet' else
-                               MASK_RCNN).model
+        return Config.fromfile(RETINANET if kind ==
+                               'retinanet' else MASK_RCNN).model
     path = tmp_path_factory.mktemp(kind) / f'{kind}.py'
     path.write_text(FASTER_RCNN if kind == 'faster_rcnn' else FCOS)
     return Config.fromfile(str(path)).model
@@ -88,42 +89,62 @@ def pseudo_store(shapes_root, tmp_path_factory):
     records = []
     for img in coco['images']:
         anns = [a for a in coco['annotations'] if a['image_id'] == img['id']]
-        boxes = [[x, y, x + w, y + h] for x, y, w, h in
-                 (a['bbox'] for a in anns)]
-        records.append(dict(
-            path=img['file_name'], image_id=img['id'], height=img['height'],
-            width=img['width'],
-            boxes=np.array(boxes, np.float32).reshape(-1, 4),
-            scores=0.6 + 0.1 * (np.arange(len(anns)) % 4).astype(np.float32),
-            labels=np.array([a['category_id'] - 1 for a in anns], np.int64),
-            masks_rle=[a['segmentation']['counts'] for a in anns]))
+        boxes = [[x, y, x + w, y + h]
+                 for x, y, w, h in (a['bbox'] for a in anns)]
+        records.append(
+            dict(
+                path=img['file_name'],
+                image_id=img['id'],
+                height=img['height'],
+                width=img['width'],
+                boxes=np.array(boxes, np.float32).reshape(-1, 4),
+                scores=0.6 + 0.1 *
+                (np.arange(len(anns)) % 4).astype(np.float32),
+                labels=np.array([a['category_id'] - 1 for a in anns],
+                                np.int64),
+                masks_rle=[a['segmentation']['counts'] for a in anns]))
     store = str(tmp_path_factory.mktemp('student_store') / 'store')
     write_chunk(store, 0, 0, records)
-    finalize_store(store, dict(classes=list(SHAPES_CLASSES), score_floor=0.5,
-                               created_by='test_student'))
+    finalize_store(
+        store,
+        dict(
+            classes=list(SHAPES_CLASSES),
+            score_floor=0.5,
+            created_by='test_student'))
     return store
 
 
 def dataset_cfg(shapes_root, store, with_mask=False):
     """MultiSourceDataset: human ShapesDataset + pseudo PseudoLabelDataset."""
+
     def pipeline(load):
-        return [dict(type='LoadImageFromFile'),
-                dict(type=load, with_bbox=True, with_mask=with_mask),
-                dict(type='Resize', scale=(256, 256), keep_ratio=True),
-                dict(type='RandomFlip', prob=0.5),
-                dict(type='PackStudentInputs')]
+        return [
+            dict(type='LoadImageFromFile'),
+            dict(type=load, with_bbox=True, with_mask=with_mask),
+            dict(type='Resize', scale=(256, 256), keep_ratio=True),
+            dict(type='RandomFlip', prob=0.5),
+            dict(type='PackStudentInputs')
+        ]
+
     root = shapes_root.rstrip('/') + '/'
     return dict(
-        type='MultiSourceDataset', sources=[HUMAN, PSEUDO],
+        type='MultiSourceDataset',
+        sources=[HUMAN, PSEUDO],
         datasets=[
-            dict(type='ShapesDataset', data_root=root,
-                 ann_file='annotations/instances_train.json',
-                 data_prefix=dict(img='train/'),
-                 filter_cfg=dict(filter_empty_gt=True, min_size=4),
-                 pipeline=pipeline('LoadAnnotations')),
-            dict(type='PseudoLabelDataset', store=store, data_root=root,
-                 data_prefix=dict(img='train/'), score_thr=0.65,
-                 pipeline=pipeline('LoadPseudoAnnotations'))
+            dict(
+                type='ShapesDataset',
+                data_root=root,
+                ann_file='annotations/instances_train.json',
+                data_prefix=dict(img='train/'),
+                filter_cfg=dict(filter_empty_gt=True, min_size=4),
+                pipeline=pipeline('LoadAnnotations')),
+            dict(
+                type='PseudoLabelDataset',
+                store=store,
+                data_root=root,
+                data_prefix=dict(img='train/'),
+                score_thr=0.65,
+                pipeline=pipeline('LoadPseudoAnnotations'))
         ])
 
 
@@ -138,8 +159,9 @@ def samples(shapes_root, pseudo_store):
         pseudo = [n_h + i for i in range(NUM_PER_SOURCE)]
         out[with_mask] = [ds[i] for i in range(NUM_PER_SOURCE)] + \
             [ds[i] for i in pseudo]
-    out['scores'] = [[inst['score'] for inst in
-                      ds.get_data_info(i)['instances']] for i in pseudo]
+    out['scores'] = [[
+        inst['score'] for inst in ds.get_data_info(i)['instances']
+    ] for i in pseudo]
     return out
 
 
@@ -156,8 +178,11 @@ def no_pseudo_boxes(items):
 
 def student(detector_cfg, seed=0, **kwargs):
     torch.manual_seed(seed)
-    model = MODELS.build(dict(type='SelfTrainingDetector',
-                              detector=copy.deepcopy(detector_cfg), **kwargs))
+    model = MODELS.build(
+        dict(
+            type='SelfTrainingDetector',
+            detector=copy.deepcopy(detector_cfg),
+            **kwargs))
     model.init_weights()
     return model
 
@@ -191,12 +216,12 @@ def test_scores_reach_the_student(samples, pseudo_store):
         assert 'scores' not in item['data_samples'].gt_instances
 
 
-@pytest.mark.parametrize('kind', ['faster_rcnn', 'mask_rcnn', 'retinanet',
-                                  'fcos'])
+@pytest.mark.parametrize('kind',
+                         ['faster_rcnn', 'mask_rcnn', 'retinanet', 'fcos'])
 def test_wrapper_trains_each_detector(kind, samples, tmp_path_factory):
     """Two real train steps; the second one's pseudo part has no box."""
-    model = student(model_cfg(kind, tmp_path_factory),
-                    loss_norm=dict(momentum=0.5))
+    model = student(
+        model_cfg(kind, tmp_path_factory), loss_norm=dict(momentum=0.5))
     items = samples[kind == 'mask_rcnn']
     forwards = count_forwards(model)
     optim = OptimWrapper(torch.optim.SGD(model.parameters(), lr=0.005))
@@ -209,19 +234,21 @@ def test_wrapper_trains_each_detector(kind, samples, tmp_path_factory):
         terms = {k: v for k, v in logs.items() if k.startswith(prefix)}
         assert any(k.startswith(prefix + 'loss_') for k in terms), terms
         total = sum(scalar(v) for k, v in terms.items() if 'loss' in k)
-        assert total == pytest.approx(scalar(logs[f'loss_{prefix[:-1]}']),
-                                      rel=1e-5)
+        assert total == pytest.approx(
+            scalar(logs[f'loss_{prefix[:-1]}']), rel=1e-5)
     values = {k: scalar(v) for k, v in logs.items()}
     assert all(np.isfinite(list(values.values())))
     assert values['loss'] == pytest.approx(
         values['human_weight'] * values['loss_human'] +
-        values['pseudo_weight'] * values['loss_pseudo'], rel=1e-5)
+        values['pseudo_weight'] * values['loss_pseudo'],
+        rel=1e-5)
     # first step: the averages are this batch's losses, ratio L_h / L_p
     assert values['loss_human_avg'] == pytest.approx(values['loss_human'])
     assert values['pseudo_weight'] == pytest.approx(
         0.5 * values['loss_human'] / values['loss_pseudo'], rel=1e-5)
-    boxes = [len(i['data_samples'].gt_instances)
-             for i in items[NUM_PER_SOURCE:]]
+    boxes = [
+        len(i['data_samples'].gt_instances) for i in items[NUM_PER_SOURCE:]
+    ]
     assert values['pseudo_boxes_per_image'] == pytest.approx(np.mean(boxes))
 
     logs = model.train_step(pseudo_collate(no_pseudo_boxes(items)), optim)
@@ -233,8 +260,11 @@ def test_wrapper_trains_each_detector(kind, samples, tmp_path_factory):
     assert second['loss_pseudo_avg'] == values['loss_pseudo_avg']
     assert second['loss'] == pytest.approx(0.5 * second['loss_human'])
     norm = model.loss_norm
-    assert [int(norm.human_count), int(norm.pseudo_count),
-            int(norm.num_steps)] == [2, 1, 2]
+    assert [
+        int(norm.human_count),
+        int(norm.pseudo_count),
+        int(norm.num_steps)
+    ] == [2, 1, 2]
     assert any(not torch.equal(a, b.detach())
                for a, b in zip(before, model.parameters()))
 
@@ -255,8 +285,7 @@ def test_zero_box_pseudo_part_gradient_is_the_human_one(
         total.backward()
     assert forwards == [NUM_PER_SOURCE, NUM_PER_SOURCE]
     assert int(mixed.loss_norm.pseudo_count) == 0
-    for (name, a), b in zip(mixed.named_parameters(),
-                            human_only.parameters()):
+    for (name, a), b in zip(mixed.named_parameters(), human_only.parameters()):
         assert a.grad is not None and torch.isfinite(a.grad).all(), name
         torch.testing.assert_close(a.grad, b.grad, rtol=1e-5, atol=1e-8)
 
@@ -295,11 +324,14 @@ def broken_pseudo_box(items):
 
 def _ddp_worker(rank, world_size, init_file, out_dir, cfg, batches):
     init_default_scope('mmdet')
-    torch_dist.init_process_group('gloo', init_method=f'file://{init_file}',
-                                  rank=rank, world_size=world_size)
+    torch_dist.init_process_group(
+        'gloo',
+        init_method=f'file://{init_file}',
+        rank=rank,
+        world_size=world_size)
     model = student(cfg, loss_norm=dict(momentum=0.5))
-    ddp = MMDistributedDataParallel(module=model, broadcast_buffers=False,
-                                    find_unused_parameters=False)
+    ddp = MMDistributedDataParallel(
+        module=model, broadcast_buffers=False, find_unused_parameters=False)
     optim = OptimWrapper(torch.optim.SGD(ddp.parameters(), lr=0.01))
     record = []
     for batch in batches[rank][:-1]:
@@ -310,8 +342,8 @@ def _ddp_worker(rank, world_size, init_file, out_dir, cfg, batches):
         record.append('no error')
     except NonFiniteLossError as err:
         record.append(str(err))
-    record.append(float(sum(p.detach().double().sum()
-                            for p in model.parameters())))
+    record.append(
+        float(sum(p.detach().double().sum() for p in model.parameters())))
     with open(f'{out_dir}/rank{rank}.json', 'w') as f:
         json.dump(record, f)
     torch_dist.destroy_process_group()
@@ -338,18 +370,18 @@ def test_ddp_two_gloo_processes(samples, tmp_path, tmp_path_factory):
     items = samples[False]
     rank0 = [no_pseudo_boxes(items), items, items]
     rank1 = [items[::-1], items[1:] + items[:1], broken_pseudo_box(items)]
-    spawn(_ddp_worker, (2, str(tmp_path / 'init'), str(tmp_path),
-                        model_cfg('retinanet', tmp_path_factory),
-                        [rank0, rank1]))
-    r0, r1 = (json.loads((tmp_path / f'rank{r}.json').read_text())
-              for r in (0, 1))
+    spawn(_ddp_worker,
+          (2, str(tmp_path / 'init'), str(tmp_path),
+           model_cfg('retinanet', tmp_path_factory), [rank0, rank1]))
+    r0, r1 = (
+        json.loads((tmp_path / f'rank{r}.json').read_text()) for r in (0, 1))
     (a1, a2), (b1, b2) = r0[:2], r1[:2]
     # step 1: Lbar_h = mean over ranks; Lbar_p = rank 1's (rank 0: no box)
     for rec in (a1, b1):
         assert rec['loss_human_avg'] == pytest.approx(
             (a1['loss_human'] + b1['loss_human']) / 2, rel=1e-6)
-        assert rec['loss_pseudo_avg'] == pytest.approx(b1['loss_pseudo'],
-                                                       rel=1e-6)
+        assert rec['loss_pseudo_avg'] == pytest.approx(
+            b1['loss_pseudo'], rel=1e-6)
     assert a1['pseudo_weight'] == 0. and a1['pseudo_boxes_per_image'] == 0.
     assert b1['pseudo_weight'] == pytest.approx(
         0.5 * b1['loss_human_avg'] / b1['loss_pseudo_avg'], rel=1e-6)
@@ -373,8 +405,9 @@ def test_score_weighted_pseudo_loss(samples, tmp_path_factory):
         model = student(cfg, score_weighted=weighted)
         data = model.data_preprocessor(pseudo_collate(items), True)
         weights[weighted] = scalar(model(**data, mode='loss')['pseudo_weight'])
-    scores = torch.cat([i['data_samples'].gt_instances.scores
-                        for i in items[NUM_PER_SOURCE:]])
+    scores = torch.cat([
+        i['data_samples'].gt_instances.scores for i in items[NUM_PER_SOURCE:]
+    ])
     assert weights[True] == pytest.approx(
         weights[False] * float(scores.mean()), rel=1e-5)
     # without scores (e.g. LoadAnnotations in the pseudo pipeline)
@@ -414,9 +447,9 @@ def test_state_dict_is_the_plain_detectors(tmp_path, tmp_path_factory):
     keys = list(model.state_dict())
     assert keys[:len(plain_keys)] == plain_keys  # same names, same order
     assert keys[len(plain_keys):] == [
-        'loss_norm.human_avg', 'loss_norm.human_count',
-        'loss_norm.pseudo_avg', 'loss_norm.pseudo_count',
-        'loss_norm.num_steps']
+        'loss_norm.human_avg', 'loss_norm.human_count', 'loss_norm.pseudo_avg',
+        'loss_norm.pseudo_count', 'loss_norm.num_steps'
+    ]
     # (b) teacher checkpoint -> student (strict: nothing missing)
     save_checkpoint({'state_dict': teacher.state_dict()},
                     str(tmp_path / 'teacher.pth'))
@@ -445,8 +478,11 @@ def test_state_dict_is_the_plain_detectors(tmp_path, tmp_path_factory):
 def test_start_modes(tmp_path, tmp_path_factory):
     cfg = model_cfg('faster_rcnn', tmp_path_factory)  # plain, BN
     # random init with He et al.'s scratch norm: ScratchNormDetector inside
-    scratch = dict(type='ScratchNormDetector', norm='GN', num_groups=8,
-                   detector=copy.deepcopy(cfg))
+    scratch = dict(
+        type='ScratchNormDetector',
+        norm='GN',
+        num_groups=8,
+        detector=copy.deepcopy(cfg))
     model = student(scratch)
     assert type(model.detector).__name__ == 'FasterRCNN'
     assert isinstance(model.detector.backbone.norm1, torch.nn.GroupNorm)
@@ -458,8 +494,8 @@ def test_start_modes(tmp_path, tmp_path_factory):
     backbone = MODELS.build(copy.deepcopy(cfg.backbone))
     torch.save(backbone.state_dict(), str(tmp_path / 'backbone.pth'))
     pre = copy.deepcopy(cfg)
-    pre.backbone.init_cfg = dict(type='Pretrained',
-                                 checkpoint=str(tmp_path / 'backbone.pth'))
+    pre.backbone.init_cfg = dict(
+        type='Pretrained', checkpoint=str(tmp_path / 'backbone.pth'))
     model = student(pre)
     for (name, a), b in zip(backbone.state_dict().items(),
                             model.detector.backbone.state_dict().values()):
@@ -474,8 +510,9 @@ def test_rejects_non_detector_and_name_clash():
     with pytest.raises(TypeError, match='BaseDetector'):
         SelfTrainingDetector(detector=dict(type='ResNet', depth=18))
     with pytest.raises(ValueError, match='source_terms'):
-        SelfTrainingDetector(detector=dict(type='ResNet', depth=18),
-                             source_terms={'web': 'other'})
+        SelfTrainingDetector(
+            detector=dict(type='ResNet', depth=18),
+            source_terms={'web': 'other'})
 
 
 # ----------------------------------------------------------------------
@@ -535,16 +572,19 @@ def student_runs(shapes_root, pseudo_store, tmp_path_factory):
     cfg = student_config(tmp / 'student.py', shapes_root, pseudo_store)
     straight, resumed = tmp / 'straight', tmp / 'resumed'
     run_tool(python_tool('train.py', cfg, '--work-dir', straight))
-    out = run_tool(python_tool('train.py', cfg, '--work-dir', resumed,
-                               '--resume', straight / 'iter_2.pth'))
+    out = run_tool(
+        python_tool('train.py', cfg, '--work-dir', resumed, '--resume',
+                    straight / 'iter_2.pth'))
     assert 'resumed epoch: 0, iter: 2' in out
     return cfg, straight, resumed
 
 
 def test_resumed_run_keeps_the_averages_and_factors(student_runs):
     _, straight, resumed = student_runs
-    final = [torch.load(d / 'iter_4.pth', weights_only=True)['state_dict']
-             for d in (straight, resumed)]
+    final = [
+        torch.load(d / 'iter_4.pth', weights_only=True)['state_dict']
+        for d in (straight, resumed)
+    ]
     mid = torch.load(straight / 'iter_2.pth', weights_only=True)['state_dict']
     assert int(mid['loss_norm.num_steps']) == 2
     for key in ('human_count', 'pseudo_count', 'num_steps'):
@@ -571,14 +611,15 @@ def test_student_checkpoint_in_plain_config_with_tools_test(
     predicts exactly what the student config does."""
     cfg, straight, _ = student_runs
     ckpt = straight / 'iter_4.pth'
-    plain_out = run_tool(python_tool(
-        'test.py', RETINANET, ckpt, '--work-dir', tmp_path / 'plain',
-        '--out', tmp_path / 'plain.pkl', '--cfg-options',
-        *short_run_options(shapes_root), score_thr_zero(RETINANET)))
-    student_out = run_tool(python_tool(
-        'test.py', cfg, ckpt, '--work-dir', tmp_path / 'student', '--out',
-        tmp_path / 'student.pkl', '--cfg-options',
-        score_thr_zero(cfg)))
+    plain_out = run_tool(
+        python_tool('test.py', RETINANET, ckpt, '--work-dir',
+                    tmp_path / 'plain', '--out', tmp_path / 'plain.pkl',
+                    '--cfg-options', *short_run_options(shapes_root),
+                    score_thr_zero(RETINANET)))
+    student_out = run_tool(
+        python_tool('test.py', cfg, ckpt, '--work-dir', tmp_path / 'student',
+                    '--out', tmp_path / 'student.pkl', '--cfg-options',
+                    score_thr_zero(cfg)))
     # the plain model reports the normalizer's buffers, nothing missing
     assert re.search(r'unexpected key in source state_dict: loss_norm\.',
                      plain_out)

@@ -13,10 +13,11 @@ def free_port():
 
 def test_dist_train_and_test_two_cpu_processes(shapes_root, tmp_path):
     opts = short_run_options(shapes_root, max_iters=2, ckpt_interval=2)
-    out = run_tool(
-        ['bash', f'{REPO}/tools/dist_train.sh', MASK_RCNN, '2',
-         '--work-dir', str(tmp_path), '--cfg-options', *opts],
-        env={'PORT': str(free_port())})
+    out = run_tool([
+        'bash', f'{REPO}/tools/dist_train.sh', MASK_RCNN, '2', '--work-dir',
+        str(tmp_path), '--cfg-options', *opts
+    ],
+                   env={'PORT': str(free_port())})
     assert 'Distributed training: True' in out
     assert 'GPU number: 2' in out
     assert "'backend': 'gloo'" in out
@@ -24,9 +25,11 @@ def test_dist_train_and_test_two_cpu_processes(shapes_root, tmp_path):
     ckpt = tmp_path / 'iter_2.pth'
     assert ckpt.is_file()
 
-    out = run_tool(
-        ['bash', f'{REPO}/tools/dist_test.sh', MASK_RCNN, str(ckpt), '2',
-         '--work-dir', str(tmp_path / 'test'), '--cfg-options', *opts],
-        env={'PORT': str(free_port())})
+    out = run_tool([
+        'bash', f'{REPO}/tools/dist_test.sh', MASK_RCNN,
+        str(ckpt), '2', '--work-dir',
+        str(tmp_path / 'test'), '--cfg-options', *opts
+    ],
+                   env={'PORT': str(free_port())})
     assert 'GPU number: 2' in out
     assert 'coco/segm_mAP' in out

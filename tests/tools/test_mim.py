@@ -24,17 +24,22 @@ def test_mim_train_and_test_editable(mim, shapes_root, tmp_path):
     # Run from an unrelated directory: mim finds the config by name in
     # rethink_mmdet/.mim/configs (symlinked by the editable install).
     # score_thr=0: after 2 iterations RetinaNet scores sit at the prior.
-    opts = short_run_options(shapes_root, max_iters=2, ckpt_interval=2) + [
-        'model.test_cfg.score_thr=0.0']
-    out = run_tool([mim, 'train', 'rethink_mmdet', CONFIG_NAME,
-                    '--work-dir', str(tmp_path / 'w'), '--cfg-options',
-                    *opts], cwd=tmp_path)
+    opts = short_run_options(
+        shapes_root, max_iters=2,
+        ckpt_interval=2) + ['model.detector.test_cfg.score_thr=0.0']
+    out = run_tool([
+        mim, 'train', 'rethink_mmdet', CONFIG_NAME, '--work-dir',
+        str(tmp_path / 'w'), '--cfg-options', *opts
+    ],
+                   cwd=tmp_path)
     assert osp.join('configs', 'shapes', CONFIG_NAME) in out
     ckpt = tmp_path / 'w' / 'iter_2.pth'
     assert ckpt.is_file()
-    out = run_tool([mim, 'test', 'rethink_mmdet', CONFIG_NAME,
-                    '--checkpoint', str(ckpt), '--work-dir',
-                    str(tmp_path / 't'), '--cfg-options', *opts],
+    out = run_tool([
+        mim, 'test', 'rethink_mmdet', CONFIG_NAME, '--checkpoint',
+        str(ckpt), '--work-dir',
+        str(tmp_path / 't'), '--cfg-options', *opts
+    ],
                    cwd=tmp_path)
     assert 'coco/bbox_mAP' in out
 
@@ -45,18 +50,29 @@ def test_mim_train_from_built_wheel(mim, shapes_root, tmp_path):
 
     def ignore(path, names):
         junk = top_level_junk if osp.samefile(path, REPO) else set()
-        return [n for n in names if n in junk or n in ('.mim', '__pycache__')
-                or n.endswith('.egg-info')]
+        return [
+            n for n in names
+            if n in junk or n in ('.mim',
+                                  '__pycache__') or n.endswith('.egg-info')
+        ]
 
     shutil.copytree(REPO, src, ignore=ignore)
-    run_tool([sys.executable, '-m', 'pip', 'wheel', '--no-deps',
-              '--no-build-isolation', '-w', str(tmp_path / 'dist'),
-              str(src)], cwd=tmp_path)
+    run_tool([
+        sys.executable, '-m', 'pip', 'wheel', '--no-deps',
+        '--no-build-isolation', '-w',
+        str(tmp_path / 'dist'),
+        str(src)
+    ],
+             cwd=tmp_path)
     wheels = list((tmp_path / 'dist').glob('rethink_mmdet-*.whl'))
     assert len(wheels) == 1
     site = tmp_path / 'site'
-    run_tool([sys.executable, '-m', 'pip', 'install', '--no-deps',
-              '--target', str(site), str(wheels[0])], cwd=tmp_path)
+    run_tool([
+        sys.executable, '-m', 'pip', 'install', '--no-deps', '--target',
+        str(site),
+        str(wheels[0])
+    ],
+             cwd=tmp_path)
     shipped = site / 'rethink_mmdet' / '.mim'
     assert (shipped / 'configs' / 'shapes' / CONFIG_NAME).is_file()
     assert (shipped / 'tools' / 'train.py').is_file()
@@ -64,8 +80,11 @@ def test_mim_train_from_built_wheel(mim, shapes_root, tmp_path):
 
     # The wheel's package shadows the editable one via PYTHONPATH.
     opts = short_run_options(shapes_root, max_iters=1, ckpt_interval=1)
-    out = run_tool([mim, 'train', 'rethink_mmdet', CONFIG_NAME,
-                    '--work-dir', str(tmp_path / 'w'), '--cfg-options',
-                    *opts], cwd=tmp_path, env={'PYTHONPATH': str(site)})
+    out = run_tool([
+        mim, 'train', 'rethink_mmdet', CONFIG_NAME, '--work-dir',
+        str(tmp_path / 'w'), '--cfg-options', *opts
+    ],
+                   cwd=tmp_path,
+                   env={'PYTHONPATH': str(site)})
     assert str(shipped / 'configs' / 'shapes' / CONFIG_NAME) in out
     assert (tmp_path / 'w' / 'iter_1.pth').is_file()

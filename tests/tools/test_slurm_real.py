@@ -31,25 +31,31 @@ TIMEOUT = 300
 def slurm_partition():
     """The default partition of a running SLURM cluster (started here if
     needed)."""
-    if shutil.which('sinfo') is None or subprocess.run(
-            ['sinfo', '-h'], capture_output=True).returncode != 0:
+    running = shutil.which('sinfo') is not None and subprocess.run(
+        ['sinfo', '-h'], capture_output=True).returncode == 0
+    if not running:
         if os.geteuid() != 0:
             pytest.skip('no running SLURM cluster, and not root: cannot '
                         'install and start one (tools/ci/start_slurm.sh)')
         proc = subprocess.run(['bash', f'{REPO}/tools/ci/start_slurm.sh'],
-                              capture_output=True, text=True, timeout=600)
+                              capture_output=True,
+                              text=True,
+                              timeout=600)
         if proc.returncode != 0:
             pytest.skip('tools/ci/start_slurm.sh could not start SLURM: '
                         f'{(proc.stdout + proc.stderr).strip()[-2000:]}')
-    out = subprocess.run(['sinfo', '-h', '-o', '%P'], capture_output=True,
-                         text=True, check=True).stdout.split()
+    out = subprocess.run(['sinfo', '-h', '-o', '%P'],
+                         capture_output=True,
+                         text=True,
+                         check=True).stdout.split()
     default = [p for p in out if p.endswith('*')] or out
     return default[0].rstrip('*')
 
 
 def job_state(job_id):
     out = subprocess.run(['scontrol', 'show', 'job', job_id],
-                         capture_output=True, text=True).stdout
+                         capture_output=True,
+                         text=True).stdout
     state = re.search(r'JobState=(\w+)', out)
     restarts = re.search(r'Restarts=(\d+)', out)
     return (state.group(1) if state else 'UNKNOWN',
@@ -92,33 +98,49 @@ val_evaluator = None
         o for o in short_run_options(shapes_root, 12, 100)
         if not o.startswith(('val_', 'test_', 'train_cfg'))
     ] + ['train_dataloader.dataset.pipeline.3.prob=0.0']
-    env = dict(os.environ, OMP_NUM_THREADS='1', PYTHON=sys.executable,
-               MASTER_PORT=str(free_port()), TOOLS=f'{REPO}/tools')
+    env = dict(
+        os.environ,
+        OMP_NUM_THREADS='1',
+        PYTHON=sys.executable,
+        MASTER_PORT=str(free_port()),
+        TOOLS=f'{REPO}/tools')
     work_dir, log = tmp_path / 'slurm', str(tmp_path / 'job.log')
-    job_id = subprocess.run(
-        ['sbatch', '--parsable', '-p', slurm_partition, '-J', 'rethink-ci',
-         '--ntasks=2', '--cpus-per-task=1', '-o', log,
-         f'{REPO}/tools/slurm_train.sbatch', str(cfg), str(work_dir),
-         '--cfg-options', *opts],
-        cwd=REPO, env=env, capture_output=True, text=True,
-        check=True).stdout.strip().split(';')[0]
+    job_id = subprocess.run([
+        'sbatch', '--parsable', '-p', slurm_partition, '-J', 'rethink-ci',
+        '--ntasks=2', '--cpus-per-task=1', '-o', log,
+        f'{REPO}/tools/slurm_train.sbatch',
+        str(cfg),
+        str(work_dir), '--cfg-options', *opts
+    ],
+                            cwd=REPO,
+                            env=env,
+                            capture_output=True,
+                            text=True,
+                            check=True).stdout.strip().split(';')[0]
     # meanwhile, the uninterrupted reference: 2 processes, torchrun + gloo
-    reference = subprocess.Popen(
-        ['bash', f'{REPO}/tools/dist_train.sh', str(cfg), '2', '--work-dir',
-         str(tmp_path / 'reference'), '--cfg-options', *opts],
-        cwd=REPO, env=dict(env, PORT=str(free_port())),
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    reference = subprocess.Popen([
+        'bash', f'{REPO}/tools/dist_train.sh',
+        str(cfg), '2', '--work-dir',
+        str(tmp_path / 'reference'), '--cfg-options', *opts
+    ],
+                                 cwd=REPO,
+                                 env=dict(env, PORT=str(free_port())),
+                                 stdout=subprocess.DEVNULL,
+                                 stderr=subprocess.DEVNULL)
     try:
         wait_until(
-            lambda: re.search(r'Iter\(train\) \[\s*2/12\]', open(log).read())
+            lambda: re.search(r'Iter\(train\) \[\s*2/12\]',
+                              open(log).read())
             if os.path.exists(log) else False, 'iteration 2', log)
         subprocess.run(['scancel', '--signal=USR1', job_id], check=True)
         wait_until(lambda: job_state(job_id)[1] >= 1, 'the requeue', log)
         # SLURM holds a requeued job for 121 s (BeginTime): start it now
-        subprocess.run(['scontrol', 'update', f'JobId={job_id}',
-                        'StartTime=now'], capture_output=True)
-        wait_until(lambda: job_state(job_id)[0] in (
-            'COMPLETED', 'FAILED', 'CANCELLED', 'TIMEOUT'), 'the end', log)
+        subprocess.run(
+            ['scontrol', 'update', f'JobId={job_id}', 'StartTime=now'],
+            capture_output=True)
+        wait_until(
+            lambda: job_state(job_id)[0] in
+            ('COMPLETED', 'FAILED', 'CANCELLED', 'TIMEOUT'), 'the end', log)
         assert reference.wait(TIMEOUT) == 0
     finally:
         subprocess.run(['scancel', job_id], capture_output=True)

@@ -12,13 +12,20 @@ def fake_srun(tmp_path):
     srun = bin_dir / 'srun'
     srun.write_text('#!/usr/bin/env bash\nprintf "%s\\n" "$@"\n')
     srun.chmod(0o755)
-    return {'PATH': f'{bin_dir}{os.pathsep}{os.environ["PATH"]}',
-            'GPUS': '16', 'GPUS_PER_NODE': '8', 'SRUN_ARGS': '--qos=high'}
+    return {
+        'PATH': f'{bin_dir}{os.pathsep}{os.environ["PATH"]}',
+        'GPUS': '16',
+        'GPUS_PER_NODE': '8',
+        'SRUN_ARGS': '--qos=high'
+    }
 
 
 def test_slurm_train_command(tmp_path):
-    out = run_tool(['bash', f'{REPO}/tools/slurm_train.sh', 'part', 'job',
-                    'cfg.py', 'wd', '--resume'], env=fake_srun(tmp_path))
+    out = run_tool([
+        'bash', f'{REPO}/tools/slurm_train.sh', 'part', 'job', 'cfg.py', 'wd',
+        '--resume'
+    ],
+                   env=fake_srun(tmp_path))
     args = out.split('\n')
     assert args[:2] == ['-p', 'part']
     for expected in ('--job-name=job', '--gres=gpu:8', '--ntasks=16',
@@ -29,9 +36,11 @@ def test_slurm_train_command(tmp_path):
 
 
 def test_slurm_pseudo_label_command(tmp_path):
-    out = run_tool(['bash', f'{REPO}/tools/slurm_pseudo_label.sh', 'part',
-                    'job', 'teacher.py', 'teacher.pth', '--images', 'imgs',
-                    '--out', 'store'], env=fake_srun(tmp_path))
+    out = run_tool([
+        'bash', f'{REPO}/tools/slurm_pseudo_label.sh', 'part', 'job',
+        'teacher.py', 'teacher.pth', '--images', 'imgs', '--out', 'store'
+    ],
+                   env=fake_srun(tmp_path))
     args = out.split('\n')
     script = next(i for i, a in enumerate(args)
                   if a.endswith('tools/pseudo_label.py'))

@@ -37,10 +37,11 @@ LADDER = osp.join(REPO, 'configs', '_base_', 'augment')
 OPS = [
     ('TranslateX L4', dict(type='TranslateXBBox', level=4),
      dict(type='TranslateX', level=4, max_mag=250 / 640)),
-    ('ShearX L2', dict(type='ShearXBBox', level=2),
-     dict(type='ShearX', level=2, max_mag=30.0)),
-    ('Rotate L10', dict(type='RotateBBox', level=10),
-     dict(type='Rotate', level=10, max_mag=30.0)),
+    ('ShearX L2', dict(type='ShearXBBox',
+                       level=2), dict(type='ShearX', level=2, max_mag=30.0)),
+    ('Rotate L10', dict(type='RotateBBox',
+                        level=10), dict(type='Rotate', level=10,
+                                        max_mag=30.0)),
     # like for like: mmdet's geometric ops interpolate bilinearly, the
     # released ones (our default) take the nearest pixel
     ('TranslateX L4 bilinear',
@@ -61,10 +62,10 @@ OPS = [
      dict(type='RotateOnlyBBoxes', prob=0.6, level=10), None),
     ('Equalize_Only_BBoxes L8',
      dict(type='EqualizeOnlyBBoxes', prob=0.6, level=8), None),
-    ('Color_Only_BBoxes L6',
-     dict(type='ColorOnlyBBoxes', prob=0.6, level=6), None),
-    ('AutoAugment', dict(type='DetectionAutoAugment', policy='v0'),
-     dict(type='AutoAugment')),
+    ('Color_Only_BBoxes L6', dict(type='ColorOnlyBBoxes', prob=0.6,
+                                  level=6), None),
+    ('AutoAugment', dict(type='DetectionAutoAugment',
+                         policy='v0'), dict(type='AutoAugment')),
     ('RandAugment', dict(type='DetectionRandAugment'),
      dict(type='RandAugment')),
 ]
@@ -93,12 +94,20 @@ def load_samples(root, num, size):
         anns = [a for a in coco['annotations'] if a['image_id'] == img['id']]
         results = dict(
             img_path=osp.join(root, 'train', img['file_name']),
-            img_id=img['id'], height=img['height'], width=img['width'],
-            instances=[dict(bbox=[a['bbox'][0], a['bbox'][1],
-                                  a['bbox'][0] + a['bbox'][2],
-                                  a['bbox'][1] + a['bbox'][3]],
-                            bbox_label=a['category_id'] - 1, ignore_flag=0,
-                            mask=a['segmentation']) for a in anns])
+            img_id=img['id'],
+            height=img['height'],
+            width=img['width'],
+            instances=[
+                dict(
+                    bbox=[
+                        a['bbox'][0], a['bbox'][1],
+                        a['bbox'][0] + a['bbox'][2],
+                        a['bbox'][1] + a['bbox'][3]
+                    ],
+                    bbox_label=a['category_id'] - 1,
+                    ignore_flag=0,
+                    mask=a['segmentation']) for a in anns
+            ])
         results = load(results)
         results.pop('scale', None)
         results.pop('scale_factor', None)
@@ -108,8 +117,7 @@ def load_samples(root, num, size):
 
 def rate(transform, samples, images, seed=0):
     """Images per second of ``transform`` over ``images`` copies."""
-    inputs = [copy.deepcopy(samples[i % len(samples)])
-              for i in range(images)]
+    inputs = [copy.deepcopy(samples[i % len(samples)]) for i in range(images)]
     np.random.seed(seed)
     start = time.perf_counter()
     for results in inputs:
@@ -120,11 +128,14 @@ def rate(transform, samples, images, seed=0):
 def file_rate(pipeline, root, images, seed=0):
     """Images per second of a whole pipeline, from the image file."""
     from mmdet.registry import DATASETS
-    ds = DATASETS.build(dict(
-        type='ShapesDataset', data_root=root,
-        ann_file='annotations/instances_train.json',
-        data_prefix=dict(img='train/'), pipeline=pipeline,
-        filter_cfg=dict(filter_empty_gt=True)))
+    ds = DATASETS.build(
+        dict(
+            type='ShapesDataset',
+            data_root=root,
+            ann_file='annotations/instances_train.json',
+            data_prefix=dict(img='train/'),
+            pipeline=pipeline,
+            filter_cfg=dict(filter_empty_gt=True)))
     np.random.seed(seed)
     start = time.perf_counter()
     for i in range(images):
@@ -154,13 +165,19 @@ def main():
         for tag, img_size, size in (('shapes 256x256', 256, (256, 256)),
                                     ('COCO-size 640x480', 640, (640, 480))):
             root = osp.join(tmp, str(img_size))
-            make_shapes(root, num_train=20, num_val=1, num_unlabeled=1,
-                        seed=0, image_size=img_size)
+            make_shapes(
+                root,
+                num_train=20,
+                num_val=1,
+                num_unlabeled=1,
+                seed=0,
+                image_size=img_size)
             samples = load_samples(root, 20, size)
             for name, ours, theirs in OPS:
                 r_ours = rate(TRANSFORMS.build(ours), samples, args.images)
-                r_mm = (rate(TRANSFORMS.build(theirs), samples, args.images)
-                        if theirs else None)
+                r_mm = (
+                    rate(TRANSFORMS.build(theirs), samples, args.images)
+                    if theirs else None)
                 rows.append((tag, name, r_ours, r_mm))
             for strength in ('s1', 's2', 's3', 's4'):
                 pipe = ladder_pipeline(strength, shapes=img_size == 256)

@@ -46,31 +46,37 @@ def prepare(work_dir, config, checkpoint, unique, sizes, image_size):
     root = osp.join(work_dir, 'shapes')
     make_shapes(root, 0, 0, unique, seed=0, image_size=image_size)
     names = sorted(os.listdir(osp.join(root, 'unlabeled')))
-    with open(osp.join(root, 'annotations',
-                       'image_info_unlabeled.json')) as f:
+    with open(osp.join(root, 'annotations', 'image_info_unlabeled.json')) as f:
         info = json.load(f)
     for n in sizes:
         with open(osp.join(work_dir, f'images_{n}.txt'), 'w') as f:
             f.writelines(f'unlabeled/{names[i % len(names)]}\n'
                          for i in range(n))
-        images = [dict(id=i + 1, file_name=names[i % len(names)],
-                       height=image_size, width=image_size)
-                  for i in range(n)]
+        images = [
+            dict(
+                id=i + 1,
+                file_name=names[i % len(names)],
+                height=image_size,
+                width=image_size) for i in range(n)
+        ]
         with open(osp.join(work_dir, f'images_{n}.json'), 'w') as f:
             json.dump(dict(images=images, categories=info['categories']), f)
     if checkpoint is None:
         import torch
         from mmengine.config import Config
         from mmengine.registry import init_default_scope
+
         from mmdet.registry import MODELS
         init_default_scope('mmdet')
         torch.manual_seed(0)
         model = MODELS.build(Config.fromfile(config).model)
         model.init_weights()
         checkpoint = osp.join(work_dir, 'teacher_random_init.pth')
-        torch.save(dict(state_dict=model.state_dict(),
-                        meta=dict(dataset_meta=dict(
-                            classes=SHAPES_CLASSES))), checkpoint)
+        torch.save(
+            dict(
+                state_dict=model.state_dict(),
+                meta=dict(dataset_meta=dict(classes=SHAPES_CLASSES))),
+            checkpoint)
     return root, checkpoint
 
 
@@ -78,6 +84,7 @@ def child(args):
     """Run one mode over one size in this process; print a JSON line."""
     import torch
     from mmengine.config import Config
+
     import rethink_mmdet  # noqa: F401
     torch.set_num_threads(1)
     n = args.child_size
@@ -88,28 +95,39 @@ def child(args):
         from rethink_mmdet.self_training.labeler import label_images
         start = time.perf_counter()
         meta = label_images(
-            cfg, args.checkpoint, osp.join(args.work_dir, f'images_{n}.txt'),
-            out, score_thr=args.score_thr, chunk_size=args.chunk_size,
-            batch_size=1, num_workers=0, img_root=root)
+            cfg,
+            args.checkpoint,
+            osp.join(args.work_dir, f'images_{n}.txt'),
+            out,
+            score_thr=args.score_thr,
+            chunk_size=args.chunk_size,
+            batch_size=1,
+            num_workers=0,
+            img_root=root)
         seconds = time.perf_counter() - start
         boxes = meta['num_boxes']
     else:
         from mmengine.runner import Runner
+
         from rethink_mmdet.self_training.labeler import test_pipeline_cfg
         pipeline = test_pipeline_cfg(cfg)
         cfg.test_dataloader = dict(
-            batch_size=1, num_workers=0, persistent_workers=False,
+            batch_size=1,
+            num_workers=0,
+            persistent_workers=False,
             drop_last=False,
             sampler=dict(type='DefaultSampler', shuffle=False),
             dataset=dict(
-                type='CocoDataset', data_root=root,
+                type='CocoDataset',
+                data_root=root,
                 ann_file=osp.join(args.work_dir, f'images_{n}.json'),
-                data_prefix=dict(img='unlabeled/'), test_mode=True,
-                metainfo=dict(classes=('circle', 'triangle', 'square',
-                                       'star')),
+                data_prefix=dict(img='unlabeled/'),
+                test_mode=True,
+                metainfo=dict(
+                    classes=('circle', 'triangle', 'square', 'star')),
                 pipeline=pipeline))
-        cfg.test_evaluator = dict(type='DumpDetResults',
-                                  out_file_path=out + '.pkl')
+        cfg.test_evaluator = dict(
+            type='DumpDetResults', out_file_path=out + '.pkl')
         cfg.test_cfg = dict(type='TestLoop')
         cfg.work_dir = out
         cfg.load_from = args.checkpoint
@@ -119,9 +137,15 @@ def child(args):
         Runner.from_cfg(cfg).test()
         seconds = time.perf_counter() - start
         boxes = None
-    print('RESULT ' + json.dumps(dict(
-        mode=args.child_mode, images=n, seconds=seconds, boxes=boxes,
-        peak_rss_mb=peak_rss_mb())), flush=True)
+    print(
+        'RESULT ' + json.dumps(
+            dict(
+                mode=args.child_mode,
+                images=n,
+                seconds=seconds,
+                boxes=boxes,
+                peak_rss_mb=peak_rss_mb())),
+        flush=True)
 
 
 def main():
@@ -129,8 +153,11 @@ def main():
     parser.add_argument('--config', default=MASK_RCNN)
     parser.add_argument('--checkpoint', default=None)
     parser.add_argument('--sizes', type=int, nargs='+', default=[1000, 10000])
-    parser.add_argument('--unique', type=int, default=32,
-                        help='distinct generated images, cycled to N')
+    parser.add_argument(
+        '--unique',
+        type=int,
+        default=32,
+        help='distinct generated images, cycled to N')
     parser.add_argument('--image-size', type=int, default=256)
     parser.add_argument('--score-thr', type=float, default=0.05)
     parser.add_argument('--chunk-size', type=int, default=256)
@@ -145,27 +172,35 @@ def main():
     args.work_dir = args.work_dir or tempfile.mkdtemp(prefix='pl_bench_')
     _, args.checkpoint = prepare(args.work_dir, args.config, args.checkpoint,
                                  args.unique, args.sizes, args.image_size)
-    env = dict(os.environ, OMP_NUM_THREADS='1',
-               PYTHONPATH=REPO + os.pathsep + os.environ.get('PYTHONPATH', ''))
+    env = dict(
+        os.environ,
+        OMP_NUM_THREADS='1',
+        PYTHONPATH=REPO + os.pathsep + os.environ.get('PYTHONPATH', ''))
     rows = []
     for n in args.sizes:
         for mode in args.modes:
-            cmd = [sys.executable, osp.abspath(__file__), '--config',
-                   args.config, '--checkpoint', args.checkpoint,
-                   '--work-dir', args.work_dir, '--score-thr',
-                   str(args.score_thr), '--chunk-size', str(args.chunk_size),
-                   '--child-mode', mode, '--child-size', str(n)]
-            proc = subprocess.run(cmd, env=env, capture_output=True,
-                                  text=True)
-            lines = [line for line in proc.stdout.splitlines()
-                     if line.startswith('RESULT ')]
+            cmd = [
+                sys.executable,
+                osp.abspath(__file__), '--config', args.config, '--checkpoint',
+                args.checkpoint, '--work-dir', args.work_dir, '--score-thr',
+                str(args.score_thr), '--chunk-size',
+                str(args.chunk_size), '--child-mode', mode, '--child-size',
+                str(n)
+            ]
+            proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
+            lines = [
+                line for line in proc.stdout.splitlines()
+                if line.startswith('RESULT ')
+            ]
             if proc.returncode != 0 or not lines:
                 sys.exit(f'{mode} on {n} images failed:\n'
                          f'{proc.stderr[-4000:]}')
             rows.append(json.loads(lines[-1][len('RESULT '):]))
             r = rows[-1]
-            print(f'done: {mode} {n} images in {r["seconds"]:.1f} s',
-                  file=sys.stderr, flush=True)
+            print(
+                f'done: {mode} {n} images in {r["seconds"]:.1f} s',
+                file=sys.stderr,
+                flush=True)
 
     print(f'\nconfig: {osp.basename(args.config)}, '
           f'{args.image_size}px images, batch 1, 1 process, 1 thread, '

@@ -31,8 +31,10 @@ import torch
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONFIG = osp.join(REPO, 'configs', 'shapes',
                   'retinanet_r18-scratch_fpn_gn-all_shapes.py')
-LOOPS = {'ours': 'ResumableIterBasedTrainLoop', 'mmengine':
-         'IterBasedTrainLoop'}
+LOOPS = {
+    'ours': 'ResumableIterBasedTrainLoop',
+    'mmengine': 'IterBasedTrainLoop'
+}
 HOOK = '''
 import time
 from mmengine.hooks import Hook
@@ -46,7 +48,6 @@ class FirstIterationTimeHook(Hook):
         print('FIRST_ITERATION_AT', repr(time.time()), flush=True)
         runner.train_loop.stop_training = True
 '''
-
 
 BENCH_CONFIG = '''_base_ = {config!r}
 custom_imports = dict(imports=['rethink_mmdet', 'first_iteration_hook'],
@@ -71,12 +72,14 @@ def train(work_dir, data_root, loop, max_iters, extra=()):
         'train_dataloader.persistent_workers=False', 'randomness.seed=0',
         'default_hooks.checkpoint.interval=1', *extra
     ]
-    env = dict(os.environ, OMP_NUM_THREADS='1',
-               PYTHONPATH=f'{osp.dirname(work_dir)}{os.pathsep}'
-               f'{os.environ.get("PYTHONPATH", "")}')
+    env = dict(
+        os.environ,
+        OMP_NUM_THREADS='1',
+        PYTHONPATH=f'{osp.dirname(work_dir)}{os.pathsep}'
+        f'{os.environ.get("PYTHONPATH", "")}')
     start = time.time()
-    proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True,
-                          text=True)
+    proc = subprocess.run(
+        cmd, cwd=REPO, env=env, capture_output=True, text=True)
     out = proc.stdout + proc.stderr
     if proc.returncode != 0:
         raise RuntimeError(f'{" ".join(cmd)} failed:\n{out[-4000:]}')
@@ -101,8 +104,8 @@ def checkpoint_at(base, k, work_dir):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('--ks', type=int, nargs='+',
-                        default=[10, 1000, 10000, 100000])
+    parser.add_argument(
+        '--ks', type=int, nargs='+', default=[10, 1000, 10000, 100000])
     parser.add_argument('--mmengine-max-k', type=int, default=100000)
     parser.add_argument('--out', default='/tmp/readme_drafts/long_runs.md')
     args = parser.parse_args()
@@ -116,8 +119,9 @@ def main():
     with open(osp.join(tmp, 'first_iteration_hook.py'), 'w') as f:
         f.write(HOOK)
     with open(osp.join(tmp, 'bench.py'), 'w') as f:
-        f.write(BENCH_CONFIG.format(
-            config=CONFIG, hooks="[dict(type='FirstIterationTimeHook')]"))
+        f.write(
+            BENCH_CONFIG.format(
+                config=CONFIG, hooks="[dict(type='FirstIterationTimeHook')]"))
     base_dir = osp.join(tmp, 'base')
     train(base_dir, data_root, LOOPS['ours'], 1)
     base = osp.join(base_dir, 'iter_1.pth')

@@ -11,7 +11,6 @@ not a dependency of rethink_mmdet)::
 """
 import argparse
 import json
-import os
 import os.path as osp
 import subprocess
 import sys
@@ -33,7 +32,8 @@ if kind == 'npy':
             for k in ('offsets', 'boxes', 'scores', 'labels')}
     get = lambda k: cols[k]
 else:
-    table = pa.ipc.open_file(pa.memory_map(os.path.join(root, 'labels.arrow'))).read_all()
+    source = pa.memory_map(os.path.join(root, 'labels.arrow'))
+    table = pa.ipc.open_file(source).read_all()
     offsets = np.load(os.path.join(root, 'offsets.npy'), mmap_mode='r')
     cols = {'offsets': offsets}
     get = lambda k: cols[k] if k == 'offsets' else table.column(k)
@@ -67,7 +67,9 @@ def write(root, n, b):
     flat = pa.array(boxes.reshape(-1))
     table = pa.table({
         'boxes': pa.FixedSizeListArray.from_arrays(flat, 4),
-        'scores': scores, 'labels': labels})
+        'scores': scores,
+        'labels': labels
+    })
     with pa.OSFile(osp.join(root, 'labels.arrow'), 'wb') as sink:
         with pa.ipc.new_file(sink, table.schema) as writer:
             writer.write_table(table)
@@ -81,13 +83,17 @@ def main():
     with tempfile.TemporaryDirectory() as root:
         write(root, args.images, args.boxes)
         print(f'{args.images} images x {args.boxes} boxes')
-        print('| format | open (s) | RSS after open (MB) | random image read (us) |')
+        print('| format | open (s) | RSS after open (MB) '
+              '| random image read (us) |')
         print('|---|---:|---:|---:|')
         for kind, label in (('npy', 'NumPy .npy, mmap'),
                             ('arrow', 'Arrow IPC, memory-mapped')):
             out = subprocess.run(
-                [sys.executable, '-c', READER, kind, root, str(args.images)],
-                capture_output=True, text=True, check=True).stdout
+                [sys.executable, '-c', READER, kind, root,
+                 str(args.images)],
+                capture_output=True,
+                text=True,
+                check=True).stdout
             r = json.loads(out)
             print(f'| {label} | {r["open_s"]:.4f} | {r["rss_mb"]:.1f} | '
                   f'{r["read_us"]:.1f} |')

@@ -7,7 +7,8 @@ iteration (after ``--warmup`` iterations), images per second and, on CUDA,
 peak GPU memory. Example (GPU machine)::
 
     python tools/benchmark/train_throughput.py \\
-        configs/rethinking-imagenet-pretraining/mask-rcnn_r50-scratch_fpn_gn-all_6x_coco.py \\
+        configs/rethinking-imagenet-pretraining/\\
+mask-rcnn_r50-scratch_fpn_gn-all_6x_coco.py \\
         --image-size 800 --iters 60 --warmup 10
 """
 import argparse
@@ -31,7 +32,10 @@ class _IterClock(Hook):
     def __init__(self):
         self.stamps = []
 
-    def after_train_iter(self, runner, batch_idx, data_batch=None,
+    def after_train_iter(self,
+                         runner,
+                         batch_idx,
+                         data_batch=None,
                          outputs=None):
         if torch.cuda.is_available():
             torch.cuda.synchronize()
@@ -51,13 +55,15 @@ def main():
 
     work_dir = args.work_dir or tempfile.mkdtemp(prefix='throughput_')
     data_root = osp.join(work_dir, 'shapes')
-    make_shapes(data_root, args.num_images, 4, 0, seed=0,
-                image_size=args.image_size)
+    make_shapes(
+        data_root, args.num_images, 4, 0, seed=0, image_size=args.image_size)
     cfg = Config.fromfile(args.config)
     use_shapes_data(cfg, data_root)
     cfg.work_dir = work_dir
-    cfg.train_cfg = dict(type='IterBasedTrainLoop', max_iters=args.iters,
-                         val_interval=args.iters + 1)
+    cfg.train_cfg = dict(
+        type='IterBasedTrainLoop',
+        max_iters=args.iters,
+        val_interval=args.iters + 1)
     cfg.default_hooks.checkpoint = dict(
         type='CheckpointHook', interval=args.iters + 1, by_epoch=False)
     cfg.resume = False
@@ -73,13 +79,15 @@ def main():
     sec = (stamps[-1] - stamps[0]) / (len(stamps) - 1)
     batch = cfg.train_dataloader.batch_size * runner.world_size
     print(f'config: {osp.basename(args.config)}')
-    print(f'device: {torch.cuda.get_device_name() if torch.cuda.is_available() else "cpu"}'
-          f', world size {runner.world_size}, images {args.image_size}px, '
-          f'batch {batch}')
+    device = (
+        torch.cuda.get_device_name() if torch.cuda.is_available() else 'cpu')
+    print(f'device: {device}, world size {runner.world_size}, images '
+          f'{args.image_size}px, batch {batch}')
     print(f'{sec:.3f} s/iter, {batch / sec:.1f} images/s '
           f'(iterations {args.warmup + 1}-{len(clock.stamps)})')
     if torch.cuda.is_available():
-        print(f'peak GPU memory {torch.cuda.max_memory_allocated() / 2**30:.2f} GiB')
+        peak = torch.cuda.max_memory_allocated() / 2**30
+        print(f'peak GPU memory {peak:.2f} GiB')
 
 
 if __name__ == '__main__':

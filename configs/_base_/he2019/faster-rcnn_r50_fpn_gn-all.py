@@ -1,7 +1,11 @@
-# faster-rcnn R50-FPN with GroupNorm everywhere He et al. 2019 put it (backbone,
-# FPN, 4conv1fc box head; RPN head without norm), nothing frozen,
+# faster-rcnn R50-FPN with GroupNorm everywhere He et al. 2019 put it
+# (backbone, FPN, 4conv1fc box head; RPN head without norm), nothing frozen,
 # random init: mmdet's own model converted by ScratchNormDetector
 # (rethink_mmdet.scratch.norm). COCO data as in mmdet (flip, 1333x800).
+# ScratchNormDetector is a builder: it returns the plain mmdet detector
+# (checkpoints are mmdet's). With norm='SyncBN' (the syncbn-all configs) it
+# also installs SyncBNTrainGuard, a forward pre-hook that is not in this
+# config: single-process SyncBN *training* is refused at the first forward.
 _base_ = [
     'mmdet::_base_/models/faster-rcnn_r50_fpn.py',
     'mmdet::_base_/datasets/coco_detection.py',

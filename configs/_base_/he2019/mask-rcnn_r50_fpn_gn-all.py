@@ -2,6 +2,10 @@
 # FPN, 4conv1fc box head, mask head; RPN head without norm), nothing frozen,
 # random init: mmdet's own model converted by ScratchNormDetector
 # (rethink_mmdet.scratch.norm). COCO data as in mmdet (flip, 1333x800).
+# ScratchNormDetector is a builder: it returns the plain mmdet detector
+# (checkpoints are mmdet's). With norm='SyncBN' (the syncbn-all configs) it
+# also installs SyncBNTrainGuard, a forward pre-hook that is not in this
+# config: single-process SyncBN *training* is refused at the first forward.
 _base_ = [
     'mmdet::_base_/models/mask-rcnn_r50_fpn.py',
     'mmdet::_base_/datasets/coco_instance.py',

@@ -1,9 +1,10 @@
 # He et al. 2019 ("Rethinking ImageNet Pre-training"), Sec. 4: an Nx schedule
 # is N*90k iterations at batch 16, with the LR x0.1 at the last 60k and the
 # last 20k iterations (1x: Detectron's standard steps 60k, 80k instead).
-# 8x: 720000 iterations at batch 16, lr 0.02, LR x0.1 at 660000 and 700000;
-# warm-up 500 iterations, linear from 0.001x the LR.
-# Rendered by rethink_mmdet.scratch.schedule.he_schedule_fragment(); the test
+# 8x: 720000 iterations at batch 16, lr 0.02, LR x0.1 at
+# 660000 and 700000; warm-up 500 iterations, linear from 1/3x the LR
+# (Detectron's, which He et al. keep).
+# Rendered by rethink_mmdet.scratch.schedule (tools/he_schedule.py);
 # tests/scratch/test_schedule.py checks it against he_schedule().
 train_cfg = dict(
     type='IterBasedTrainLoop', max_iters=720000, val_interval=90000)
@@ -11,8 +12,9 @@ val_cfg = dict(type='ValLoop')
 test_cfg = dict(type='TestLoop')
 
 param_scheduler = [
-    dict(type='LinearLR', start_factor=0.001, by_epoch=False,
-         begin=0, end=500),
+    # warm-up: Detectron's WARM_UP_ITERS / WARM_UP_FACTOR
+    dict(
+        type='LinearLR', start_factor=1 / 3, by_epoch=False, begin=0, end=500),
     dict(
         type='MultiStepLR',
         begin=0,

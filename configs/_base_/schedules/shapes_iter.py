@@ -14,8 +14,8 @@ optim_wrapper = dict(
     paramwise_cfg=dict(norm_decay_mult=0.),
     clip_grad=dict(max_norm=35, norm_type=2))
 param_scheduler = [
-    dict(type='LinearLR', start_factor=0.001, by_epoch=False, begin=0,
-         end=100),
+    dict(
+        type='LinearLR', start_factor=0.001, by_epoch=False, begin=0, end=100),
     dict(
         type='MultiStepLR',
         begin=0,
