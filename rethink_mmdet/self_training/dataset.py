@@ -594,6 +594,13 @@ class PseudoLabelDataset(BaseDetDataset):
     def __len__(self) -> int:
         return len(self._img_idx)
 
+    @force_full_init
+    def image_hw(self) -> np.ndarray:
+        """Original ``(height, width)`` of every item, an ``(N, 2)`` int
+        array read from the store's ``image_hw`` column in one call (what
+        aspect-ratio grouping needs, without building N data infos)."""
+        return np.asarray(self.store.image_hw)[self._img_idx]
+
     def _kept(self, idx: int):
         """Store index, record and :func:`keep_rule` mask of item ``idx``."""
         i = int(self._img_idx[idx])

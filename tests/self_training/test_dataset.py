@@ -483,6 +483,13 @@ def test_public_api_sees_every_sample(store, shapes):
         ds.data_list = infos[:1]
     with pytest.raises(IndexError):
         ds.data_list[len(ds)]
+    # image_hw(): the sizes of the same items, in one call
+    np.testing.assert_array_equal(ds.image_hw(),
+                                  [[x['height'], x['width']] for x in infos])
+    ds.get_subset_([2, 0])
+    np.testing.assert_array_equal(ds.image_hw(),
+                                  [[infos[k]['height'], infos[k]['width']]
+                                   for k in (2, 0)])
 
 
 def test_keep_rule_is_shared_by_load_and_get_data_info(store, shapes):
