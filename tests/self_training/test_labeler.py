@@ -89,6 +89,7 @@ def test_folder_store_matches_teacher(reference, teacher, shapes_root,
     # another CPU, so boxes are compared only where their score is clear of
     # the floor, and masks by IoU.
     from mmdet.apis import inference_detector, init_detector
+
     # cfg_options (even empty) skips init_detector's read of
     # config.model.backbone, which a ScratchNormDetector config has under
     # model.detector.

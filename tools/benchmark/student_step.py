@@ -1,0 +1,302 @@
+"""Step time and peak memory of the self-training student against the plain
+detector it wraps (Zoph et al. 2020; ``SelfTrainingDetector``), side by side
+in one run, and the mixed sampler's cost per batch.
+
+The same images and the same total batch go through three models built
+from one detector config and started from the same weights: the plain
+detector (one forward of the whole batch), the student with loss
+normalization (App. B: one forward per half, the moving averages, the
+factor) and the student with the plain joint loss (``normalize=False``).
+Each runs ``model.train_step`` (data preprocessor, loss, ``parse_losses``,
+backward, SGD step) with the optimizer wrapper of the config. Batches are
+prepared once (the config's train pipeline on generated shapes images, half
+of every batch tagged ``human``, half ``pseudo``), so data loading is not
+timed; the three models take turns, ``--steps`` steps each, ``--repeats``
+times, and the median step is reported. Peak memory is measured in a fresh
+process per model (peak RSS; on CUDA also ``max_memory_allocated``).
+
+The mixed sampler's cost: ``MixedSourceBatchSampler`` against mmdet's
+``DefaultSampler`` + ``AspectRatioBatchSampler`` per batch of indices, on
+the generated datasets of tools/benchmark/mixed_sampler.py (its ``build``
+and ``per_batch_us``)::
+
+    python tools/benchmark/student_step.py \\
+        --config configs/shapes/mask-rcnn_r18-scratch_fpn_gn-all_shapes.py \\
+        --batch-size 4 --steps 10 --repeats 3 [--device cuda] [--out FILE]
+"""
+import argparse
+import copy
+import json
+import os.path as osp
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+import torch
+from mmengine.config import DictAction
+
+sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
+from mixed_sampler import build as build_sampler_data  # noqa: E402
+from mixed_sampler import per_batch_us  # noqa: E402
+
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+DEFAULT_CONFIG = osp.join(REPO, 'configs', 'shapes',
+                          'mask-rcnn_r18-scratch_fpn_gn-all_shapes.py')
+MODES = ('plain', 'student-norm', 'student-plain-loss')
+
+
+def load_cfg(path, data_root, batch_size, options=None):
+    from mmengine.config import Config
+
+    from rethink_mmdet.data.shapes_config import use_shapes_data
+    cfg = Config.fromfile(path)
+    if options:
+        cfg.merge_from_dict(options)
+    use_shapes_data(cfg, data_root, num_workers=0)
+    cfg.train_dataloader.batch_size = batch_size
+    return cfg
+
+
+def make_batches(cfg, num_batches, seed=0):
+    """``num_batches`` collated train batches, the first half of each batch
+    tagged ``human``, the second ``pseudo`` (what a MultiSourceDataset with
+    MixedSourceSampler 1:1 gives the student)."""
+    from mmengine.runner import Runner
+
+    from rethink_mmdet.self_training import HUMAN, PSEUDO, SOURCE_KEY
+    loader = Runner.build_dataloader(cfg.train_dataloader, seed=seed)
+    batches = []
+    for batch in loader:
+        half = len(batch['data_samples']) // 2
+        for i, sample in enumerate(batch['data_samples']):
+            sample.set_metainfo({SOURCE_KEY: HUMAN if i < half else PSEUDO})
+        batches.append(batch)
+        if len(batches) == num_batches:
+            return batches
+    raise ValueError(f'the dataset gives only {len(batches)} batches; '
+                     'generate more images (--num-images)')
+
+
+def build_model(cfg, mode, device, seed=0):
+    """The model of ``mode`` and its optimizer wrapper, weights from
+    ``seed`` (the same for every mode)."""
+    from mmengine.optim import build_optim_wrapper
+
+    from mmdet.registry import MODELS
+    torch.manual_seed(seed)
+    plain = MODELS.build(copy.deepcopy(cfg.model))
+    plain.init_weights()
+    if mode == 'plain':
+        model = plain
+    else:
+        model = MODELS.build(
+            dict(
+                type='SelfTrainingDetector',
+                detector=copy.deepcopy(cfg.model),
+                loss_norm=dict(normalize=mode == 'student-norm')))
+        model.load_state_dict(plain.state_dict())  # plain keys load as is
+    model.to(device).train()
+    return model, build_optim_wrapper(model, copy.deepcopy(cfg.optim_wrapper))
+
+
+def sync(device):
+    if device.startswith('cuda'):
+        torch.cuda.synchronize()
+
+
+def run_steps(model, optim_wrapper, batches, steps, device, start=0):
+    """Seconds of each of ``steps`` train steps on ``batches[start:]``
+    (cycled)."""
+    times = []
+    for i in range(start, start + steps):
+        batch = batches[i % len(batches)]
+        sync(device)
+        t0 = time.perf_counter()
+        model.train_step(batch, optim_wrapper)
+        sync(device)
+        times.append(time.perf_counter() - t0)
+    return times
+
+
+def peak_memory(mode, args, data_root):
+    """Peak RSS (and CUDA allocation) of ``mode`` alone, in a fresh
+    process."""
+    cmd = [
+        sys.executable, __file__, '--child', mode, '--config', args.config,
+        '--data-root', data_root, '--batch-size',
+        str(args.batch_size), '--steps',
+        str(args.steps), '--device', args.device
+    ]
+    if args.cfg_options:
+        cmd += ['--cfg-options'] + [
+            f'{k}={v}'.replace(' ', '') for k, v in args.cfg_options.items()
+        ]
+    out = subprocess.run(
+        cmd, capture_output=True, text=True, check=True).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def child(args):
+    """``--child MODE``: build, warm up, train ``--steps`` steps, print the
+    peaks as JSON."""
+    from mmengine.registry import init_default_scope
+    init_default_scope('mmdet')
+    cfg = load_cfg(args.config, args.data_root, args.batch_size,
+                   args.cfg_options)
+    batches = make_batches(cfg, args.num_batches)
+    model, optim = build_model(cfg, args.child, args.device)
+    if args.device.startswith('cuda'):
+        torch.cuda.reset_peak_memory_stats()
+    with open('/proc/self/statm') as f:  # resident pages before training
+        before = int(f.read().split()[1]) * resource.getpagesize() / 2**20
+    run_steps(model, optim, batches, args.steps + args.warmup, args.device)
+    peak = dict(
+        rss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        rss_before_mb=before)
+    if args.device.startswith('cuda'):
+        peak['cuda_mb'] = torch.cuda.max_memory_allocated() / 2**20
+    print(json.dumps(peak))
+
+
+def sampler_rows(batch_size, num_human, num_pseudo, num_batches):
+    from mmengine.dataset import DefaultSampler
+
+    from mmdet.datasets.samplers import AspectRatioBatchSampler
+    from rethink_mmdet.self_training import (MixedSourceBatchSampler,
+                                             MixedSourceSampler)
+    with tempfile.TemporaryDirectory() as tmp:
+        human, mixed = build_sampler_data(tmp, num_human, num_pseudo)
+        ref = AspectRatioBatchSampler(
+            DefaultSampler(human, shuffle=True, seed=0), batch_size)
+        mix = MixedSourceBatchSampler(
+            MixedSourceSampler(mixed, seed=0, aspect_ratio_grouping=True),
+            batch_size)
+        return per_batch_us(ref, num_batches), per_batch_us(mix, num_batches)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument(
+        '--config',
+        default=DEFAULT_CONFIG,
+        help='a detector config (default: the tiny shapes '
+        'Mask R-CNN)')
+    parser.add_argument(
+        '--batch-size',
+        type=int,
+        default=4,
+        help='total batch (the student: half human, half '
+        'pseudo)')
+    parser.add_argument('--steps', type=int, default=10)
+    parser.add_argument('--repeats', type=int, default=3)
+    parser.add_argument('--warmup', type=int, default=2)
+    parser.add_argument(
+        '--num-batches',
+        type=int,
+        default=4,
+        help='distinct prepared batches, cycled')
+    parser.add_argument('--num-images', type=int, default=16)
+    parser.add_argument('--image-size', type=int, default=256)
+    parser.add_argument(
+        '--device', default='cuda' if torch.cuda.is_available() else 'cpu')
+    parser.add_argument('--sampler-human', type=int, default=20000)
+    parser.add_argument('--sampler-pseudo', type=int, default=100000)
+    parser.add_argument(
+        '--out', default=None, help='also write the '
+        'markdown tables here')
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
+        default={},
+        help='merged into the config, e.g. a larger train scale: '
+        'train_dataloader.dataset.pipeline.2.scale=(512,512)')
+    parser.add_argument('--child', choices=MODES, help=argparse.SUPPRESS)
+    parser.add_argument('--data-root', help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    import rethink_mmdet  # noqa: F401  (registers the components)
+    if args.child:
+        return child(args)
+
+    from mmengine.registry import init_default_scope
+
+    from rethink_mmdet.data import make_shapes
+    init_default_scope('mmdet')
+    with tempfile.TemporaryDirectory() as tmp:
+        data_root = osp.join(tmp, 'shapes')
+        make_shapes(
+            data_root,
+            args.num_images,
+            4,
+            0,
+            seed=0,
+            image_size=args.image_size)
+        cfg = load_cfg(args.config, data_root, args.batch_size,
+                       args.cfg_options)
+        batches = make_batches(cfg, args.num_batches)
+        models = {m: build_model(cfg, m, args.device) for m in MODES}
+        times = {m: [] for m in MODES}
+        for m in MODES:  # warm-up (first-call allocations, caches)
+            run_steps(*models[m], batches, args.warmup, args.device)
+        for i in range(args.repeats * args.steps):
+            for m in MODES:  # one step each in turn: load drift hits all
+                times[m] += run_steps(
+                    *models[m], batches, 1, args.device, start=i)
+        peaks = {m: peak_memory(m, args, data_root) for m in MODES}
+    ref_us, mix_us = sampler_rows(args.batch_size, args.sampler_human,
+                                  args.sampler_pseudo, 500)
+
+    base = statistics.median(times['plain'])
+    base_min = min(times['plain'])
+    lines = [
+        f'`{osp.relpath(args.config, REPO)}`, total batch '
+        f'{args.batch_size} (student: {args.batch_size // 2} human + '
+        f'{args.batch_size - args.batch_size // 2} pseudo), '
+        f'{args.image_size}px shapes images'
+        f'{" (" + str(args.cfg_options) + ")" if args.cfg_options else ""}, '
+        f'device {args.device}, '
+        f'torch threads {torch.get_num_threads()}; '
+        f'{args.repeats * args.steps} steps per model, one step of each in '
+        f'turn (same batch), after {args.warmup} warm-up steps.', '',
+        '| model | median step (ms) | min step (ms) | mean step (ms) | '
+        'median vs plain | min vs plain | peak RSS (MiB) | '
+        'RSS before the steps (MiB) |' +
+        (' peak CUDA (MiB) |' if args.device.startswith('cuda') else ''),
+        '|---|---:|---:|---:|---:|---:|---:|---:|' +
+        ('---:|' if args.device.startswith('cuda') else '')
+    ]
+    for m in MODES:
+        med = statistics.median(times[m])
+        low = min(times[m])
+        row = (f'| {m} | {med * 1e3:.1f} | {low * 1e3:.1f} | '
+               f'{statistics.mean(times[m]) * 1e3:.1f} | '
+               f'{(med / base - 1) * 100:+.1f}% | '
+               f'{(low / base_min - 1) * 100:+.1f}% | '
+               f'{peaks[m]["rss_mb"]:.0f} | '
+               f'{peaks[m]["rss_before_mb"]:.0f} |')
+        if 'cuda_mb' in peaks[m]:
+            row += f' {peaks[m]["cuda_mb"]:.0f} |'
+        lines.append(row)
+    lines += [
+        '', f'Indices of one batch of {args.batch_size} '
+        f'({args.sampler_human} human + {args.sampler_pseudo} pseudo '
+        'images, 500 batches):', '',
+        '| sampler | per batch (us) | share of the plain step |',
+        '|---|---:|---:|',
+        f'| DefaultSampler + AspectRatioBatchSampler (human only) | '
+        f'{ref_us:.0f} | {ref_us / 1e6 / base * 100:.3f}% |',
+        f'| MixedSourceSampler 1:1 + MixedSourceBatchSampler | '
+        f'{mix_us:.0f} | {mix_us / 1e6 / base * 100:.3f}% |'
+    ]
+    text = '\n'.join(lines)
+    print(text)
+    if args.out:
+        with open(args.out, 'w') as f:
+            f.write(text + '\n')
+
+
+if __name__ == '__main__':
+    main()

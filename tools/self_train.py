@@ -1,0 +1,78 @@
+"""Iterative self-training (Zoph et al. 2020): teacher -> pseudo labels ->
+student, K rounds, each stage resumable.
+
+    python tools/self_train.py STUDENT_CONFIG --teacher-config T \\
+        [--teacher-checkpoint CKPT] --unlabeled SOURCE [--rounds K] \\
+        --work-dir DIR [--score-thr 0.5] [--img-root R] \\
+        [--launcher none|pytorch|slurm] [--gpus N] [--partition P] \\
+        [--dry-run] [--cfg-options k=v ...]
+
+Without ``--teacher-checkpoint`` the teacher is trained first. Rerunning the
+same command skips finished stages and resumes an interrupted one. Each
+round's teacher and student metrics go into ``DIR/rounds.json``; see
+:mod:`rethink_mmdet.self_training.rounds`.
+"""
+import argparse
+
+from mmengine.config import DictAction
+
+from rethink_mmdet.self_training.rounds import (LAUNCHERS, Launch,
+                                                run_self_training)
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('config', help='student config')
+    parser.add_argument('--teacher-config', required=True)
+    parser.add_argument(
+        '--teacher-checkpoint',
+        default=None,
+        help='default: train the teacher first')
+    parser.add_argument(
+        '--unlabeled',
+        required=True,
+        help='image folder, list file or image-only COCO '
+        'JSON')
+    parser.add_argument('--img-root', default=None)
+    parser.add_argument('--rounds', type=int, default=1)
+    parser.add_argument('--work-dir', required=True)
+    parser.add_argument(
+        '--score-thr',
+        type=float,
+        default=0.5,
+        help='labeler score floor (default 0.5)')
+    parser.add_argument('--launcher', choices=LAUNCHERS, default='none')
+    parser.add_argument(
+        '--gpus',
+        type=int,
+        default=1,
+        help='processes per stage (pytorch / slurm)')
+    parser.add_argument('--partition', default=None, help='SLURM partition')
+    parser.add_argument(
+        '--dry-run', action='store_true', help='print the stage commands only')
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
+        help='merged into the student config')
+    return parser.parse_args()
+
+
+def main():
+    args = parse_args()
+    run_self_training(
+        args.config,
+        args.work_dir,
+        args.unlabeled,
+        args.teacher_config,
+        teacher_checkpoint=args.teacher_checkpoint,
+        rounds=args.rounds,
+        score_thr=args.score_thr,
+        img_root=args.img_root,
+        launch=Launch(args.launcher, args.gpus, args.partition),
+        cfg_options=args.cfg_options,
+        dry_run=args.dry_run)
+
+
+if __name__ == '__main__':
+    main()
