@@ -31,19 +31,10 @@ from . import levels
 from .affine import (RotateOp, ShearOp, TranslateOp, WarpArgs, bitmap_boxes,
                      corner_boxes, homography, to_continuous,
                      transform_polygons, warp, warp_masks)
-from .instances import MASKS_KEY, box_array, check_instances, clip_and_drop
+from .instances import (MASKS_KEY, REQUIRED_KEYS_DOC, box_array,
+                        check_instances, clip_and_drop)
 
-_COMMON_DOC = """
-    Required Keys:
-
-    - img (np.uint8)
-    - gt_bboxes (BaseBoxes[torch.float32]) (optional)
-    - gt_bboxes_labels (np.int64) (optional)
-    - gt_ignore_flags (bool) (optional)
-    - gt_masks (BitmapMasks | PolygonMasks) (optional)
-    - gt_scores (np.float32) (optional)
-    - gt_seg_map (np.uint8) (optional)
-
+_COMMON_DOC = REQUIRED_KEYS_DOC + """
     Modified Keys:
 
     - img

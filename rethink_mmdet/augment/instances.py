@@ -20,6 +20,19 @@ MASKS_KEY = 'gt_masks'
 INSTANCE_KEYS = (BOXES_KEY, 'gt_bboxes_labels', 'gt_ignore_flags', MASKS_KEY,
                  SCORE_KEY)
 
+#: The Required Keys section of every box-aware transform's docstring.
+REQUIRED_KEYS_DOC = """
+    Required Keys:
+
+    - img (np.uint8)
+    - gt_bboxes (BaseBoxes[torch.float32]) (optional)
+    - gt_bboxes_labels (np.int64) (optional)
+    - gt_ignore_flags (bool) (optional)
+    - gt_masks (BitmapMasks | PolygonMasks) (optional)
+    - gt_scores (np.float32) (optional)
+    - gt_seg_map (np.uint8) (optional)
+"""
+
 
 def num_instances(results):
     """Number of boxes in ``results``, or None when it has no ``gt_bboxes``.

@@ -18,6 +18,7 @@ from mmcv.transforms import RandomChoice
 
 from mmdet.registry import TRANSFORMS
 from . import colour, levels  # noqa: F401  (registers the TF colour ops)
+from .instances import REQUIRED_KEYS_DOC
 
 # autoaugment_utils.policy_v0: (op, prob, level) per op, 2 ops per sub-policy
 POLICY_V0 = (
@@ -202,17 +203,7 @@ def _check_table(table):
 
 
 #: The Required / Modified / Added Keys of the policy transforms.
-POLICY_KEYS_DOC = """
-    Required Keys:
-
-    - img (np.uint8)
-    - gt_bboxes (BaseBoxes[torch.float32]) (optional)
-    - gt_bboxes_labels (np.int64) (optional)
-    - gt_ignore_flags (bool) (optional)
-    - gt_masks (BitmapMasks | PolygonMasks) (optional)
-    - gt_scores (np.float32) (optional)
-    - gt_seg_map (np.uint8) (optional)
-
+POLICY_KEYS_DOC = REQUIRED_KEYS_DOC + """
     Modified Keys:
 
     - img
