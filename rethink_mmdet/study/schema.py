@@ -1,0 +1,183 @@
+"""Study configs: a paper's grid of arms as one mmengine config file.
+
+He et al. 2019 (Table 1, Fig. 1/2) and Zoph et al. 2020 (Tables 1-4) are
+comparisons: arms (an inheriting detector config plus a few overrides,
+trained with one or more seeds) laid out as tables with the compared axis
+(schedule, data size, augmentation strength) as columns. A study config
+states exactly that::
+
+    name = 'he2019-gn'
+    arms = [
+        dict(name='r50-scratch-{sched}',
+             config='../rethinking-imagenet-pretraining/'
+                    'mask-rcnn_r50-scratch_fpn_gn-all_{sched}_coco.py',
+             grid=dict(sched=['2x', '3x']),          # one arm per value
+             labels=dict(model='R50', init='random init'),
+             cfg_options={'train_dataloader.batch_size': 2},
+             seeds=[0, 1]),
+        dict(name='selftrain', kind='self_train', config='student.py',
+             teacher_arm='r50-scratch-2x', unlabeled='data/unlabeled',
+             counterpart='r50-scratch-2x', seed=0),
+    ]
+    metrics = [dict(key='coco/bbox_mAP', name='box AP', scale=100)]
+    tables = [dict(title='Box AP', metrics=['coco/bbox_mAP'],
+                   rows=['model', 'init'], columns='sched')]
+    references = {'r50-scratch-2x': {'coco/bbox_mAP': 36.8}}
+
+Top-level names starting with ``_`` are helpers of the file (shared
+override dicts, a data root) and are ignored; any other unknown key is an
+error, as is an unknown key inside an arm, metric or table.
+"""
+import re
+from dataclasses import asdict, dataclass, field
+from typing import Dict, List, Optional, Tuple
+
+__all__ = [
+    'TRAIN', 'SELF_TRAIN', 'KINDS', 'ARM', 'METRIC', 'StudyConfigError',
+    'Metric', 'Table', 'Arm', 'Study', 'fail', 'study_to_dict'
+]
+
+TRAIN = 'train'
+SELF_TRAIN = 'self_train'
+KINDS = (TRAIN, SELF_TRAIN)
+#: ``rows`` / ``columns`` value: one row per arm (its name).
+ARM = 'arm'
+#: ``columns`` value: one column per metric of the table.
+METRIC = 'metric'
+NAME_RE = re.compile(r'^[A-Za-z0-9][A-Za-z0-9_.+-]*$')
+
+TOP_KEYS = ('name', 'description', 'arms', 'metrics', 'tables', 'references',
+            'curve_metrics')
+COMMON_ARM_KEYS = ('name', 'kind', 'config', 'cfg_options', 'seed', 'seeds',
+                   'labels', 'grid', 'reference', 'counterpart')
+SELF_TRAIN_KEYS = ('teacher_arm', 'teacher_config', 'teacher_cfg_options',
+                   'teacher_checkpoint', 'unlabeled', 'img_root', 'rounds',
+                   'score_thr', 'pseudo_gt', 'quality_thrs', 'quality_match')
+#: Arm fields expanded with the ``grid`` values (``str.format``).
+FORMATTED = ('name', 'config', 'teacher_arm', 'teacher_config',
+             'teacher_checkpoint', 'unlabeled', 'img_root', 'counterpart',
+             'pseudo_gt')
+METRIC_KEYS = ('key', 'name', 'scale', 'digits')
+TABLE_KEYS = ('title', 'metrics', 'rows', 'columns', 'where')
+MATCH_BY = ('image_id', 'file_name')
+
+
+class StudyConfigError(ValueError):
+    """A study config that cannot be run as written."""
+
+
+@dataclass
+class Metric:
+    """A scalar to compare: a key of mmengine's ``scalars.json`` (a
+    validation metric such as ``coco/bbox_mAP`` or a training scalar such
+    as ``loss``; the final value is compared).
+
+    Args:
+        key (str): The scalar's name in ``scalars.json``.
+        name (str): Column header. Defaults to ``key``.
+        scale (float): Shown value = logged value x scale (100 shows
+            mmdet's 0-1 AP in the papers' percent). Defaults to 1.0.
+        digits (int): Decimals shown. Defaults to 1.
+    """
+    key: str
+    name: str = ''
+    scale: float = 1.0
+    digits: int = 1
+
+    def __post_init__(self):
+        self.name = self.name or self.key
+
+
+@dataclass
+class Table:
+    """One report table, laid out like the paper's.
+
+    Args:
+        title (str): The table's heading.
+        metrics (list[str]): Metric keys shown (one if ``columns`` is a
+            label).
+        rows (tuple[str]): ``('arm',)`` or arm label names; a row is one
+            combination of their values.
+        columns (str): ``'metric'`` (a column per metric) or a label name
+            (the compared axis: a column per value).
+        where (dict): Only arms whose labels have these values.
+    """
+    title: str
+    metrics: List[str]
+    rows: Tuple[str, ...] = (ARM, )
+    columns: str = METRIC
+    where: Dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class Arm:
+    """One arm of a study (after grid expansion). See the module docstring
+    and :func:`parse_study` for the keys."""
+    name: str
+    config: str
+    kind: str = TRAIN
+    cfg_options: dict = field(default_factory=dict)
+    seeds: List[int] = field(default_factory=lambda: [0])
+    labels: Dict[str, str] = field(default_factory=dict)
+    reference: Dict[str, float] = field(default_factory=dict)
+    counterpart: Optional[str] = None
+    teacher_arm: Optional[str] = None
+    teacher_config: Optional[str] = None
+    teacher_cfg_options: dict = field(default_factory=dict)
+    teacher_checkpoint: Optional[str] = None
+    unlabeled: Optional[str] = None
+    img_root: Optional[str] = None
+    rounds: int = 1
+    score_thr: float = 0.5
+    pseudo_gt: Optional[str] = None
+    quality_thrs: List[float] = field(default_factory=list)
+    quality_match: str = 'image_id'
+
+
+@dataclass
+class Study:
+    """A parsed, validated study config."""
+    name: str
+    filename: str
+    arms: List[Arm]
+    metrics: List[Metric]
+    tables: List[Table]
+    curve_metrics: List[str]
+    description: str = ''
+
+    def arm(self, name: str) -> Arm:
+        for arm in self.arms:
+            if arm.name == name:
+                return arm
+        raise KeyError(name)
+
+    def metric(self, key: str) -> Metric:
+        return next(m for m in self.metrics if m.key == key)
+
+
+def fail(where: str, problem: str, fix: str) -> None:
+    """Raise :class:`StudyConfigError` naming where, what and the fix."""
+    raise StudyConfigError(f'{where}: {problem}. {fix}')
+
+
+def study_to_dict(study: Study) -> dict:
+    """The study as a config dict with its grids expanded and absolute
+    paths: :func:`parse_study` of it gives the same study (the copy in the
+    study directory, read by ``status`` / ``report``)."""
+    arms = []
+    for arm in study.arms:
+        raw = {k: v for k, v in asdict(arm).items() if v is not None}
+        if arm.kind != SELF_TRAIN:
+            raw = {k: v for k, v in raw.items() if k in COMMON_ARM_KEYS}
+        elif arm.teacher_arm:
+            raw.pop('teacher_cfg_options')
+        raw['quality_thrs'] = list(arm.quality_thrs) if arm.kind == \
+            SELF_TRAIN else None
+        arms.append({k: v for k, v in raw.items() if v is not None})
+    return dict(
+        name=study.name,
+        description=study.description,
+        arms=arms,
+        metrics=[asdict(m) for m in study.metrics],
+        tables=[dict(asdict(t), rows=list(t.rows)) for t in study.tables],
+        curve_metrics=list(study.curve_metrics))

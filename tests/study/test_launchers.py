@@ -1,0 +1,151 @@
+"""Dry runs: the command every launcher would run, for training and
+self-training arms, with --resume where a checkpoint exists; nothing is
+written."""
+import importlib.util
+import os
+import shlex
+import sys
+
+from rethink_mmdet.study.plan import TOOLS, Launcher, plan_runs
+from rethink_mmdet.study.runner import run_study
+from rethink_mmdet.study.validate import load_study
+from tests.conftest import MASK_RCNN, REPO, RETINANET, python_tool, run_tool
+from tests.study.helpers import SELFTRAIN_STUDENT, write_study
+
+ARMS = [
+    dict(name='teacher', config=MASK_RCNN, seeds=[0, 1]),
+    dict(
+        name='plain', config=RETINANET, cfg_options={'train_cfg.max_iters':
+                                                     6}),
+    dict(
+        name='st',
+        kind='self_train',
+        config=SELFTRAIN_STUDENT,
+        teacher_arm='teacher',
+        unlabeled='/data/unlabeled.json',
+        img_root='/data/unlabeled',
+        score_thr=0.3,
+        seed=1),
+]
+
+
+def dry_run(tmp_path, launcher, arms=ARMS):
+    study = write_study(
+        tmp_path / 'study.py', arms=arms, metrics=['coco/bbox_mAP'])
+    lines = []
+    run_study(
+        study, str(tmp_path / 'dir'), launcher, dry_run=True, log=lines.append)
+    # a dry run writes nothing
+    assert not (tmp_path / 'dir' / 'study.json').exists()
+    assert not (tmp_path / 'dir' / 'configs').exists()
+    return {
+        line.split(']')[0][1:]: shlex.split(line.split('] ', 1)[1])
+        for line in lines
+    }
+
+
+def test_local_commands(tmp_path):
+    cmds = dry_run(tmp_path, Launcher())
+    # teachers first, then the study order
+    assert list(cmds) == [
+        'teacher_seed0', 'teacher_seed1', 'plain_seed0', 'st_seed1'
+    ]
+    d = str(tmp_path / 'dir')
+    assert cmds['plain_seed0'] == [
+        sys.executable, f'{TOOLS}/train.py', f'{d}/configs/plain_seed0.py',
+        '--work-dir', f'{d}/arms/plain/seed0'
+    ]
+    assert cmds['st_seed1'] == [
+        sys.executable, f'{TOOLS}/self_train.py',
+        f'{d}/configs/st_seed1_student.py', '--teacher-config',
+        f'{d}/configs/teacher_seed1.py', '--teacher-checkpoint',
+        f'{d}/arms/teacher/seed1/iter_800.pth', '--unlabeled',
+        '/data/unlabeled.json', '--work-dir', f'{d}/arms/st/seed1', '--rounds',
+        '1', '--score-thr', '0.3', '--img-root', '/data/unlabeled'
+    ]
+
+
+def test_pytorch_commands_and_resume(tmp_path):
+    work = tmp_path / 'dir' / 'arms' / 'plain' / 'seed0'
+    cmds = dry_run(tmp_path, Launcher('pytorch', gpus=4))
+    d = str(tmp_path / 'dir')
+    assert cmds['plain_seed0'] == [
+        'bash', f'{TOOLS}/dist_train.sh', f'{d}/configs/plain_seed0.py', '4',
+        '--work-dir',
+        str(work)
+    ]
+    assert cmds['st_seed1'][-4:] == ['--launcher', 'pytorch', '--gpus', '4']
+    # an interrupted run: its work dir has a last_checkpoint
+    work.mkdir(parents=True)
+    (work / 'last_checkpoint').write_text(str(work / 'iter_2.pth'))
+    cmds = dry_run(tmp_path, Launcher('pytorch', gpus=4))
+    assert cmds['plain_seed0'][-1] == '--resume'
+    assert '--resume' not in cmds['teacher_seed0']
+
+
+def test_slurm_commands(tmp_path):
+    cmds = dry_run(
+        tmp_path,
+        Launcher(
+            'slurm', gpus=16, partition='gpu',
+            sbatch_args=['--time=72:00:00']))
+    d = str(tmp_path / 'dir')
+    assert cmds['plain_seed0'] == [
+        'sbatch', '--parsable', '-p', 'gpu', '-J', 'study_plain_seed0',
+        '--ntasks=16', '--cpus-per-task=5', '-o',
+        f'{d}/arms/plain/seed0/slurm-%j.out', '--gres=gpu:8',
+        '--ntasks-per-node=8', '--time=72:00:00',
+        f'{TOOLS}/slurm_train.sbatch', f'{d}/configs/plain_seed0.py',
+        f'{d}/arms/plain/seed0'
+    ]
+    st = cmds['st_seed1']
+    assert st[:2] == ['sbatch', '--parsable'] and st[-2] == '--wrap'
+    wrapped = shlex.split(st[-1])
+    assert wrapped[1] == f'{TOOLS}/self_train.py'
+    assert wrapped[-6:] == [
+        '--launcher', 'slurm', '--gpus', '16', '--partition', 'gpu'
+    ]
+
+
+def test_slurm_dependency_and_cpu_nodes(tmp_path):
+    study = load_study(
+        write_study(tmp_path / 's.py', arms=ARMS, metrics=['coco/bbox_mAP']))
+    runs = {r.id: r for r in plan_runs(study, str(tmp_path), write=False)}
+    cpu = Launcher('slurm', gpus=2, partition='cpu', gpus_per_node=0)
+    cmd = cpu.self_train_command(runs['st_seed1'], 'ckpt.pth', after='41')
+    assert '--dependency=afterok:41' in cmd
+    assert not any(c.startswith('--gres') for c in cmd)
+    assert cpu.env()['GPUS_PER_NODE'] == '0'
+
+
+def study_cli():
+    """tools/study.py as a module (its main(argv) returns the exit code)."""
+    spec = importlib.util.spec_from_file_location(
+        'study_cli', os.path.join(REPO, 'tools', 'study.py'))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.main
+
+
+def test_cli_dry_run(tmp_path):
+    study = write_study(
+        tmp_path / 'study.py', arms=ARMS[1:2], metrics=['coco/bbox_mAP'])
+    out = run_tool(
+        python_tool('study.py', study, '--work-dir', tmp_path / 'dir',
+                    '--dry-run', '--launcher', 'pytorch', '--gpus', '2'))
+    assert f'{TOOLS}/dist_train.sh' in out
+    assert not os.path.exists(tmp_path / 'dir')
+
+
+def test_cli_errors(tmp_path, capsys):
+    main = study_cli()
+    bad = write_study(tmp_path / 'bad.py', arms=[], metrics=['x'])
+    assert main([bad, '--work-dir', str(tmp_path / 'd')]) == 2
+    assert 'no arms' in capsys.readouterr().err
+    good = write_study(tmp_path / 'good.py', arms=ARMS[1:2], metrics=['x'])
+    assert main(
+        [good, '--work-dir',
+         str(tmp_path / 'd'), '--launcher', 'slurm']) == 2
+    assert 'needs --partition' in capsys.readouterr().err
+    assert main(['status', str(tmp_path / 'nowhere')]) == 2
+    assert 'not a study directory' in capsys.readouterr().err
