@@ -16,7 +16,7 @@ import argparse
 
 from mmengine.config import DictAction
 
-from rethink_mmdet.self_training.rounds import (LAUNCHERS, Launch,
+from rethink_mmdet.self_training.rounds import (Launch, add_stage_launch_args,
                                                 run_self_training)
 
 
@@ -41,13 +41,7 @@ def parse_args():
         type=float,
         default=0.5,
         help='labeler score floor (default 0.5)')
-    parser.add_argument('--launcher', choices=LAUNCHERS, default='none')
-    parser.add_argument(
-        '--gpus',
-        type=int,
-        default=1,
-        help='processes per stage (pytorch / slurm)')
-    parser.add_argument('--partition', default=None, help='SLURM partition')
+    add_stage_launch_args(parser, 'stage')
     parser.add_argument(
         '--dry-run', action='store_true', help='print the stage commands only')
     parser.add_argument(

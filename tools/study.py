@@ -17,9 +17,9 @@ configs/studies/.
 import argparse
 import sys
 
-from rethink_mmdet.study import (LAUNCHERS, Launcher, StudyConfigError,
-                                 format_status, run_study, study_status,
-                                 write_report)
+from rethink_mmdet.self_training.rounds import add_stage_launch_args
+from rethink_mmdet.study import (Launcher, StudyConfigError, format_status,
+                                 run_study, study_status, write_report)
 
 COMMANDS = ('status', 'report')
 
@@ -34,13 +34,7 @@ def parse_run_args(argv):
         '--work-dir',
         required=True,
         help='study directory (state, runs, report)')
-    parser.add_argument('--launcher', choices=LAUNCHERS, default='none')
-    parser.add_argument(
-        '--gpus',
-        type=int,
-        default=1,
-        help='processes per run (pytorch / slurm)')
-    parser.add_argument('--partition', default=None, help='SLURM partition')
+    add_stage_launch_args(parser, 'run')
     parser.add_argument(
         '--gpus-per-node',
         type=int,

@@ -48,6 +48,20 @@ TOOLS = osp.join(
     osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))), 'tools')
 
 
+def add_stage_launch_args(parser, unit: str = 'stage') -> None:
+    """Add ``--launcher``, ``--gpus`` and ``--partition`` (the fields of
+    :class:`Launch`) to an argparse ``parser``; ``unit`` names what each
+    launch runs (``'stage'`` of tools/self_train.py, ``'run'`` of
+    tools/study.py) in the help."""
+    parser.add_argument('--launcher', choices=LAUNCHERS, default='none')
+    parser.add_argument(
+        '--gpus',
+        type=int,
+        default=1,
+        help=f'processes per {unit} (pytorch / slurm)')
+    parser.add_argument('--partition', default=None, help='SLURM partition')
+
+
 class SelfTrainingError(RuntimeError):
     """A student config or a stage that cannot run as asked."""
 
