@@ -7,21 +7,37 @@ id), and writes every box scoring at least ``--score-thr`` (with its score,
 and its mask as COCO RLE for instance-segmentation teachers) into the
 pseudo-label store ``--out`` (see :mod:`rethink_mmdet.self_training.store`).
 
-Resumable: chunks already written are skipped, so rerunning the same
-command after a kill finishes the store. Distributed like mmdet's tools::
+Safe to rerun (a requeued SLURM job, a restarted study): chunks already
+written are skipped, so rerunning the same command after a kill finishes the
+store; on a finished store it does nothing and exits 0 when the teacher
+checkpoint, config (model and test pipeline), source and score floor are
+those recorded in the store's meta, and refuses (exit 1) naming each
+difference when they are not.
+
+Without ``--img-root``, the ``file_name`` of an image-only COCO JSON
+``ROOT/annotations/PREFIX_SPLIT.json`` is looked for under ``ROOT/SPLIT/``
+(mmdet's COCO layout: ``image_info_unlabeled2017.json`` ->
+``unlabeled2017/``; the built-in shapes dataset's
+``image_info_unlabeled.json`` -> ``unlabeled/``), then ``ROOT/``, then the
+JSON's directory; paths of a text list are relative to its directory.
+
+Distributed like mmdet's tools::
 
     python tools/pseudo_label.py CONFIG CKPT --images DIR --out STORE
     tools/dist_pseudo_label.sh CONFIG CKPT 8 --images DIR --out STORE
     tools/slurm_pseudo_label.sh PART JOB CONFIG CKPT --images DIR --out STORE
 """
 import argparse
+import sys
 
 from mmengine.dist import init_dist, is_distributed
 from mmengine.logging import MMLogger
 
 import rethink_mmdet  # noqa: F401  (registers components)
 from rethink_mmdet.engine import add_launch_args, load_config
-from rethink_mmdet.self_training.labeler import label_images
+from rethink_mmdet.self_training.labeler import (ImageSourceError,
+                                                 StoreMismatchError,
+                                                 label_images)
 
 
 def parse_args():
@@ -39,7 +55,9 @@ def parse_args():
         '--img-root',
         default=None,
         help='root of relative paths of a list or COCO source (default: '
-        'the list file\'s directory / the parent of the JSON\'s directory)')
+        'the list file\'s directory; for ROOT/annotations/PREFIX_SPLIT.json '
+        'the first of ROOT/SPLIT, ROOT and ROOT/annotations that holds the '
+        'first images)')
     parser.add_argument(
         '--score-thr',
         type=float,
@@ -67,16 +85,19 @@ def main():
     if args.launcher != 'none' and not is_distributed():
         init_dist(args.launcher, **cfg.get('env_cfg', {}).get('dist_cfg', {}))
     MMLogger.get_instance('rethink_mmdet', log_level='INFO')
-    label_images(
-        cfg,
-        args.checkpoint,
-        args.images,
-        args.out,
-        score_thr=args.score_thr,
-        chunk_size=args.chunk_size,
-        batch_size=args.batch_size,
-        num_workers=args.num_workers,
-        img_root=args.img_root)
+    try:
+        label_images(
+            cfg,
+            args.checkpoint,
+            args.images,
+            args.out,
+            score_thr=args.score_thr,
+            chunk_size=args.chunk_size,
+            batch_size=args.batch_size,
+            num_workers=args.num_workers,
+            img_root=args.img_root)
+    except (StoreMismatchError, ImageSourceError) as e:
+        sys.exit(f'pseudo_label.py: {e}')  # exit status 1, no traceback
 
 
 if __name__ == '__main__':

@@ -14,9 +14,18 @@ killed run restarted with the same command resumes; when every rank is done,
 rank 0 merges the chunks in index order with :func:`~.store.finalize_store`,
 so the store does not depend on the number of ranks or on interruptions.
 Images are batched within a chunk only, for the same reason.
+
+A rerun is safe (a requeued job, a restarted study): an interrupted store
+resumes, a finished one is left as it is (nothing labeled, no error), and
+either is refused with :class:`~.label_identity.StoreMismatchError` naming
+the differences when the teacher checkpoint, its config, the source or the
+score floor differ from those the store records (:mod:`.label_identity`).
+
+Memory does not grow with the number of images: the listing is an
+:class:`~.image_list.ImageList` (numpy arrays, about 16 bytes plus the path
+per image) and the batches are generated per chunk (:class:`ChunkBatches`).
 """
 import copy
-import hashlib
 import json
 import logging
 import os
@@ -34,17 +43,23 @@ from mmengine.registry import init_default_scope
 from mmengine.runner import load_checkpoint
 from pycocotools import mask as mask_utils
 
-from rethink_mmdet.utils import progress
-from .store import META_FILE, completed_chunks, finalize_store, write_chunk
+from rethink_mmdet.utils import dump_json, progress
+from .image_list import (IMAGE_EXTENSIONS, SOURCE_COCO, SOURCE_FOLDER,
+                         SOURCE_KINDS, SOURCE_LIST, ImageList,
+                         ImageSourceError, detect_source_kind, list_images)
+from .label_identity import (RUN_FILE, StoreMismatchError, check_same_run,
+                             checkpoint_identity, config_sha256, file_sha256,
+                             run_identity)
+from .store import (CHUNKS_DIR, META_FILE, completed_chunks, finalize_store,
+                    write_chunk)
+from .store.columns import read_json
 
-#: Kinds of unlabeled image sources (stored in meta ``source.kind``).
-SOURCE_FOLDER = 'folder'
-SOURCE_LIST = 'list'
-SOURCE_COCO = 'coco'
-SOURCE_KINDS = (SOURCE_FOLDER, SOURCE_LIST, SOURCE_COCO)
-
-#: File extensions collected from an image folder (lower case).
-IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff', '.webp')
+__all__ = [
+    'IMAGE_EXTENSIONS', 'SOURCE_COCO', 'SOURCE_FOLDER', 'SOURCE_KINDS',
+    'SOURCE_LIST', 'ImageList', 'ImageSourceError', 'StoreMismatchError',
+    'UnlabeledImages', 'build_teacher', 'detect_source_kind', 'file_sha256',
+    'label_images', 'list_images', 'test_pipeline_cfg'
+]
 
 #: Test-pipeline transforms dropped for unlabeled images (no annotations).
 ANNOTATION_LOADERS = ('LoadAnnotations', 'LoadPanopticAnnotations',
@@ -55,89 +70,6 @@ ANNOTATION_LOADERS = ('LoadAnnotations', 'LoadPanopticAnnotations',
 ERROR_KEY = 'load_error'
 
 CREATED_BY = 'rethink_mmdet.self_training.labeler'
-
-
-class ImageSourceError(ValueError):
-    """The unlabeled image source is missing, empty or malformed."""
-
-
-def detect_source_kind(source: str) -> str:
-    """``'folder'`` for a directory, ``'coco'`` for a ``.json`` file,
-    ``'list'`` for any other file (one image path per line)."""
-    if osp.isdir(source):
-        return SOURCE_FOLDER
-    if not osp.isfile(source):
-        raise ImageSourceError(
-            f'image source {source} does not exist: give an image folder, '
-            'a text file of image paths or an image-only COCO JSON.')
-    return SOURCE_COCO if source.lower().endswith('.json') else SOURCE_LIST
-
-
-def list_images(
-        source: str,
-        img_root: Optional[str] = None) -> Tuple[List[Tuple[str, int]], dict]:
-    """List an unlabeled image collection in source order.
-
-    - folder: every file with an image extension (:data:`IMAGE_EXTENSIONS`)
-      below ``source``, recursively, sorted by relative path; image ids
-      1..N; paths relative to the folder.
-    - text file: one path per line (blank lines and ``#`` comments
-      ignored), in file order; relative paths are relative to ``img_root``
-      (default: the list file's directory); image ids 1..N.
-    - image-only COCO JSON (e.g. ``image_info_unlabeled2017.json``): the
-      ``images`` sorted by id, which is also the image id; ``file_name`` is
-      relative to ``img_root`` (default: the parent of the JSON's
-      directory, i.e. the dataset root of ``ROOT/annotations/x.json``).
-
-    Args:
-        source (str): Folder, text file or ``.json`` file.
-        img_root (str, optional): Root of relative paths of list and COCO
-            sources. Defaults to None (see above).
-
-    Returns:
-        tuple[list[tuple[str, int]], dict]: ``(path, image_id)`` pairs,
-        paths as stored (relative to the returned root when possible), and
-        the source description ``{'kind', 'path', 'root'}`` for the store's
-        meta.
-    """
-    kind = detect_source_kind(source)
-    source_abs = osp.abspath(source)
-    if kind == SOURCE_FOLDER:
-        root = source_abs
-        paths = []
-        for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
-            dirnames.sort()
-            for name in filenames:
-                if name.lower().endswith(IMAGE_EXTENSIONS):
-                    paths.append(osp.relpath(osp.join(dirpath, name), root))
-        paths.sort()
-        items = [(p, i + 1) for i, p in enumerate(paths)]
-    elif kind == SOURCE_LIST:
-        root = osp.abspath(img_root or osp.dirname(source_abs))
-        with open(source, encoding='utf-8') as f:
-            lines = [line.strip() for line in f]
-        paths = [p for p in lines if p and not p.startswith('#')]
-        items = [(p, i + 1) for i, p in enumerate(paths)]
-    else:
-        root = osp.abspath(img_root or osp.dirname(osp.dirname(source_abs)))
-        try:
-            with open(source, encoding='utf-8') as f:
-                images = json.load(f)['images']
-            items = sorted((int(im['id']), im['file_name']) for im in images)
-        except (ValueError, KeyError, TypeError) as e:
-            raise ImageSourceError(
-                f'{source} is not an image-only COCO JSON with an "images" '
-                f'list of {{"id", "file_name"}} records: {e!r}') from e
-        items = [(name, img_id) for img_id, name in items]
-        probe = items[:8]
-        if probe and not any(osp.exists(osp.join(root, p)) for p, _ in probe):
-            raise ImageSourceError(
-                f'none of the first images of {source} (e.g. '
-                f'{probe[0][0]}) exists under {root}: pass the folder that '
-                'their file_name is relative to with --img-root.')
-    if not items:
-        raise ImageSourceError(f'no images found in {source} ({kind}).')
-    return items, dict(kind=kind, path=source_abs, root=root)
 
 
 def test_pipeline_cfg(cfg: Config) -> list:
@@ -173,8 +105,8 @@ class UnlabeledImages(torch.utils.data.Dataset):
     raising, so one corrupt file does not stop the run.
 
     Args:
-        items (list[tuple[str, int]]): ``(path, image_id)`` from
-            :func:`list_images`.
+        items (ImageList | Sequence[tuple[str, int]]): ``(path,
+            image_id)`` of each image, e.g. from :func:`list_images`.
         root (str): Root of relative paths.
         pipeline (list[dict]): Test pipeline configs.
     """
@@ -217,17 +149,6 @@ def collate_with_errors(batch: list) -> dict:
             for k in ('inputs', 'data_samples')
         } for b in good]) if good else None,
         errors=[b for b in batch if ERROR_KEY in b])
-
-
-def file_sha256(path: str) -> Optional[str]:
-    """Hex sha256 of a local file, None for a remote one (URL)."""
-    if not osp.isfile(path):
-        return None
-    digest = hashlib.sha256()
-    with open(path, 'rb') as f:
-        for block in iter(lambda: f.read(1 << 20), b''):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _detector_cfg(model_cfg):
@@ -300,6 +221,86 @@ def to_record(path: str, img_id: int, sample, score_thr: float) -> dict:
         masks_rle=masks)
 
 
+class ChunkBatches:
+    """The batches of image indexes of some chunks, generated lazily (a
+    DataLoader ``batch_sampler``): chunk ``c`` holds images ``c *
+    chunk_size`` up to the next chunk or ``num_images``, batches never span
+    two chunks.
+
+    Args:
+        chunks (Sequence[int]): The chunks, in the order to label them.
+        chunk_size (int): Images per chunk.
+        batch_size (int): Images per batch.
+        num_images (int): Images of the source.
+    """
+
+    def __init__(self, chunks: Sequence[int], chunk_size: int, batch_size: int,
+                 num_images: int):
+        self.chunks = list(chunks)
+        self.chunk_size = chunk_size
+        self.batch_size = batch_size
+        self.num_images = num_images
+
+    def _bounds(self, c):
+        return c * self.chunk_size, min((c + 1) * self.chunk_size,
+                                        self.num_images)
+
+    def __iter__(self):
+        for c in self.chunks:
+            start, stop = self._bounds(c)
+            for first in range(start, stop, self.batch_size):
+                yield list(range(first, min(first + self.batch_size, stop)))
+
+    def __len__(self) -> int:
+        return sum(-(-(b - a) // self.batch_size)
+                   for a, b in map(self._bounds, self.chunks))
+
+    def num_chunk_images(self) -> int:
+        return sum(b - a for a, b in map(self._bounds, self.chunks))
+
+
+def teacher_meta(cfg: Config,
+                 checkpoint: str,
+                 recorded: Optional[dict] = None) -> dict:
+    """The store meta's ``teacher`` section: config path, text and
+    :func:`~.label_identity.config_sha256`, checkpoint path, sha256, size
+    and mtime (the hash reused from ``recorded`` for an unchanged file)."""
+    model_cfg = _plain(cfg.model)
+    return dict(
+        config=osp.abspath(cfg.filename) if cfg.filename else None,
+        config_text=_config_text(cfg),
+        config_sha256=config_sha256(model_cfg, _plain(test_pipeline_cfg(cfg))),
+        **checkpoint_identity(checkpoint, recorded))
+
+
+def _check_store(out, meta, identity, chunk_size, logger):
+    """Raise :class:`StoreMismatchError` if ``out`` is a finished store (of
+    meta ``meta``) or an interrupted one made with other settings than this
+    run (``identity``, ``chunk_size``); record them for an unfinished
+    one."""
+    if meta is not None:
+        check_same_run(meta, identity, out, 'finished')
+        print_log(
+            f'{out} is finished already, made with the same teacher '
+            'checkpoint, config, source and score floor: nothing to do',
+            logger)
+        return
+    run_file = osp.join(out, CHUNKS_DIR, RUN_FILE)
+    if osp.isfile(run_file):
+        recorded = read_json(run_file, 'run identity')
+        check_same_run(recorded, identity, out, 'interrupted')
+        if recorded.get('chunk_size') != chunk_size:
+            raise StoreMismatchError(
+                f'{out} is an interrupted pseudo-label store written in '
+                f'chunks of {recorded.get("chunk_size")} images, this run '
+                f'asks for --chunk-size {chunk_size}: rerun with '
+                f'--chunk-size {recorded.get("chunk_size")} to resume it.')
+    else:  # a new store, or chunks of an older version (not recorded)
+        os.makedirs(osp.dirname(run_file), exist_ok=True)
+        dump_json(
+            dict(identity, chunk_size=chunk_size), run_file, canonical=False)
+
+
 def label_images(cfg: Config,
                  checkpoint: str,
                  source: str,
@@ -315,6 +316,8 @@ def label_images(cfg: Config,
     Must be called on every rank of an initialised process group (or in a
     single process); each rank labels chunks ``rank, rank + world_size,
     ...`` and writes them; rank 0 finalizes the store after a barrier.
+    A store ``out`` that is finished already, made with the same teacher
+    checkpoint, config, source and ``score_thr``, is left as it is.
 
     Args:
         cfg (Config): Teacher config (its ``model`` and test pipeline).
@@ -335,6 +338,11 @@ def label_images(cfg: Config,
 
     Returns:
         dict | None: The store's meta on rank 0, None on other ranks.
+
+    Raises:
+        StoreMismatchError: ``out`` is a finished or interrupted store made
+            with another teacher checkpoint, config, source, score floor
+            (or, interrupted, chunk size).
     """
     if chunk_size < 1 or batch_size < 1:
         raise ValueError(f'chunk_size ({chunk_size}) and batch_size '
@@ -345,19 +353,21 @@ def label_images(cfg: Config,
         device = 'cuda' if torch.cuda.is_available() else 'cpu'
         if device == 'cuda':
             device = f'cuda:{torch.cuda.current_device()}'
-    if osp.isfile(osp.join(out, META_FILE)):
-        raise FileExistsError(
-            f'{out} is a finished pseudo-label store ({META_FILE} exists): '
-            'remove it or choose another --out to label again.')
     items, source_meta = list_images(source, img_root)
+    meta_path = osp.join(out, META_FILE)
+    meta = read_json(meta_path, 'meta') if osp.isfile(meta_path) else None
+    teacher = teacher_meta(cfg, checkpoint, (meta or {}).get('teacher'))
+    identity = run_identity(teacher, source_meta, score_thr)
+    _check_store(out, meta, identity, chunk_size, logger)
+    if meta is not None:
+        return meta if rank == 0 else None
     num_chunks = (len(items) + chunk_size - 1) // chunk_size
-    done = completed_chunks(out) if osp.isdir(out) else set()
+    done = completed_chunks(out)
     todo = [c for c in range(num_chunks) if c not in done]
-    mine = [c for c in todo if c % world_size == rank]
     if done:
         print_log(
             f'resuming {out}: {len(done)} of {num_chunks} chunks already '
-            f'written, skipping chunks {sorted(done)}', logger)
+            f'written, skipping chunks {_ranges(sorted(done))}', logger)
     print_log(
         f'{len(items)} images from {source_meta["kind"]} {source} in '
         f'{num_chunks} chunks of {chunk_size}; {len(todo)} chunks to label '
@@ -366,19 +376,14 @@ def label_images(cfg: Config,
     model = build_teacher(cfg, checkpoint, device)
     dataset = UnlabeledImages(items, source_meta['root'],
                               test_pipeline_cfg(cfg))
-    batches = []
-    for c in mine:
-        stop = min((c + 1) * chunk_size, len(items))
-        for start in range(c * chunk_size, stop, batch_size):
-            batches.append(list(range(start, min(start + batch_size, stop))))
     loader = torch.utils.data.DataLoader(
         dataset,
-        batch_sampler=batches,
+        batch_sampler=ChunkBatches(todo[rank::world_size], chunk_size,
+                                   batch_size, len(items)),
         num_workers=num_workers,
         collate_fn=collate_with_errors)
 
-    total = sum(
-        min((c + 1) * chunk_size, len(items)) - c * chunk_size for c in todo)
+    total = ChunkBatches(todo, chunk_size, 1, len(items)).num_chunk_images()
     bar = progress(
         total=total,
         desc='pseudo-labeling',
@@ -431,22 +436,28 @@ def label_images(cfg: Config,
         return None
     meta = dict(
         classes=list(model.dataset_meta['classes']),
-        score_floor=float(score_thr),
-        teacher=dict(
-            config=osp.abspath(cfg.filename) if cfg.filename else None,
-            config_text=_config_text(cfg),
-            checkpoint=checkpoint,
-            checkpoint_sha256=file_sha256(checkpoint)),
         teacher_test_cfg=_plain(_detector_cfg(cfg.model).get('test_cfg')),
-        source=source_meta,
         chunk_size=chunk_size,
-        created_by=CREATED_BY)
+        created_by=CREATED_BY,
+        **identity)
     meta = finalize_store(out, meta)
     print_log(
         f'pseudo-label store {out}: {meta["num_images"]} images, '
         f'{meta["num_boxes"]} boxes (score >= {score_thr}), '
         f'{meta["num_skipped"]} skipped', logger)
     return meta
+
+
+def _ranges(indexes: List[int]) -> str:
+    """``[0, 1, 2, 5]`` -> ``'[0-2, 5]'`` (short for many chunks)."""
+    parts, start = [], None
+    for i, c in enumerate(indexes):
+        if start is None:
+            start = c
+        if i + 1 == len(indexes) or indexes[i + 1] != c + 1:
+            parts.append(str(start) if start == c else f'{start}-{c}')
+            start = None
+    return '[' + ', '.join(parts) + ']'
 
 
 def _config_text(cfg: Config) -> str:

@@ -39,10 +39,46 @@ def peak_rss_mb():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def random_init_checkpoint(config, work_dir):
+    """``work_dir/teacher_random_init.pth``: the config's model at its
+    random initialisation (seed 0) with the shapes class names in its
+    meta (every image then yields ``max_per_img`` boxes, the worst case
+    for memory)."""
+    import torch
+    from mmengine.config import Config
+    from mmengine.logging import MMLogger
+    from mmengine.registry import init_default_scope
+
+    from mmdet.registry import MODELS
+    from rethink_mmdet.data.shapes import SHAPES_CLASSES
+    MMLogger.get_instance('random_init_checkpoint', log_level='WARNING')
+    init_default_scope('mmdet')
+    torch.manual_seed(0)
+    model = MODELS.build(Config.fromfile(config).model)
+    model.init_weights()
+    checkpoint = osp.join(work_dir, 'teacher_random_init.pth')
+    torch.save(
+        dict(
+            state_dict=model.state_dict(),
+            meta=dict(dataset_meta=dict(classes=SHAPES_CLASSES))), checkpoint)
+    return checkpoint
+
+
+def cycled_images(names, n, image_size):
+    """COCO ``images`` records of ``n`` images, ids 1..n, cycling through
+    the file ``names``."""
+    return [
+        dict(
+            id=i + 1,
+            file_name=names[i % len(names)],
+            height=image_size,
+            width=image_size) for i in range(n)
+    ]
+
+
 def prepare(work_dir, config, checkpoint, unique, sizes, image_size):
     """Images, per-size list files and COCO JSONs, and a checkpoint."""
     from rethink_mmdet.data import make_shapes
-    from rethink_mmdet.data.shapes import SHAPES_CLASSES
     root = osp.join(work_dir, 'shapes')
     make_shapes(root, 0, 0, unique, seed=0, image_size=image_size)
     names = sorted(os.listdir(osp.join(root, 'unlabeled')))
@@ -52,31 +88,11 @@ def prepare(work_dir, config, checkpoint, unique, sizes, image_size):
         with open(osp.join(work_dir, f'images_{n}.txt'), 'w') as f:
             f.writelines(f'unlabeled/{names[i % len(names)]}\n'
                          for i in range(n))
-        images = [
-            dict(
-                id=i + 1,
-                file_name=names[i % len(names)],
-                height=image_size,
-                width=image_size) for i in range(n)
-        ]
+        images = cycled_images(names, n, image_size)
         with open(osp.join(work_dir, f'images_{n}.json'), 'w') as f:
             json.dump(dict(images=images, categories=info['categories']), f)
     if checkpoint is None:
-        import torch
-        from mmengine.config import Config
-        from mmengine.registry import init_default_scope
-
-        from mmdet.registry import MODELS
-        init_default_scope('mmdet')
-        torch.manual_seed(0)
-        model = MODELS.build(Config.fromfile(config).model)
-        model.init_weights()
-        checkpoint = osp.join(work_dir, 'teacher_random_init.pth')
-        torch.save(
-            dict(
-                state_dict=model.state_dict(),
-                meta=dict(dataset_meta=dict(classes=SHAPES_CLASSES))),
-            checkpoint)
+        checkpoint = random_init_checkpoint(config, work_dir)
     return root, checkpoint
 
 

@@ -1,5 +1,12 @@
 """Finalizing a pseudo-label store: merge its chunks into the columns and
-write ``meta.json`` (see :mod:`.layout`)."""
+write ``meta.json`` (see :mod:`.layout`).
+
+The merge holds no memory map of a chunk or of the output beyond one
+chunk's column at a time: chunks are validated and unmapped one after
+another, and each column is streamed with plain file reads
+(:func:`.columns.read_rows`) and writes, so that the resident memory of
+finalizing does not grow with the store (mapped pages would count as
+resident until unmapped: 10M boxes are 160 MB of ``boxes.npy``)."""
 import os
 import os.path as osp
 import shutil
@@ -8,13 +15,16 @@ import numpy as np
 
 from rethink_mmdet.utils import atomic_output, dump_json
 from .chunks import completed_chunks
-from .columns import open_columns, read_json
+from .columns import load_bin, load_npy, open_columns, read_json, read_rows
 from .layout import (BOX_ROWS, CHUNK_META_FILE, CHUNK_NAME, CHUNK_PATTERN,
                      CHUNK_TMP_PATTERN, CHUNKS_DIR, FORMAT, FORMAT_VERSION,
                      IMAGE_IDS, IMAGE_PATHS, INCOMPLETE_HINT, LABELS,
                      MASK_COLUMNS, MASK_RLE, MASK_RLE_OFFSETS, META_FILE,
                      NPY_COLUMNS, OFFSET_TARGETS, PseudoLabelStoreError)
 from .reader import PseudoLabelStore
+
+#: Rows of a column read and written at a time while merging.
+ROWS_PER_READ = 1 << 18
 
 
 def _scan_chunks(store_dir, num_classes):
@@ -69,59 +79,61 @@ def _scan_chunks(store_dir, num_classes):
         infos.append(
             dict(
                 dir=where,
-                cols=cols,
                 n=n,
                 m=m,
                 has_masks=has_masks,
                 skipped=info.get('skipped', [])))
+        del cols  # unmap: the merge reads the files again, block by block
     return infos
+
+
+def _chunk_column(info, name):
+    """The chunk's column ``name`` (memory-mapped, nothing read yet), or
+    None if the chunk has none (mask columns of a mask-less chunk)."""
+    path = osp.join(info['dir'], name)
+    if not osp.isfile(path):
+        return None
+    return load_bin(path) if name.endswith('.bin') else load_npy(path)
 
 
 def _merge_column(path, name, infos, total_rows, tail, dtype, offsets_of):
     """Stream one column of every chunk into ``path`` chunk by chunk
     (atomic: the final name appears only when the column is complete)."""
-    with atomic_output(path) as tmp:
+    with atomic_output(path) as tmp, open(tmp, 'wb') as f:
         if name.endswith('.bin'):
-            with open(tmp, 'wb') as f:
-                for info in infos:
-                    if name in info['cols']:
-                        f.write(
-                            memoryview(
-                                np.ascontiguousarray(info['cols'][name])))
+            for info in infos:
+                src = osp.join(info['dir'], name)
+                if osp.isfile(src):
+                    with open(src, 'rb') as chunk_file:
+                        shutil.copyfileobj(chunk_file, f, 1 << 20)
             return
-        shape = (total_rows + int(offsets_of is not None), ) + tail
-        if shape[0] == 0:
-            with open(tmp, 'wb') as f:
-                np.save(f, np.zeros(shape, dtype), allow_pickle=False)
-            return
-        out = np.lib.format.open_memmap(
-            tmp, mode='w+', dtype=dtype, shape=shape)
-        _copy_rows(out, name, infos, dtype, offsets_of is not None)
-        out.flush()
-        del out
-
-
-def _copy_rows(out, name, infos, dtype, is_offsets):
-    """Concatenate the chunks' rows of ``name`` into ``out``; offsets are
-    shifted by the preceding chunks' totals."""
-    row, base = 0, 0
-    if is_offsets:
-        out[0] = 0
-    for info in infos:
-        if name in info['cols']:
-            src = info['cols'][name]
-        elif is_offsets:  # a mask-less chunk of empty images
-            src = np.zeros(info['m'] + 1, dtype)
-        else:
-            continue
+        is_offsets = offsets_of is not None
+        shape = (total_rows + int(is_offsets), ) + tail
+        np.lib.format.write_array_header_1_0(
+            f,
+            dict(
+                descr=np.lib.format.dtype_to_descr(np.dtype(dtype)),
+                fortran_order=False,
+                shape=shape))
         if is_offsets:
-            k = len(src) - 1
-            out[row + 1:row + 1 + k] = src[1:] + base
-            base += int(src[-1])
-        else:
-            k = len(src)
-            out[row:row + k] = src
-        row += k
+            f.write(np.zeros(1, dtype).tobytes())
+        base = 0
+        for info in infos:
+            col = _chunk_column(info, name)
+            if col is None:
+                if is_offsets:  # mask offsets of a mask-less chunk's boxes
+                    f.write(np.full(info['m'], base, dtype).tobytes())
+                continue
+            first = int(is_offsets)  # offsets: row 0 (= 0) is dropped
+            for start in range(first, len(col), ROWS_PER_READ):
+                rows = read_rows(col, start,
+                                 min(start + ROWS_PER_READ, len(col)))
+                if is_offsets:
+                    rows = rows + base
+                f.write(np.ascontiguousarray(rows, dtype).tobytes())
+            if is_offsets:
+                base += int(read_rows(col, len(col) - 1, len(col))[0])
+            del col
 
 
 def finalize_store(store_dir, meta):
@@ -186,7 +198,7 @@ def finalize_store(store_dir, meta):
         has_masks=has_masks,
         skipped=skipped,
         num_skipped=len(skipped))
-    del infos  # close the chunk memory maps before removing them
+    del infos
     dump_json(meta, meta_path, canonical=False)
     shutil.rmtree(osp.join(store_dir, CHUNKS_DIR))
     return meta
