@@ -3,26 +3,86 @@
 
 The rules and where the paper states them are in :mod:`.guard`; the
 initialization that goes with them is :class:`.init_hook.ScratchInitHook`.
-"""
-from typing import Sequence
 
+Resume cannot bring pre-trained weights in (issue 11). Our He et al.
+runtimes set ``resume = True`` (auto-resume), and with ``resume=True``
+mmengine *resumes from* ``load_from`` when one is set: ``--cfg-options
+load_from=pretrained.pth`` would start a "from scratch" run from those
+weights. So the hook accepts a resumed checkpoint only if this guard
+wrote it: every checkpoint of a guarded run carries
+``meta['scratch_guard']`` (:data:`SCRATCH_META_KEY`) with the model's
+parameter fingerprint, and a resume is allowed only from a checkpoint
+carrying it with this model's fingerprint. A chain of guarded runs is then
+from scratch throughout: the first run passed every check from random
+init, and each resume started from a checkpoint of such a run. The rule
+does not look at the path: a checkpoint copied into ``work_dir`` proves
+nothing, and a run's own checkpoint stays valid when its work dir moves.
+"""
+import hashlib
+from typing import Optional, Sequence
+
+import torch
 from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
+from torch import nn
 
 from mmdet.registry import HOOKS
+from rethink_mmdet.engine.checkpoint_safety import load_local_checkpoint
 from rethink_mmdet.engine.runner_state import (is_training_run, load_from,
                                                resume_checkpoint,
                                                resume_requested)
-from .guard import ScratchTrainingError, find_scratch_problems
+from .guard import ScratchProblem, ScratchTrainingError, find_scratch_problems
 
-__all__ = ['ScratchGuardHook']
+__all__ = [
+    'SCRATCH_META_KEY', 'ScratchGuardHook', 'model_fingerprint',
+    'read_checkpoint_meta'
+]
+
+#: ``checkpoint['meta']`` key written by :class:`ScratchGuardHook`:
+#: ``dict(model=<class name>, fingerprint=<sha256 of parameter names and
+#: shapes>)``.
+SCRATCH_META_KEY = 'scratch_guard'
+
+
+def model_fingerprint(model: nn.Module) -> str:
+    """sha256 of the names and shapes of ``model``'s state dict: the same
+    config builds the same fingerprint, another architecture another."""
+    digest = hashlib.sha256()
+    for name, value in sorted(model.state_dict().items()):
+        digest.update(f'{name}:{tuple(value.shape)};'.encode())
+    return digest.hexdigest()
+
+
+def read_checkpoint_meta(path: str) -> dict:
+    """``meta`` of a local checkpoint file, without reading its tensors
+    into memory where the file allows (zip format: ``mmap=True``).
+
+    Args:
+        path (str): A local checkpoint path.
+
+    Returns:
+        dict: Its ``meta`` (empty if it has none).
+
+    Raises:
+        FileNotFoundError: If ``path`` is not a file.
+        UntrustedCheckpointError: If it holds objects outside the
+            checkpoint allow-list (see :mod:`rethink_mmdet.engine.\
+checkpoint_safety`).
+    """
+    try:
+        ckpt = torch.load(
+            path, map_location='cpu', mmap=True, weights_only=True)
+    except Exception:  # noqa: BLE001  (not zip, untrusted, missing...)
+        ckpt = load_local_checkpoint(path, map_location='cpu')
+    meta = ckpt.get('meta') if isinstance(ckpt, dict) else None
+    return meta if isinstance(meta, dict) else {}
 
 
 @HOOKS.register_module()
 class ScratchGuardHook(Hook):
     """Refuse to train unless every parameter trains from random init.
 
-    Runner event: ``before_run`` of :meth:`Runner.train` only -- after the
+    Runner events: ``before_run`` of :meth:`Runner.train` only -- after the
     model, loops and optimizer are built and before mmengine initializes the
     weights (``_init_model_weights``, which would fetch a ``Pretrained``
     checkpoint) and loads or resumes a checkpoint (``load_or_resume``), so a
@@ -30,16 +90,19 @@ class ScratchGuardHook(Hook):
     ``before_run``; there the hook does nothing (testing a trained
     checkpoint with ``load_from`` is fine). ``before_train`` refuses to
     train if ``before_run`` did not check, so the hook cannot switch itself
-    off silently.
+    off silently. ``before_save_checkpoint`` marks the run's checkpoints.
 
     It collects every problem :func:`find_scratch_problems` finds -- frozen
     stages (``frozen_stages >= 0``), ``norm_eval=True``, norm layers in eval
     mode after ``model.train()`` or with frozen affine parameters, any other
     parameter with ``requires_grad=False``, a ``Pretrained`` ``init_cfg`` or
-    ``pretrained=`` key, ``load_from`` without ``resume`` -- and raises one
+    ``pretrained=`` key, ``load_from`` without ``resume``, a resume from a
+    checkpoint that no guarded run of this model wrote -- and raises one
     :class:`ScratchTrainingError` that names each offending module and its
-    fix. ``resume=True`` (auto-resume, or resuming the checkpoint in
-    ``load_from``) is allowed.
+    fix. ``resume=True`` (auto-resume from ``work_dir``, or resuming the
+    checkpoint in ``load_from``) is allowed from this guard's own
+    checkpoints only: ``before_save_checkpoint`` marks every checkpoint of
+    the run with ``meta['scratch_guard']`` (see the module docstring).
 
     Usage::
 
@@ -60,6 +123,7 @@ class ScratchGuardHook(Hook):
             allow_frozen = [allow_frozen]
         self.allow_frozen = tuple(allow_frozen)
         self._checked = False
+        self._fingerprint = None
 
     def before_run(self, runner) -> None:
         """Check the model and the checkpoint settings of a training run.
@@ -81,14 +145,64 @@ class ScratchGuardHook(Hook):
             load_from=load_from(runner),
             resume=resume_requested(runner),
             allow_frozen=self.allow_frozen)
+        self._fingerprint = model_fingerprint(model)
+        resumed = resume_checkpoint(runner)
+        if resumed:
+            problem = self._resume_problem(resumed, type(model).__name__)
+            if problem is not None:
+                problems.append(problem)
         if problems:
             raise ScratchTrainingError(problems)
-        resumed = resume_checkpoint(runner)
         runner.logger.info(
             'ScratchGuardHook: training from scratch (He et al. 2019) -- no '
             'frozen parameter or stage, no norm in eval mode, no pre-trained '
             'weights' +
             (f'; resuming this run from {resumed}' if resumed else '') + '.')
+
+    def _resume_problem(self, path: str,
+                        model_type: str) -> Optional[ScratchProblem]:
+        """Why resuming ``path`` would not continue a from-scratch run of
+        this model, or None."""
+        try:
+            marker = read_checkpoint_meta(path).get(SCRATCH_META_KEY)
+        except Exception as err:  # noqa: BLE001  (the reason is reported)
+            why = f'it cannot be read as a local checkpoint ({err!r})'
+        else:
+            if not isinstance(marker, dict):
+                why = ('it was not written by a from-scratch run guarded '
+                       f"by ScratchGuardHook (no meta['{SCRATCH_META_KEY}'])"
+                       ', so it may hold pre-trained weights')
+            elif marker.get('fingerprint') != self._fingerprint:
+                why = ('it was written by a guarded run of another model '
+                       f"({marker.get('model')}, other parameters than this "
+                       f'{model_type})')
+            else:
+                return None
+        return ScratchProblem(
+            'load_from', f'resume=True resumes from {path!r} (mmengine '
+            'resumes from load_from when it is set), but ' + why,
+            'Set load_from=None: with resume=True the run then continues '
+            'from its own work_dir/last_checkpoint (or starts from random '
+            'init), or point load_from at a checkpoint this scratch run '
+            'wrote. To fine-tune pre-trained weights on purpose, use the '
+            'ImageNet config of the pair (no ScratchGuardHook).')
+
+    def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
+        """Mark a checkpoint of this guarded run as from scratch
+        (``checkpoint['meta']['scratch_guard']``), so that resuming it
+        passes :meth:`before_run`.
+
+        Args:
+            runner (Runner): The runner of the training process.
+            checkpoint (dict): The checkpoint being saved.
+        """
+        if not self._checked:  # not a guarded training run: no mark
+            return
+        checkpoint.setdefault('meta', {})[SCRATCH_META_KEY] = dict(
+            model=type(
+                runner.model.module
+                if is_model_wrapper(runner.model) else runner.model).__name__,
+            fingerprint=self._fingerprint)
 
     def before_train(self, runner) -> None:
         """Refuse to train if :meth:`before_run` did not check (it cannot

@@ -13,14 +13,15 @@ from mmengine.runner import Runner
 import rethink_mmdet  # noqa: F401  (registers the package, safe globals)
 from mmdet.registry import MODELS
 from mmdet.utils import register_all_modules
+from rethink_mmdet.data.shapes_config import use_shapes_data
 from rethink_mmdet.scratch.guard import (ScratchTrainingError,
                                          find_scratch_problems)
-from rethink_mmdet.scratch.guard_hook import ScratchGuardHook
+from rethink_mmdet.scratch.guard_hook import SCRATCH_META_KEY, ScratchGuardHook
 from rethink_mmdet.scratch.init import (ScratchInitError, format_weight_stats,
                                         he_init, kaiming_fan_out_std,
                                         weight_stats)
 from rethink_mmdet.scratch.init_hook import ScratchInitHook  # noqa: F401
-from tests.conftest import (MASK_RCNN, RETINANET, plain_model_cfg,
+from tests.conftest import (MASK_RCNN, REPO, RETINANET, plain_model_cfg,
                             short_run_options)
 
 register_all_modules(init_default_scope=False)
@@ -310,3 +311,104 @@ def test_runner_trains_resumes_without_reinit(shapes_root, tmp_path):
     assert 'resuming this run' in log
     assert 'nothing is re-initialized' in log
     assert 'weight statistics after init' not in log
+
+    # 3) resume=True from a checkpoint no guarded run of this model wrote:
+    # refused before anything is loaded (issue 11: resume from load_from
+    # would otherwise start the run from those weights).
+    marker = torch.load(ckpt, weights_only=True)['meta'][SCRATCH_META_KEY]
+    assert marker['model'] == 'MaskRCNN' and len(marker['fingerprint']) == 64
+    for name, change, words in (
+        ('pretrained.pth', lambda meta: meta.pop(SCRATCH_META_KEY),
+         "no meta['scratch_guard']"),
+        ('other_model.pth',
+         lambda meta: meta[SCRATCH_META_KEY].update(fingerprint='0' * 64),
+         'guarded run of another model'),
+    ):
+        saved = torch.load(ckpt, weights_only=True)
+        change(saved['meta'])
+        foreign = str(tmp_path / name)
+        torch.save(saved, foreign)
+        runner = Runner.from_cfg(
+            runner_cfg(
+                shapes_root,
+                tmp_path / name[:-4],
+                f'scratch_guard_{name[:-4]}',
+                load_from=foreign,
+                resume=True))
+        with pytest.raises(ScratchTrainingError) as info:
+            runner.train()
+        text = str(info.value)
+        assert [p.module for p in info.value.problems] == ['load_from'], text
+        for word in (foreign, words, 'Set load_from=None'):
+            assert word in text, text
+        assert not osp.exists(tmp_path / name[:-4] / 'iter_1.pth')
+
+
+HE_SCRATCH = osp.join(REPO, 'configs', 'rethinking-imagenet-pretraining',
+                      'faster-rcnn_r50-scratch_fpn_gn-all_2x_coco.py')
+
+
+def he_runner(shapes_root, work_dir, name, max_iters, **changes):
+    """A Runner of the shipped He et al. scratch config (its runtime:
+    ``resume = True``, the scratch guard and init, preemption, RNG and
+    images-seen hooks, atomic checkpoints) on the shapes data at a small
+    input size and few sampled RoIs, checkpointing every iteration, without
+    validation."""
+    cfg = Config.fromfile(HE_SCRATCH)
+    assert cfg.resume is True  # the auto-resume that opened the bypass
+    use_shapes_data(cfg, shapes_root, num_workers=0)
+    cfg.train_dataloader.batch_size = 1
+    cfg.train_dataloader.dataset.pipeline[2].scale = (224, 160)
+    # 32 RoIs through the 4conv1fc box head instead of 512: the CPU cost
+    train_cfg = cfg.model.detector.train_cfg
+    train_cfg.rcnn.sampler.num = 32
+    train_cfg.rpn.sampler.num = 64
+    cfg.train_cfg.max_iters = max_iters
+    cfg.val_cfg = cfg.val_dataloader = cfg.val_evaluator = None
+    cfg.default_hooks.checkpoint.interval = 1
+    cfg.default_hooks.logger.interval = 1
+    cfg.work_dir = str(work_dir)
+    cfg.experiment_name = name
+    cfg.visualizer.name = name
+    cfg.merge_from_dict(changes)
+    return Runner.from_cfg(cfg)
+
+
+def test_shipped_scratch_config_refuses_foreign_load_from_and_resumes(
+        shapes_root, tmp_path):
+    """Issue 11 on the shipped config: ``--cfg-options load_from=X`` with
+    its ``resume = True`` is refused unless X is a checkpoint of a guarded
+    scratch run of this model, and the auto-resume of the run's own
+    checkpoint continues at the next iteration."""
+    work = tmp_path / 'run'
+    runner = he_runner(shapes_root, work, 'he_guard_run', max_iters=1)
+    runner.train()
+    ckpt = work / 'iter_1.pth'
+    saved = torch.load(ckpt, weights_only=True)
+    assert saved['meta'][SCRATCH_META_KEY]['model'] == 'FasterRCNN'
+
+    # A detector checkpoint from elsewhere (e.g. a COCO-trained model):
+    # mmengine would resume it; the guard refuses it before loading.
+    saved['meta'].pop(SCRATCH_META_KEY)
+    pretrained = tmp_path / 'pretrained.pth'
+    torch.save(saved, pretrained)
+    runner = he_runner(
+        shapes_root,
+        tmp_path / 'bypass',
+        'he_guard_bypass',
+        max_iters=2,
+        load_from=str(pretrained))
+    with pytest.raises(ScratchTrainingError, match='Set load_from=None'):
+        runner.train()
+    assert not osp.exists(tmp_path / 'bypass' / 'iter_2.pth')
+
+    # Restarting the same command resumes this run from work_dir.
+    runner = he_runner(shapes_root, work, 'he_guard_resume', max_iters=2)
+    assert runner.train_loop.__class__.__name__ == \
+        'ResumableIterBasedTrainLoop'
+    runner.train()
+    assert f'resuming this run from {ckpt}' in read_log(runner)
+    resumed = torch.load(work / 'iter_2.pth', weights_only=True)
+    assert resumed['meta']['iter'] == 2
+    assert resumed['meta'][SCRATCH_META_KEY] == \
+        torch.load(ckpt, weights_only=True)['meta'][SCRATCH_META_KEY]

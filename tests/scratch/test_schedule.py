@@ -36,6 +36,9 @@ PAPER_TABLE_B16 = {
     11: (990_000, 930_000, 970_000),
 }
 LR_AT_BATCH = {8: 0.01, 16: 0.02, 32: 0.04, 64: 0.08}
+# Issue 11: the He et al. runs resume at the saved sampler position instead
+# of loading every trained batch again (rethink_mmdet.engine.loops).
+RESUMABLE_LOOP = 'ResumableIterBasedTrainLoop'
 
 
 @pytest.mark.parametrize('batch_size', sorted(LR_AT_BATCH))
@@ -50,7 +53,7 @@ def test_paper_arithmetic(multiple, batch_size):
     assert s['milestones'] == expected[1:]
     assert s['lr'] == pytest.approx(LR_AT_BATCH[batch_size])
     assert s['train_cfg'] == dict(
-        type='IterBasedTrainLoop',
+        type=RESUMABLE_LOOP,
         max_iters=expected[0],
         val_interval=90_000 * 16 // batch_size)
     assert s['param_scheduler'] == [
@@ -194,6 +197,10 @@ PAPER_FRAGMENTS = {
     'he_small-data_6x': (540_000, [480_000, 520_000], 0.04, 0.02, 90_000),
     'he_small-data_220k': (220_000, [160_000, 200_000], 0.04, 0.02, 20_000),
     'he_small-data_60k': (60_000, [40_000, 53_333], 0.04, 0.02, 20_000),
+    # PASCAL VOC: 18k (ImageNet, Detectron2's VOC steps) and 144k (random
+    # init, the Sec. 4 rule: 144k - 60k, 144k - 20k).
+    'he_voc_18k': (18_000, [12_000, 16_000], 0.02, 0.1, 6_000),
+    'he_voc_144k': (144_000, [84_000, 124_000], 0.02, 0.1, 18_000),
 }
 for _n in range(1, 10):
     _total, *_steps = PAPER_TABLE_B16[_n]
@@ -226,7 +233,7 @@ def test_fragment_equals_helper(stem):
     assert text == fragment_text(stem)
     total, steps, lr, gamma, val_interval = PAPER_FRAGMENTS[stem]
     assert cfg['train_cfg'] == dict(
-        type='IterBasedTrainLoop', max_iters=total, val_interval=val_interval)
+        type=RESUMABLE_LOOP, max_iters=total, val_interval=val_interval)
     warmup, multistep = cfg['param_scheduler']
     # Detectron's warm-up, a documented key of every He et al. fragment.
     assert warmup == dict(
@@ -236,7 +243,26 @@ def test_fragment_equals_helper(stem):
     assert multistep['gamma'] == gamma
     assert cfg['optim_wrapper']['optimizer']['lr'] == lr
     assert f'milestones=[{steps[0]}, {steps[1]}]' in text
-    assert 'Sec. 5.2' in text if 'small-data' in stem else 'Sec. 4' in text
+    if 'small-data' in stem:
+        assert 'Sec. 5.2' in text
+    elif 'voc' in stem:
+        assert 'PASCAL VOC' in text and 'not in our paper notes' in text
+    else:
+        assert 'Sec. 4' in text
+
+
+def test_every_schedule_fragment_uses_the_registered_resumable_loop():
+    """The He et al. fragments and the shapes schedule (hand-written, not
+    rendered) build the resumable loop, which is registered in mmdet's
+    LOOPS once rethink_mmdet is imported."""
+    import rethink_mmdet  # noqa: F401  (registers the loops)
+    from mmdet.registry import LOOPS
+    from rethink_mmdet.engine.loops import ResumableIterBasedTrainLoop
+    assert LOOPS.get(RESUMABLE_LOOP) is ResumableIterBasedTrainLoop
+    paths = glob.glob(osp.join(SCHEDULES, '*.py'))
+    assert osp.join(SCHEDULES, 'shapes_iter.py') in paths
+    for path in paths:
+        assert Config.fromfile(path).train_cfg.type == RESUMABLE_LOOP, path
 
 
 def test_fragment_text_of_cli_matches():

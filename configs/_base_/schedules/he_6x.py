@@ -6,8 +6,10 @@
 # (Detectron's, which He et al. keep).
 # Rendered by rethink_mmdet.scratch.schedule (tools/he_schedule.py);
 # tests/scratch/test_schedule.py checks it against he_schedule().
+# The resumable loop (rethink_mmdet.engine.loops): a restart continues at
+# the saved sampler position, without loading the trained batches again.
 train_cfg = dict(
-    type='IterBasedTrainLoop', max_iters=540000, val_interval=90000)
+    type='ResumableIterBasedTrainLoop', max_iters=540000, val_interval=90000)
 val_cfg = dict(type='ValLoop')
 test_cfg = dict(type='TestLoop')
 

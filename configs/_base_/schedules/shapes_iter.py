@@ -2,9 +2,16 @@
 # Shape of He et al. 2019 Sec. 4: linear warm-up, then SGD (momentum 0.9,
 # weight decay 1e-4, no decay on norm parameters) with two 10x LR drops late
 # in training (here at 75% and 92% of the run).
+# The train loop is rethink_mmdet's resumable one (as in the He et al.
+# fragments, rendered by rethink_mmdet.scratch.schedule): mmengine's
+# IterBasedTrainLoop whose sampler position is saved in every checkpoint, so
+# a resumed run continues at once instead of loading the trained batches
+# again. It needs `custom_imports = dict(imports=['rethink_mmdet'])`.
 max_iters = 800
 train_cfg = dict(
-    type='IterBasedTrainLoop', max_iters=max_iters, val_interval=max_iters)
+    type='ResumableIterBasedTrainLoop',
+    max_iters=max_iters,
+    val_interval=max_iters)
 val_cfg = dict(type='ValLoop')
 test_cfg = dict(type='TestLoop')
 
