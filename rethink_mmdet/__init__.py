@@ -11,6 +11,7 @@ It also makes mmengine checkpoints loadable on torch >= 2.6 with
 ``weights_only=True`` kept (see :mod:`rethink_mmdet.engine.checkpoint_safety`).
 """
 import mmdet  # noqa: F401  (mmdet's registries must exist before ours)
+from . import pretrain  # noqa: F401  (the ImageNet stand-in)
 from . import augment, data, engine, scratch, self_training  # noqa: F401
 from .version import __version__
 
