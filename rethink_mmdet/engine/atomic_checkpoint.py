@@ -38,6 +38,7 @@ import logging
 import os
 import os.path as osp
 import re
+import string
 import zipfile
 from typing import List, Optional, Union
 
@@ -107,12 +108,25 @@ def is_complete_checkpoint(path: str) -> bool:
 
 
 def _template_regex(filename_tmpl: str) -> 're.Pattern':
-    if filename_tmpl.count('{}') != 1:
+    """A regex matching the names ``filename_tmpl.format(step)`` produces,
+    for templates with one replacement field (``'iter_{}.pth'``,
+    ``'step_{:06d}.pth'``)."""
+    try:
+        parts = list(string.Formatter().parse(filename_tmpl))
+    except ValueError:
+        parts = []
+    fields = [p for p in parts if p[1] is not None]
+    if len(fields) != 1 or fields[0][1] not in ('', '0'):
         raise ValueError(
-            f'filename_tmpl={filename_tmpl!r} must contain one "{{}}" for the '
-            'step, like CheckpointHook\'s default "iter_{}.pth".')
-    head, tail = filename_tmpl.split('{}')
-    return re.compile(re.escape(head) + r'(\d+)' + re.escape(tail))
+            f'filename_tmpl={filename_tmpl!r} must contain one replacement '
+            'field for the step, like CheckpointHook\'s default '
+            '"iter_{}.pth" (or "iter_{:06d}.pth").')
+    regex = ''
+    for literal, field, _, _ in parts:
+        regex += re.escape(literal)
+        if field is not None:
+            regex += r'\s*(\d+)'
+    return re.compile(regex)
 
 
 def _read_pointer(pointer: str) -> Optional[str]:

@@ -9,7 +9,10 @@ convergence not by epochs or iterations but by what the network has seen:
 
 :class:`ImagesSeenHook` counts the same three quantities for any mmdet
 training run, summed over all ranks, logs them as scalars and stores them in
-checkpoints so that a resumed run continues counting.
+checkpoints so that a resumed run continues counting. Each rank counts its
+own batches; the counts are summed over ranks (one small all-reduce) only
+where they are read: at logging iterations, before a checkpoint is saved,
+before validation and at the end of training -- not every iteration.
 
 Definitions (what one training iteration adds, per image of the batch):
 
@@ -34,14 +37,16 @@ to plot AP against images / pixels seen, as He et al.'s Fig. 2 does):
   ``instances_seen``, ``pixels_seen`` (the LogProcessor strips the
   ``train/`` prefix unless ``log_with_hierarchy=True``);
 - checkpoint: ``checkpoint[CHECKPOINT_KEY]`` =
-  ``{'images_seen': int, 'instances_seen': int, 'pixels_seen': int}``.
+  ``{'images_seen': int, 'instances_seen': int, 'pixels_seen': int}``
+  (plus :data:`EXACT_THROUGH_ITER` only in a record that could not be made
+  global, see :meth:`ImagesSeenHook.before_save_checkpoint`).
 """
 import logging
-from typing import Optional, Sequence, Tuple
+from typing import List, Optional, Sequence, Tuple
 
 import torch
-from mmengine.dist import all_reduce
-from mmengine.hooks import Hook, LoggerHook
+from mmengine.dist import all_reduce, get_world_size
+from mmengine.hooks import CheckpointHook, Hook, LoggerHook
 from mmengine.logging import print_log
 
 from mmdet.registry import HOOKS
@@ -56,6 +61,10 @@ SCALAR_PREFIX = 'train/'
 SCALAR_KEYS = tuple(SCALAR_PREFIX + name for name in COUNT_NAMES)
 #: Key of the hook's own record in a checkpoint.
 CHECKPOINT_KEY = 'images_seen'
+#: Key added to a checkpoint record only when it could not be made global
+#: (see :meth:`ImagesSeenHook.before_save_checkpoint`): the iteration
+#: through which the stored counts are complete.
+EXACT_THROUGH_ITER = 'exact_through_iter'
 CURRENT = 'current'  # HistoryBuffer statistic: the latest value, no smoothing
 
 
@@ -85,16 +94,36 @@ def count_data_batch(data_batch: dict) -> Tuple[int, int, int]:
             'multi-branch batches, count the branch that is trained on.')
     instances = pixels = 0
     for sample in samples:
-        if 'img_shape' not in sample.metainfo:
+        img_shape = sample.metainfo.get('img_shape')
+        if img_shape is None:
             raise KeyError(
                 "ImagesSeenHook needs 'img_shape' in the data samples' "
                 'metainfo to count pixels; add it to the meta_keys of '
                 'PackDetInputs in the train pipeline.')
-        h, w = sample.metainfo['img_shape'][:2]
+        h, w = img_shape[:2]
         pixels += int(h) * int(w)
         if 'gt_instances' in sample:
             instances += len(sample.gt_instances)
     return len(samples), instances, pixels
+
+
+def synchronize_counts(runner) -> None:
+    """Sum the counts of every :class:`ImagesSeenHook` of ``runner`` over
+    ranks now.
+
+    A collective: call it on all ranks at the same point. For a hook that
+    saves a checkpoint at an iteration of its own choosing (not on the
+    ``CheckpointHook`` schedule, e.g. at a preemption signal), right before
+    the save, so that the stored counts are global; without it a
+    distributed run stores the counts of the last summing point and marks
+    the record (see :meth:`ImagesSeenHook.before_save_checkpoint`).
+
+    Args:
+        runner (Runner): The runner of the training process.
+    """
+    for hook in runner.hooks:
+        if isinstance(hook, ImagesSeenHook):
+            hook.synchronize()
 
 
 @HOOKS.register_module()
@@ -106,29 +135,37 @@ class ImagesSeenHook(Hook):
 
     Runner events used:
 
-    - ``before_run``: find the log interval; make sure the LogProcessor
-      logs the counts unsmoothed whatever its ``mean_pattern`` (a
-      ``method_name='current'`` entry in ``log_processor.custom_cfg``,
-      unless the config has one).
+    - ``before_run``: find the log interval and the ``CheckpointHook``\\ s;
+      make sure the LogProcessor logs the counts unsmoothed whatever its
+      ``mean_pattern`` (a ``method_name='current'`` entry in
+      ``log_processor.custom_cfg``, unless the config has one).
     - ``after_load_checkpoint``: keep the checkpoint's record.
     - ``before_train``: restore the record if the run *resumed* from that
       checkpoint (``runner.iter`` equals the checkpoint's iteration); with
       ``load_from`` (fine-tuning, iteration 0) counting starts at 0.
-    - ``after_train_iter``: count the batch, sum over ranks, and update the
-      message hub scalars on logging iterations.
+    - ``after_train_iter``: count this rank's batch; on logging iterations
+      (every ``interval``, the end of an epoch, the last iteration) and on
+      the iterations a ``CheckpointHook`` saves at, sum over ranks; on
+      logging iterations update the message hub scalars.
+    - ``after_train_epoch`` / ``before_val``: sum over ranks, for the
+      checkpoints saved by epoch and for ``save_best``.
     - ``before_save_checkpoint``: store the global counts under
       :data:`CHECKPOINT_KEY`.
-    - ``after_train``: log the totals.
+    - ``after_train``: sum over ranks and log the totals.
 
-    Summing over ranks: the batch counts (3 int64) are all-reduced (SUM)
-    *every* iteration and added to totals that are therefore identical on
-    all ranks. Every iteration rather than every log interval, because
-    mmengine's ``Runner.save_checkpoint`` (and so ``before_save_checkpoint``)
-    runs on rank 0 only, where no collective can be called, and a checkpoint
-    may be saved at any iteration (CheckpointHook, save_best, preemption).
-    The cost is one 24-byte all-reduce per iteration next to DDP's gradient
-    all-reduce. Because only per-iteration *deltas* are reduced, a restored
-    total is set on every rank and is never multiplied by the world size.
+    Summing over ranks: each rank adds its batches' counts to its own
+    pending counts; :meth:`synchronize` all-reduces (SUM) the pending
+    counts (3 int64, one collective) into totals that are then identical on
+    all ranks. mmengine's ``Runner.save_checkpoint`` (and so
+    ``before_save_checkpoint``) runs on rank 0 only, where no collective
+    can be called, so the hook sums *before* every save it can foresee:
+    the ``CheckpointHook`` schedule (``interval``, ``save_begin``,
+    ``save_last``, by iteration or by epoch) and validation (``save_best``).
+    A hook that saves at other iterations calls :func:`synchronize_counts`
+    on all ranks first. A single process needs no collective and always
+    stores exact counts. Because only pending counts are ever reduced, a
+    restored total is set on every rank and is never multiplied by the
+    world size.
 
     Args:
         interval (int, optional): Update the message hub scalars every
@@ -146,11 +183,36 @@ class ImagesSeenHook(Hook):
                 'Leave it None to follow the LoggerHook interval.')
         self.interval = interval
         self._interval = interval or 1
+        #: Totals over all ranks through iteration :attr:`synced_iter`.
         self.counts = dict.fromkeys(COUNT_NAMES, 0)
+        self.synced_iter = 0
+        self._pending = [0] * len(COUNT_NAMES)  # this rank's, since then
+        self._pending_iters = 0  # the same on every rank
+        self._iter = 0  # iterations trained (runner.iter after the last)
+        self._checkpoint_hooks: List[CheckpointHook] = []
         self._loaded = None  # (record or None, iteration) from a checkpoint
+        self._riders: list = []  # see add_rider
+
+    def add_rider(self, rider) -> None:
+        """Let another hook's per-rank integer ride on the counts'
+        all-reduce, so that our hooks add one collective per iteration
+        between them (issue 12): at every summing point the SUM of
+        ``rider.local_value()`` over ranks is handed to
+        ``rider.agreed(total, iteration)``, ``iteration`` being the number
+        of iterations trained (``runner.iter`` after the iteration).
+        :class:`~.preemption.PreemptionCheckpointHook` rides its stop flag
+        this way.
+
+        Args:
+            rider: An object with ``local_value() -> int`` and
+                ``agreed(total: int, iteration: int)``.
+        """
+        if rider not in self._riders:
+            self._riders.append(rider)
 
     def before_run(self, runner) -> None:
-        """Resolve the log interval and log the counts unsmoothed.
+        """Resolve the log interval, find the checkpoint schedule and log
+        the counts unsmoothed.
 
         mmengine's LogProcessor averages the keys matching its
         ``mean_pattern`` over a window and logs the others' current value.
@@ -169,6 +231,9 @@ class ImagesSeenHook(Hook):
         if self.interval is None:
             loggers = [h for h in runner.hooks if isinstance(h, LoggerHook)]
             self._interval = loggers[0].interval if loggers else 1
+        self._checkpoint_hooks = [
+            h for h in runner.hooks if isinstance(h, CheckpointHook)
+        ]
         custom_cfg = runner.log_processor.custom_cfg
         named = {cfg.get('log_name', cfg['data_src']) for cfg in custom_cfg}
         for name in COUNT_NAMES:
@@ -191,7 +256,11 @@ class ImagesSeenHook(Hook):
 
         Args:
             runner (Runner): The runner of the training process.
+
+        Raises:
+            KeyError: If the resumed checkpoint's record lacks a count.
         """
+        self._iter = self.synced_iter = runner.iter
         if self._loaded is None:
             return
         record, ckpt_iter = self._loaded
@@ -221,17 +290,26 @@ class ImagesSeenHook(Hook):
                 f'{record} lacks {sorted(missing)}; it was not written by '
                 'this hook. Remove the record from the checkpoint to count '
                 'from 0.')
-        # Global totals on every rank: only deltas are ever all-reduced.
+        # Global totals on every rank: only pending counts are reduced.
         self.counts = {name: int(record[name]) for name in COUNT_NAMES}
         print_log(
             f'ImagesSeenHook: resumed counts {self.counts}', logger='current')
+        if EXACT_THROUGH_ITER in record:
+            print_log(
+                f'ImagesSeenHook: the resumed counts are complete through '
+                f'iter {record[EXACT_THROUGH_ITER]} only; iters '
+                f'{record[EXACT_THROUGH_ITER] + 1}-{ckpt_iter} are missing '
+                '(the checkpoint was saved between two summing points, see '
+                'synchronize_counts).',
+                logger='current',
+                level=logging.WARNING)
 
     def after_train_iter(self,
                          runner,
                          batch_idx: int,
                          data_batch: Optional[dict] = None,
                          outputs: Optional[dict] = None) -> None:
-        """Add the batch's counts, summed over ranks, to the totals.
+        """Count the batch; sum over ranks where the counts are read.
 
         Args:
             runner (Runner): The runner of the training process.
@@ -242,33 +320,112 @@ class ImagesSeenHook(Hook):
             outputs (dict, optional): Outputs from the model.
                 Defaults to None.
         """
-        delta = torch.tensor(count_data_batch(data_batch), dtype=torch.int64)
-        all_reduce(delta, op='sum')  # no-op when not distributed
-        for name, value in zip(COUNT_NAMES, delta.tolist()):
-            self.counts[name] += value
-        if (self.every_n_inner_iters(batch_idx, self._interval)
-                or self.end_of_epoch(runner.train_dataloader, batch_idx)
-                or self.is_last_train_iter(runner)):
+        pending = self._pending
+        for i, value in enumerate(count_data_batch(data_batch)):
+            pending[i] += value
+        self._pending_iters += 1
+        self._iter = runner.iter + 1
+        log_point = (
+            self.every_n_inner_iters(batch_idx, self._interval)
+            or self.end_of_epoch(runner.train_dataloader, batch_idx)
+            or self.is_last_train_iter(runner))
+        if log_point or self._checkpoint_due(runner):
+            self.synchronize()
+        if log_point:
             self._update_scalars(runner)
+
+    def after_train_epoch(self, runner) -> None:
+        """Sum over ranks before a ``CheckpointHook(by_epoch=True)`` saves.
+
+        Args:
+            runner (Runner): The runner of the training process.
+        """
+        self.synchronize()
+
+    def before_val(self, runner) -> None:
+        """Sum over ranks before validation, where ``save_best`` saves.
+
+        Args:
+            runner (Runner): The runner of the validation process.
+        """
+        self.synchronize()
 
     def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
         """Store the global counts (rank 0 only, as mmengine saves there).
+
+        The counts are global when the save follows a summing point (every
+        save the hook foresees, see the class docstring) and in a single
+        process. Otherwise (a distributed run saved by a hook that did not
+        call :func:`synchronize_counts` first) the record stores the totals
+        of the last summing point, adds :data:`EXACT_THROUGH_ITER` and a
+        warning is logged: the other ranks' later counts are out of reach.
 
         Args:
             runner (Runner): The runner of the training process.
             checkpoint (dict): The checkpoint about to be saved.
         """
-        checkpoint[CHECKPOINT_KEY] = dict(self.counts)
+        if self._pending_iters and get_world_size() == 1:
+            self.synchronize()  # local counts are the global ones
+        record = dict(self.counts)
+        if self._pending_iters:
+            record[EXACT_THROUGH_ITER] = self.synced_iter
+            print_log(
+                f'ImagesSeenHook: checkpoint at iter {self._iter} saved '
+                f'between two summing points: it stores the counts through '
+                f'iter {self.synced_iter}. A hook that saves at its own '
+                'iterations should call rethink_mmdet.engine.images_seen.'
+                'synchronize_counts(runner) on all ranks before the save.',
+                logger='current',
+                level=logging.WARNING)
+        checkpoint[CHECKPOINT_KEY] = record
 
     def after_train(self, runner) -> None:
-        """Log the totals of the run.
+        """Sum over ranks and log the totals of the run.
 
         Args:
             runner (Runner): The runner of the training process.
         """
+        self.synchronize()
         runner.logger.info('ImagesSeenHook: seen in training (all ranks) ' +
                            ', '.join(f'{name}={value}'
                                      for name, value in self.counts.items()))
+
+    def synchronize(self) -> None:
+        """Add the pending counts of all ranks to the totals.
+
+        A collective in a distributed run whenever counts are pending
+        (every rank has the same number of pending iterations, so all ranks
+        call it or none does); a no-op when nothing is pending. The riders'
+        values (:meth:`add_rider`) travel in the same all-reduce.
+        """
+        if not self._pending_iters:
+            return
+        riders = list(self._riders)
+        pending = torch.tensor(
+            self._pending + [int(r.local_value()) for r in riders],
+            dtype=torch.int64)
+        all_reduce(pending, op='sum')  # no-op when not distributed
+        totals = pending.tolist()
+        for name, value in zip(COUNT_NAMES, totals):
+            self.counts[name] += value
+        for rider, total in zip(riders, totals[len(COUNT_NAMES):]):
+            rider.agreed(total, self._iter)
+        self._pending = [0] * len(COUNT_NAMES)
+        self._pending_iters = 0
+        self.synced_iter = self._iter
+
+    def _checkpoint_due(self, runner) -> bool:
+        """Whether a ``CheckpointHook`` saves after this iteration (its own
+        rule in ``CheckpointHook.after_train_iter``)."""
+        for hook in self._checkpoint_hooks:
+            if hook.by_epoch:
+                continue  # saves in after_train_epoch: see there
+            if hook.every_n_train_iters(runner, hook.interval,
+                                        hook.save_begin):
+                return True
+            if hook.save_last and hook.is_last_train_iter(runner):
+                return True
+        return False
 
     def _update_scalars(self, runner) -> None:
         """Write the totals to the message hub as ``train/<name>``."""

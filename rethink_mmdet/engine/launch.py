@@ -8,6 +8,12 @@ When CUDA is absent we start the process group with the ``gloo`` backend
 ourselves (mmengine then skips its own ``init_dist``) and wrap the model with
 ``device_ids=None``, so ``tools/dist_train.sh CONFIG 2`` runs two real
 processes on a laptop or CI, exactly as it does with ``nccl`` on a cluster.
+
+For configs with a ``PreemptionCheckpointHook``, :func:`load_config` also
+makes the hook's signals exit with code 75 from the moment the config is
+read until the runner has built the hook (see
+:func:`~rethink_mmdet.engine.preemption.install_startup_handlers`): a job
+preempted while it starts is requeued, not killed.
 """
 import argparse
 import os
@@ -52,7 +58,8 @@ def load_config(args: argparse.Namespace) -> Config:
 
     ``work_dir`` is taken, by priority, from ``--work-dir``, the config, or
     ``./work_dirs/<config name>`` (mmdet's rule). The launcher is prepared
-    with :func:`setup_launcher`.
+    with :func:`setup_launcher`, and the start-up signal handlers of
+    :func:`preemption_startup` are installed.
 
     Args:
         args (argparse.Namespace): Parsed arguments holding ``config``,
@@ -72,8 +79,29 @@ def load_config(args: argparse.Namespace) -> Config:
     elif cfg.get('work_dir', None) is None:
         cfg.work_dir = osp.join('./work_dirs',
                                 osp.splitext(osp.basename(args.config))[0])
+    preemption_startup(cfg)
     setup_launcher(cfg)
     return cfg
+
+
+def preemption_startup(cfg: Config) -> bool:
+    """If ``cfg.custom_hooks`` has a ``PreemptionCheckpointHook``, make its
+    signals exit with code 75 until the runner builds the hook.
+
+    Args:
+        cfg (Config): The loaded config.
+
+    Returns:
+        bool: Whether the config has the hook (and handlers were set).
+    """
+    from .preemption import (DEFAULT_SIGNALS, PreemptionCheckpointHook,
+                             install_startup_handlers)
+    for hook in cfg.get('custom_hooks', None) or []:
+        kind = hook.get('type') if isinstance(hook, dict) else None
+        if kind in ('PreemptionCheckpointHook', PreemptionCheckpointHook):
+            install_startup_handlers(hook.get('signals', DEFAULT_SIGNALS))
+            return True
+    return False
 
 
 def setup_launcher(cfg: Config) -> None:

@@ -7,86 +7,89 @@ before ``SIGKILL``. :class:`PreemptionCheckpointHook` turns that warning into
 a checkpoint at the current iteration and a clean exit with
 :data:`PREEMPTED_EXIT_CODE`; restarting the same command resumes from it.
 
-Config (two lines; ``RNGStateHook`` makes the resumed run continue the exact
-random streams, see :mod:`rethink_mmdet.engine.rng_state`)::
+Config (``RNGStateHook`` makes the resumed run continue every rank's random
+streams, see :mod:`rethink_mmdet.engine.rng_state`)::
 
     resume = True  # resume from work_dir/last_checkpoint if it exists
+    train_cfg = dict(type='ResumableIterBasedTrainLoop', max_iters=...)
     custom_hooks = [
         dict(type='PreemptionCheckpointHook'),
         dict(type='RNGStateHook'),
     ]
 
-``resume = True`` with no ``load_from`` makes mmengine resume from
-``work_dir/last_checkpoint`` when it exists and start from scratch when it
-does not, so one command serves the first start and every restart. (With
-``load_from`` also set, mmengine resumes from ``load_from`` instead: give
-pretrained weights through the model's ``init_cfg``.) The checkpoints are
-those of the ``CheckpointHook``, which must count iterations
-(``default_hooks.checkpoint.by_epoch=False``; mmdet's default runtime counts
-epochs). The optimizer, the LR schedule, the iteration (hence the sampler
-position: mmengine's ``IterBasedTrainLoop`` replays the trained batches
-through the dataloader, which costs data-loading time at each restart) and
-the message hub's counters are in every mmengine checkpoint; the random
-states are added by ``RNGStateHook``.
+``resume = True`` with no ``load_from`` resumes from
+``work_dir/last_checkpoint`` when it exists and starts from scratch when it
+does not, so one command serves the first start and every restart. The
+checkpoints are written through the runner's ``CheckpointHook`` (any
+subclass of it), which must count iterations
+(``default_hooks.checkpoint.by_epoch=False``). Epoch-based configs need
+``train_cfg.type='ResumableEpochBasedTrainLoop'``: mmengine's
+``EpochBasedTrainLoop`` can neither stop nor resume inside an epoch, so the
+hook refuses it (a resumed run would train the epoch's first part twice).
 
-Exit code and SLURM: a preempted process exits with :data:`PREEMPTED_EXIT_CODE`
-(75, ``EX_TEMPFAIL`` of ``sysexits.h``: "temporary failure, retry later"),
-after all ranks stopped at the same iteration and rank 0 wrote the
-checkpoint. Re-run while the exit code is 75, e.g. in the batch script::
+No signal is lost, whenever it comes:
 
-    #SBATCH --signal=USR1@120   # SIGUSR1 to all tasks 120 s before the end
-    #SBATCH --requeue
-    srun python tools/train.py CONFIG --launcher slurm
-    if [ $? -eq 75 ]; then scontrol requeue "$SLURM_JOB_ID"; fi
+=================================  ==========================================
+the signal arrives                 what happens (exit code 75 in every case)
+=================================  ==========================================
+start-up, before the runner's      exit at once: nothing was trained by this
+hooks are built (our tools)        process (:func:`exit_before_training`,
+                                   installed by ``launch.load_config``)
+start-up, hooks built, before the  the same (the hook's handler)
+run starts (``before_run``)
+after ``before_run``, before the   the flag is checked before the first
+first iteration (loading, resume)  iteration: exit without training
+during an iteration, or while a    at the end of the iteration: checkpoint
+checkpoint is written              there (or reuse the one just written)
+during validation                  the validation stops at its next batch;
+                                   checkpoint at the trained iteration
+a second signal meanwhile          ignored (the first one is being handled)
+=================================  ==========================================
 
-or a loop ``until python tools/train.py CONFIG; [ $? -ne 75 ]; do :; done``.
-``srun`` exits with the highest task exit code, or 128 + the signal number
-of a task killed by a signal. With ``--kill-on-bad-exit=1`` (which
-``tools/slurm_launch.sh`` passes) the first rank to exit with 75 makes srun
-terminate the others; they ignore SIGTERM by then (see
-:meth:`PreemptionCheckpointHook.after_run`) and normally exit with 75 as
-well, but one still running when srun's ``KillWait`` ends is killed and
-srun then exits with 137: the checkpoint is written before any rank exits,
-so a requeue on 75 or 137 resumes correctly. Under ``torchrun``
-(``tools/dist_train.sh``) every worker exits with 75 but torchrun itself
-exits with 1 and lists the workers' exit codes; it forwards SIGTERM (and
-SIGUSR1 only if ``TORCHELASTIC_SIGNALS_TO_HANDLE`` includes it) to the
-workers and kills them 30 s later. The time to finish the current iteration
-and write the checkpoint must fit in the warning time.
+In distributed runs the ranks agree before acting (an ``all_reduce`` MAX of
+the flag after every train iteration, before the first one and after every
+validation batch), so they all stop at the same point, rank 0 writes the
+checkpoint, all wait for it, then all exit. After a preemption the signals
+are ignored until the process ends: torchrun sends SIGTERM to the remaining
+workers as soon as one has exited, which would otherwise turn their clean
+exit code into a kill. Re-run while the exit code is 75 (e.g.
+``tools/slurm_train.sbatch`` requeues the job; under ``torchrun`` the
+workers exit with 75 and torchrun itself with 1, listing them).
 
-Dataloader workers: SLURM signals every process of a job step and torchrun
-signals each worker's process group, so dataloader workers get the signal
-too, and a dead worker crashes the main process before it can checkpoint.
-When the hook is built (before mmengine starts the workers in
-``Runner.train``), it therefore makes dataloader workers ignore the signals
-(:func:`ignore_in_dataloader_workers`; forked workers, the Linux default)
-and installs its handlers, which until ``before_run`` and after ``after_run``
-behave like the handlers they replaced (by default: terminate), so a test
-or validation run with this hook in its config still stops on SIGTERM.
+Dataloader workers: clusters signal every process of a job, so dataloader
+workers get the signal too, and a dead worker crashes the main process
+before it can checkpoint. When the hook is built (before any train
+dataloader starts its workers, even mmengine's ``IterBasedTrainLoop``
+which starts them when the loop is built), it makes dataloader workers
+ignore the signals (:func:`ignore_in_dataloader_workers`, forked workers);
+the main process shuts them down when it exits.
 
-A validation due at the preempted iteration is skipped (it would not fit in
-the warning time), and so is the final one if the signal comes in the last
-iteration: run ``tools/test.py`` on the checkpoint.
+A validation stopped by a signal is not repeated on resume; if it was the
+final one, run ``tools/test.py`` on the checkpoint.
 """
+import logging
 import math
 import os
 import os.path as osp
 import signal
+import sys
 import threading
 from typing import Optional, Sequence
 
 import torch
 from mmengine.dist import all_reduce, barrier, is_distributed, is_main_process
 from mmengine.hooks import CheckpointHook, Hook
-from mmengine.runner import EpochBasedTrainLoop
+from mmengine.logging import print_log
+from mmengine.runner import EpochBasedTrainLoop, IterBasedTrainLoop
 
 from mmdet.registry import HOOKS
 from .atomic_checkpoint import ATOMIC_BACKEND, repair_last_checkpoint
+from .images_seen import ImagesSeenHook, synchronize_counts
 from .loops import ResumableEpochBasedTrainLoop
-from .runner_state import is_training_run, save_checkpoint_now
+from .runner_state import is_training_run, save_checkpoint_at
 
-#: Exit code of a run stopped by a preemption signal after checkpointing
-#: (``EX_TEMPFAIL``): re-run the same command to resume.
+#: Exit code of a run stopped by a preemption signal (``EX_TEMPFAIL`` of
+#: ``sysexits.h``, "temporary failure"): re-run the same command to resume.
 PREEMPTED_EXIT_CODE = 75
 #: Signals handled by default: SIGTERM (preemption, ``scancel``, time limit)
 #: and SIGUSR1 (``sbatch --signal=USR1@<seconds>``).
@@ -94,10 +97,78 @@ DEFAULT_SIGNALS = ('SIGTERM', 'SIGUSR1')
 
 #: Signals that dataloader workers ignore (filled by the hooks built).
 _WORKER_IGNORED_SIGNALS: set = set()
+_BUILT, _ARMED, _IDLE = 'built', 'armed', 'idle'
 
 
 def _in_dataloader_worker() -> bool:
     return torch.utils.data.get_worker_info() is not None
+
+
+def parse_signals(names: Sequence[str]) -> list:
+    """``signal.Signals`` for names like ``'SIGTERM'``.
+
+    Raises:
+        ValueError: For an unknown name.
+    """
+    if isinstance(names, str):
+        names = (names, )
+    found = []
+    for name in names:
+        sig = getattr(signal, str(name), None)
+        if not isinstance(sig, signal.Signals):
+            raise ValueError(
+                f'PreemptionCheckpointHook: unknown signal {name!r}; use '
+                "names like 'SIGTERM', 'SIGUSR1'.")
+        found.append(sig)
+    return found
+
+
+def exit_before_training(signum: int, signals: Sequence[int] = ()) -> None:
+    """Exit with :data:`PREEMPTED_EXIT_CODE` for a preemption signal that
+    came before training started (nothing to save): ignore ``signals`` from
+    here on (a second one must not interrupt the exit) and raise
+    ``SystemExit``, so ``finally`` blocks and ``atexit`` handlers run.
+
+    Args:
+        signum (int): The signal received.
+        signals (Sequence[int]): The signals to ignore from now on.
+            Defaults to ``(signum,)``.
+
+    Raises:
+        SystemExit: Always, with :data:`PREEMPTED_EXIT_CODE`.
+    """
+    for sig in set(signals) | {signum}:
+        signal.signal(sig, signal.SIG_IGN)
+    sys.stderr.write(
+        f'{signal.Signals(signum).name} before training started: nothing to '
+        f'checkpoint, exiting with code {PREEMPTED_EXIT_CODE} (re-run the '
+        'same command to start or resume).\n')
+    sys.stderr.flush()
+    raise SystemExit(PREEMPTED_EXIT_CODE)
+
+
+def _startup_handler(signum: int, frame) -> None:
+    if not _in_dataloader_worker():
+        exit_before_training(signum)
+
+
+_startup_handler.startup = True
+
+
+def install_startup_handlers(signals: Sequence[str] = DEFAULT_SIGNALS):
+    """Make ``signals`` exit with :data:`PREEMPTED_EXIT_CODE` until a
+    :class:`PreemptionCheckpointHook` is built (``launch.load_config`` does
+    this for configs with the hook, so a signal while the runner is built
+    is not a kill). The hook never restores these handlers: after a run,
+    the signals' default action (terminate) applies.
+
+    Args:
+        signals (Sequence[str]): Signal names. Defaults to
+            ``('SIGTERM', 'SIGUSR1')``.
+    """
+    if threading.current_thread() is threading.main_thread():
+        for sig in parse_signals(signals):
+            signal.signal(sig, _startup_handler)
 
 
 def ignore_in_dataloader_workers(signals: Sequence[signal.Signals]) -> None:
@@ -108,8 +179,11 @@ def ignore_in_dataloader_workers(signals: Sequence[signal.Signals]) -> None:
     that kills it unless its parent sent the signal, and the parent then
     raises "DataLoader worker ... is killed by signal". This wraps that
     function so that the worker then ignores ``signals``: the main process
-    decides, and shuts its workers down when it exits. Effective for forked
-    workers (the default on Linux); a no-op if torch lacks the function.
+    decides, and shuts its workers down when it exits. It is private torch
+    API (listed in ``runner_state.PRIVATE_MMENGINE_API``) because a public
+    ``worker_init_fn`` cannot be set before mmengine's ``IterBasedTrainLoop``
+    starts its workers (when the loop is built, before any hook runs) and
+    would replace mmengine's per-worker seeding. A no-op if torch lacks it.
 
     Args:
         signals (Sequence[signal.Signals]): Signals the workers ignore.
@@ -132,24 +206,26 @@ def ignore_in_dataloader_workers(signals: Sequence[signal.Signals]) -> None:
 @HOOKS.register_module()
 class PreemptionCheckpointHook(Hook):
     """Checkpoint at the current iteration and exit when the job is being
-    preempted.
+    preempted (see the module docstring for every signal window).
 
-    The handlers only set a flag. At the next iteration boundary the ranks
-    agree (``all_reduce`` MAX of the flag every iteration, no collective in
-    non-distributed runs), rank 0 saves ``iter_{n}.pth`` through the
-    ``CheckpointHook`` (so ``last_checkpoint``, ``max_keep_ckpts`` and
-    ``--resume`` behave as for any checkpoint), all ranks wait for the write,
-    the loop stops, the remaining ``after_train``/``after_run`` hooks run and
+    The handlers only set a flag. At the next check (after each train
+    iteration, before the first one, after each validation batch) the
+    ranks agree, rank 0 saves the checkpoint through the ``CheckpointHook``
+    (so ``last_checkpoint``, ``max_keep_ckpts`` and ``--resume`` behave as
+    for any checkpoint), all ranks wait for the write, the run ends and
     every rank exits with :data:`PREEMPTED_EXIT_CODE`.
 
     Runner events used:
 
-    - ``before_run``: arm the handlers; check that the checkpoint hook and
-      loop are iteration based; make ``CheckpointHook`` write atomically;
-      point ``last_checkpoint`` at the newest complete checkpoint (rank 0,
-      before mmengine reads it to resume).
+    - ``before_run``: arm the handlers; check the checkpoint hook and loop;
+      make ``CheckpointHook`` write atomically; point ``last_checkpoint``
+      at the newest complete checkpoint (rank 0, before mmengine reads it).
     - ``before_train``: refuse to train unarmed (never silently off).
+    - ``before_train_iter`` (first iteration only): exit without training
+      if a signal came during start-up.
     - ``after_train_iter``: agree across ranks, checkpoint, stop the loop.
+    - ``before_val_epoch`` / ``after_val_iter``: stop a validation inside
+      training at the next batch, checkpoint and exit.
     - ``after_run``: restore the previous handlers, or exit if preempted.
 
     Args:
@@ -174,21 +250,16 @@ class PreemptionCheckpointHook(Hook):
                  signals: Sequence[str] = DEFAULT_SIGNALS,
                  atomic_checkpoints: bool = True,
                  repair_last_checkpoint: bool = True) -> None:
-        if isinstance(signals, str):
-            signals = (signals, )
-        self.signals = []
-        for name in signals:
-            sig = getattr(signal, str(name), None)
-            if not isinstance(sig, signal.Signals):
-                raise ValueError(
-                    f'PreemptionCheckpointHook: unknown signal {name!r}; use '
-                    "names like 'SIGTERM', 'SIGUSR1'.")
-            self.signals.append(sig)
+        self.signals = parse_signals(signals)
         self.atomic_checkpoints = atomic_checkpoints
         self.repair = repair_last_checkpoint
-        self._armed = False
+        self._phase = _BUILT
         self._received: Optional[int] = None
         self._preempted_at: Optional[int] = None
+        self._preempted_ckpt: Optional[str] = None
+        self._first_iter = True
+        self._val_checks = 0
+        self._agreed = None  # (iteration, stop) from ImagesSeenHook
         self._checkpoint_hook: Optional[CheckpointHook] = None
         self._previous: dict = {}
         self._install()
@@ -203,28 +274,60 @@ class PreemptionCheckpointHook(Hook):
                 'Runner in the main thread, or remove the hook.')
         for sig in self.signals:
             if signal.getsignal(sig) != self._handle:
-                self._previous[sig] = signal.signal(sig, self._handle)
+                previous = signal.signal(sig, self._handle)
+                if getattr(previous, 'startup', False) or previous is None:
+                    previous = signal.SIG_DFL  # start-up only, see above
+                self._previous[sig] = previous
 
     def _restore(self) -> None:
         for sig, previous in self._previous.items():
             if signal.getsignal(sig) == self._handle:
-                signal.signal(
-                    sig, previous if previous is not None else signal.SIG_DFL)
+                signal.signal(sig, previous)
         self._previous = {}
 
     def _handle(self, signum: int, frame) -> None:
         if _in_dataloader_worker():
             return  # the main process decides, and shuts the workers down
-        if self._armed:
+        if self._phase == _ARMED:
             if self._received is None:
                 self._received = signum
-            return
+            return  # a second signal: the first one is being handled
+        if self._phase == _BUILT:
+            exit_before_training(signum, self.signals)
         previous = self._previous.get(signum, signal.SIG_DFL)
         if callable(previous):
             previous(signum, frame)
         elif previous != signal.SIG_IGN:  # default action: terminate
             signal.signal(signum, signal.SIG_DFL)
             os.kill(os.getpid(), signum)
+
+    # the stop flag riding on ImagesSeenHook's all-reduce (add_rider) -------
+    def local_value(self) -> int:
+        """This rank's stop flag (1 once a signal came), for the
+        all-reduce of :class:`~.images_seen.ImagesSeenHook`."""
+        return int(self._received is not None)
+
+    def agreed(self, total: int, iteration: int) -> None:
+        """The ranks' flags summed by that all-reduce after ``iteration``
+        trained iterations: :meth:`after_train_iter` of that iteration uses
+        it instead of an all-reduce of its own."""
+        self._agreed = (iteration, total > 0)
+
+    def _stop_requested(self, iteration: Optional[int] = None) -> bool:
+        """Whether any rank got a signal: the agreement the flag rode in
+        after ``iteration`` if there is one (ImagesSeenHook summed its
+        counts at this iteration, on every rank alike), else one all-reduce
+        of its own. A signal that arrives between the two hooks is acted on
+        one iteration later."""
+        agreed, self._agreed = self._agreed, None
+        if iteration is not None and agreed and agreed[0] == iteration:
+            return agreed[1]  # the same on every rank
+        requested = self._received is not None
+        if is_distributed():
+            flag = torch.tensor([int(requested)], dtype=torch.int32)
+            all_reduce(flag, op='max')
+            requested = bool(flag.item())
+        return requested
 
     # runner events ----------------------------------------------------------
     def before_run(self, runner) -> None:
@@ -235,36 +338,22 @@ class PreemptionCheckpointHook(Hook):
 
         Raises:
             RuntimeError: If there is no ``CheckpointHook``, it counts epochs,
-                or the train loop is epoch based.
+                or the train loop is mmengine's ``EpochBasedTrainLoop``.
         """
         if not is_training_run(runner):
-            return  # a test or val run
+            self._phase = _IDLE  # a test or val run: signals as before
+            return
+        ckpt = self._check(runner)
         self._install()  # again, in case something replaced the handlers
-        self._armed = True
-        self._received = None
-        self._preempted_at = None
-        ckpt = next((h for h in runner.hooks if isinstance(h, CheckpointHook)),
-                    None)
-        if ckpt is None:
-            raise RuntimeError(
-                'PreemptionCheckpointHook saves through the CheckpointHook, '
-                'but the runner has none. Set default_hooks.checkpoint='
-                "dict(type='CheckpointHook', by_epoch=False, interval=...).")
-        if ckpt.by_epoch:
-            raise RuntimeError(
-                'PreemptionCheckpointHook checkpoints at an iteration, but '
-                'CheckpointHook(by_epoch=True) names checkpoints by epoch. '
-                'Set default_hooks.checkpoint.by_epoch=False.')
-        if isinstance(runner.train_loop, EpochBasedTrainLoop) and \
-                not isinstance(runner.train_loop,
-                               ResumableEpochBasedTrainLoop):
-            raise RuntimeError(
-                "PreemptionCheckpointHook: mmengine's EpochBasedTrainLoop "
-                'cannot stop or resume in the middle of an epoch. Use '
-                "train_cfg=dict(type='ResumableEpochBasedTrainLoop', "
-                "max_epochs=...) (or type='ResumableIterBasedTrainLoop', "
-                'max_iters=...).')
+        self._phase = _ARMED
+        self._received = self._preempted_at = None
+        self._first_iter = True
         self._checkpoint_hook = ckpt
+        self._agreed = None
+        if is_distributed():  # one collective per iteration, not two
+            for hook in runner.hooks:
+                if isinstance(hook, ImagesSeenHook):
+                    hook.add_rider(self)
         local = ckpt.out_dir is None or '://' not in str(ckpt.out_dir)
         if self.atomic_checkpoints and local and ckpt.backend_args is None \
                 and ckpt.file_client_args is None:
@@ -279,6 +368,43 @@ class PreemptionCheckpointHook(Hook):
                                        ckpt.filename_tmpl)
             barrier()  # the other ranks read last_checkpoint after this
 
+    @staticmethod
+    def _check(runner) -> CheckpointHook:
+        ckpt = next((h for h in runner.hooks if isinstance(h, CheckpointHook)),
+                    None)
+        if ckpt is None:
+            raise RuntimeError(
+                'PreemptionCheckpointHook saves through the CheckpointHook, '
+                'but the runner has none. Set default_hooks.checkpoint='
+                "dict(type='CheckpointHook', by_epoch=False, interval=...).")
+        if ckpt.by_epoch:
+            raise RuntimeError(
+                'PreemptionCheckpointHook checkpoints at an iteration, but '
+                'CheckpointHook(by_epoch=True) names checkpoints by epoch. '
+                'Set default_hooks.checkpoint.by_epoch=False (and '
+                'interval in iterations).')
+        loop = runner.train_loop
+        if isinstance(loop, EpochBasedTrainLoop) and \
+                not isinstance(loop, ResumableEpochBasedTrainLoop):
+            raise RuntimeError(
+                f'PreemptionCheckpointHook: {type(loop).__name__} (mmengine'
+                "'s epoch loop) neither stops nor resumes inside an epoch: a "
+                'preempted run would train on to the end of the epoch (past '
+                'the warning time), and its restart would train the '
+                "epoch's first part twice. Use the same loop made resumable:"
+                " train_cfg=dict(type='ResumableEpochBasedTrainLoop', "
+                'max_epochs=...) (or --cfg-options '
+                'train_cfg.type=ResumableEpochBasedTrainLoop).')
+        if not isinstance(loop, (IterBasedTrainLoop, EpochBasedTrainLoop)):
+            print_log(
+                f'PreemptionCheckpointHook: unknown train loop '
+                f'{type(loop).__name__}; a preemption sets its '
+                '`stop_training` after the checkpoint, and a loop that '
+                'ignores it trains on until the job is killed.',
+                logger='current',
+                level=logging.WARNING)
+        return ckpt
+
     def before_train(self, runner) -> None:
         """Refuse to train unarmed: :meth:`before_run` must have recognised
         the training run (the hook never switches itself off silently).
@@ -289,7 +415,7 @@ class PreemptionCheckpointHook(Hook):
         Raises:
             RuntimeError: If the handlers were not armed.
         """
-        if not self._armed:
+        if self._phase != _ARMED:
             raise RuntimeError(
                 'PreemptionCheckpointHook: training started but before_run '
                 'did not recognise a training run (rethink_mmdet.engine.'
@@ -297,13 +423,25 @@ class PreemptionCheckpointHook(Hook):
                 'not be turned into a checkpoint. This mmengine is outside '
                 'the tested range; see rethink_mmdet/engine/runner_state.py.')
 
-    def _stop_requested(self) -> bool:
-        requested = self._received is not None
-        if is_distributed():
-            flag = torch.tensor([int(requested)], dtype=torch.int32)
-            all_reduce(flag, op='max')
-            requested = bool(flag.item())
-        return requested
+    def before_train_iter(self, runner, batch_idx: int, data_batch=None):
+        """Before this process's first iteration: exit without training if
+        a signal came while the run started (loading, resuming).
+
+        Args:
+            runner (Runner): The runner.
+            batch_idx (int): Index of the batch in the loop.
+            data_batch (dict or tuple or list, optional): The batch.
+        """
+        if self._phase != _ARMED or not self._first_iter:
+            return
+        self._first_iter = False
+        if self._stop_requested():
+            self._stop(
+                runner,
+                runner.iter,
+                'before the first iteration',
+                save=False,
+                end_run=True)
 
     def after_train_iter(self,
                          runner,
@@ -318,25 +456,88 @@ class PreemptionCheckpointHook(Hook):
             data_batch (dict or tuple or list, optional): The batch.
             outputs (dict, optional): Outputs of the model.
         """
-        if not self._armed or not self._stop_requested():
+        if self._phase != _ARMED or not self._stop_requested(runner.iter + 1):
             return
-        step = runner.iter + 1
-        ckpt = self._checkpoint_hook
-        name = signal.Signals(self._received).name \
-            if self._received is not None else 'a signal on another rank'
-        runner.logger.warning(
-            f'Preemption requested ({name}): saving a checkpoint at '
-            f'iteration {step} and stopping.')
-        path = ckpt.file_backend.join_path(ckpt.out_dir,
-                                           ckpt.filename_tmpl.format(step))
-        if ckpt.last_ckpt != path:  # not already saved by CheckpointHook
-            save_checkpoint_now(ckpt, runner)
-        barrier()  # nobody exits (and gets the job killed) before the write
-        self._preempted_at = step
+        self._stop(
+            runner,
+            runner.iter + 1,
+            'at the end of an iteration',
+            save=True,
+            end_run=False)
         loop = runner.train_loop
         loop.stop_training = True
         if hasattr(loop, 'val_begin'):
             loop.val_begin = math.inf  # no validation while being preempted
+
+    def before_val_epoch(self, runner) -> None:
+        """Count the validation batches every rank runs (the flag is checked
+        after each of them; the ranks must agree at the same batches).
+
+        Args:
+            runner (Runner): The runner.
+        """
+        self._val_checks = 0
+        self._agreed = None  # (iteration, stop) from ImagesSeenHook
+        if self._phase != _ARMED:
+            return  # not a validation inside training
+        try:
+            checks = len(runner.val_loop.dataloader)
+        except (AttributeError, TypeError):
+            checks = 0
+        if is_distributed():
+            count = torch.tensor([checks], dtype=torch.int64)
+            all_reduce(count, op='min')
+            checks = int(count.item())
+        self._val_checks = checks
+
+    def after_val_iter(self,
+                       runner,
+                       batch_idx: int,
+                       data_batch=None,
+                       outputs=None) -> None:
+        """Stop a validation inside training if any rank got a signal:
+        checkpoint the trained iteration and end the run.
+
+        Args:
+            runner (Runner): The runner.
+            batch_idx (int): Index of the batch in the validation loop.
+            data_batch (dict or tuple or list, optional): The batch.
+            outputs (Sequence, optional): Outputs of the model.
+        """
+        if self._phase == _ARMED and batch_idx < self._val_checks \
+                and self._stop_requested():
+            self._stop(
+                runner,
+                runner.iter,
+                'during validation',
+                save=True,
+                end_run=True)
+
+    def _stop(self, runner, step: int, when: str, save: bool,
+              end_run: bool) -> None:
+        """Checkpoint ``step`` trained iterations (if ``save`` and not
+        saved yet), wait for the write on all ranks, and with ``end_run``
+        end the run from here (``after_train`` and ``after_run`` hooks,
+        then exit): outside ``after_train_iter`` no loop can be stopped."""
+        name = signal.Signals(self._received).name \
+            if self._received is not None else 'a signal on another rank'
+        ckpt = self._checkpoint_hook
+        path = ckpt.last_ckpt
+        runner.logger.warning(f'Preemption requested ({name}) {when}: ' + (
+            f'saving a checkpoint at iteration {step} and stopping.'
+            if save else 'stopping without training.'))
+        if save:
+            path = ckpt.file_backend.join_path(ckpt.out_dir,
+                                               ckpt.filename_tmpl.format(step))
+            if ckpt.last_ckpt != path:  # not already saved by CheckpointHook
+                synchronize_counts(runner)  # collective, all ranks
+                save_checkpoint_at(ckpt, runner, step)
+        barrier()  # nobody exits (and gets the job killed) before the write
+        self._preempted_at, self._preempted_ckpt = step, path
+        if end_run:
+            runner.call_hook('after_train')
+            runner.call_hook('after_run')  # raises SystemExit (after_run)
+            raise SystemExit(PREEMPTED_EXIT_CODE)
 
     def after_run(self, runner) -> None:
         """Restore the previous handlers, or exit if the run was preempted.
@@ -345,8 +546,7 @@ class PreemptionCheckpointHook(Hook):
         process has exited (``SIG_IGN``, which Python's shutdown keeps,
         unlike a Python handler): the ranks do not exit at the same instant,
         and torchrun sends SIGTERM to the remaining ones as soon as one has
-        exited, which would otherwise turn their clean exit code into a kill.
-        A preempted run is meant to end its process.
+        exited. A preempted run is meant to end its process.
 
         Args:
             runner (Runner): The runner.
@@ -355,13 +555,13 @@ class PreemptionCheckpointHook(Hook):
             SystemExit: With :data:`PREEMPTED_EXIT_CODE` after a preemption.
         """
         if self._preempted_at is None:
-            self._armed = False
+            self._phase = _IDLE
             self._restore()
             return
         for sig in self.signals:
             signal.signal(sig, signal.SIG_IGN)
         runner.logger.warning(
             f'Stopped at iteration {self._preempted_at} for preemption; '
-            f'checkpoint: {self._checkpoint_hook.last_ckpt}. Exiting with '
-            f'code {PREEMPTED_EXIT_CODE}: re-run the same command to resume.')
+            f'checkpoint: {self._preempted_ckpt}. Exiting with code '
+            f'{PREEMPTED_EXIT_CODE}: re-run the same command to resume.')
         raise SystemExit(PREEMPTED_EXIT_CODE)

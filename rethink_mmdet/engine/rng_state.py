@@ -25,31 +25,43 @@ first resumed batch *before* ``before_train_iter``. Restoring in
 the loop's dataloader iterator and restores the states right before the
 first resumed batch is fetched, then unwraps it.
 
+Every rank's states: mmengine writes checkpoints on rank 0 only
+(``Runner.save_checkpoint`` is ``master_only``, and so is
+``before_save_checkpoint``), but every rank calls ``Runner.save_checkpoint``
+at the same point. The hook wraps that public method on the runner so that
+all ranks first gather their states (one ``all_gather_object`` per saved
+checkpoint, none per iteration), and rank 0 stores the list: each rank
+restores its own on resume, so a multi-process resume continues every
+rank's augmentation and sampling streams. The collective requires that
+every rank calls ``Runner.save_checkpoint`` (mmengine's ``CheckpointHook``
+and its subclasses do); a resume with another number of ranks restores
+none (with a warning), since the ranks' streams no longer correspond.
+
 Limits:
 
-- Only rank 0 writes checkpoints, so only rank 0's states are stored and
-  restored. Other ranks restart from the seed and the replayed batches: their
-  streams are reproducible but not those of an uninterrupted run.
 - Dataloader workers (``num_workers > 0``) have their own generators, seeded
   by mmengine's ``worker_init_fn`` from ``seed``, ``rank`` and the worker id
-  (the same on every start). Because the skip replays every batch through
-  the workers, their streams are restored by the replay itself, provided
-  ``randomness.seed`` is set (with ``seed=None`` the resumed run's workers
-  get a new random seed).
+  (the same on every start): mmengine's loop replays every batch through the
+  workers, which restores their streams; the resumable loops of
+  :mod:`.loops` restart the workers' streams from those seeds.
 - Validation during training runs with the training streams set aside
   (``before_val``/``after_val``), so evaluation never shifts the training
-  draws and a checkpoint taken next to a validation resumes exactly.
+  draws and a checkpoint taken during a validation resumes exactly.
 - A loop that fast-forwards without fetching the skipped batches gets its
   states restored at its first ``before_train_iter`` (with a warning):
   correct for everything but the first resumed batch's pipeline.
 """
+import functools
+import logging
 import random
-from typing import Optional
+from typing import List, Optional
 
 import numpy as np
 import torch
-from mmengine.dist import get_rank, get_world_size
+from mmengine.dist import (all_gather_object, get_rank, get_world_size,
+                           is_distributed)
 from mmengine.hooks import Hook
+from mmengine.logging import print_log
 
 from mmdet.registry import HOOKS
 
@@ -129,23 +141,67 @@ class _RestoreBeforeBatch:
         return getattr(self._inner, name)
 
 
+def stored_state(stored: Optional[dict], rank: int,
+                 world_size: int) -> Optional[dict]:
+    """This rank's states in a checkpoint's :data:`RNG_STATE_KEY` entry.
+
+    Args:
+        stored (dict, optional): ``dict(world_size=N, ranks=[...])``, or
+            one state with ``rank``/``world_size`` keys (checkpoints of
+            earlier versions, which stored rank 0's only).
+        rank (int): This process's rank.
+        world_size (int): This run's number of ranks.
+
+    Returns:
+        dict or None: The states, or None where the checkpoint has none
+        for this rank or was saved with another number of ranks (logged).
+    """
+    if stored is None:
+        return None
+    ranks = stored.get('ranks')
+    if ranks is None:  # one state: rank 0's
+        ranks = [{k: v for k, v in stored.items() if k != 'world_size'}]
+    saved_size = int(stored.get('world_size', len(ranks)))
+    if saved_size != world_size:
+        print_log(
+            f'RNGStateHook: the checkpoint holds the random states of '
+            f'{saved_size} rank(s), this run has {world_size}: no rank '
+            'restores them (the streams start from the seed).',
+            logger='current',
+            level=logging.WARNING)
+        return None
+    if rank >= len(ranks):
+        print_log(
+            f'RNGStateHook: the checkpoint holds no random states for rank '
+            f'{rank} (saved by an older version, rank 0 only): this rank '
+            'continues from the seed.',
+            logger='current',
+            level=logging.WARNING)
+        return None
+    return ranks[rank]
+
+
 @HOOKS.register_module()
 class RNGStateHook(Hook):
-    """Save the global random states in checkpoints and continue them on
-    resume.
+    """Save every rank's global random states in checkpoints and continue
+    them on resume.
 
     Runner events used:
 
-    - ``before_save_checkpoint``: store the states under
+    - ``before_run``: wrap ``runner.save_checkpoint`` so that all ranks
+      gather their states before each save (distributed training only).
+    - ``before_save_checkpoint``: store the states of all ranks under
       :data:`RNG_STATE_KEY` (rank 0, which writes the checkpoint).
-    - ``after_load_checkpoint``: keep the loaded states (applied only if the
-      run resumes at the checkpoint's iteration, not for ``load_from``).
+    - ``after_load_checkpoint``: keep this rank's loaded states (applied
+      only if the run resumes at the checkpoint's iteration, not for
+      ``load_from``).
     - ``before_train_epoch``: arrange the restore right before the first
       resumed batch is fetched (after the loop's skip of trained batches).
     - ``before_train_iter``: restore at the latest here, for loops that do not
       fetch the skipped batches.
     - ``before_val`` / ``after_val``: set the training streams aside during
       validation.
+    - ``after_run``: unwrap ``runner.save_checkpoint``.
 
     See the module docstring for why and for the limits.
 
@@ -163,22 +219,61 @@ class RNGStateHook(Hook):
         self._loaded_iter: Optional[int] = None
         self._pending: Optional[_RestoreBeforeBatch] = None
         self._outside_val: Optional[dict] = None
+        self._gathered: Optional[List[dict]] = None
+
+    def _training_state(self) -> dict:
+        # A checkpoint saved during validation (save_best, preemption)
+        # resumes training: it gets the states set aside in before_val.
+        return self._outside_val or get_rng_state()
+
+    def before_run(self, runner) -> None:
+        """Make every rank contribute its states to each checkpoint.
+
+        Args:
+            runner (Runner): The runner.
+        """
+        if not is_distributed() or 'save_checkpoint' in vars(runner):
+            return
+        save = runner.save_checkpoint
+
+        @functools.wraps(save)
+        def save_checkpoint(*args, **kwargs):
+            self._gathered = all_gather_object(self._training_state())
+            try:
+                return save(*args, **kwargs)
+            finally:
+                self._gathered = None
+
+        runner.save_checkpoint = save_checkpoint
+
+    def after_run(self, runner) -> None:
+        """Put ``runner.save_checkpoint`` back.
+
+        Args:
+            runner (Runner): The runner.
+        """
+        vars(runner).pop('save_checkpoint', None)
 
     def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
-        """Store this process's random states in ``checkpoint``.
+        """Store the random states of every rank in ``checkpoint``.
 
         Args:
             runner (Runner): The runner.
             checkpoint (dict): The checkpoint being saved.
         """
-        # A checkpoint saved during validation (save_best) resumes training,
-        # so it gets the training states set aside in before_val.
-        state = self._outside_val or get_rng_state()
+        states = self._gathered
+        if states is None:
+            states = [self._training_state()]
+            if get_world_size() > 1:
+                runner.logger.warning(
+                    'RNGStateHook: a checkpoint is saved without going '
+                    'through runner.save_checkpoint on every rank; it holds '
+                    "rank 0's random states only.")
         checkpoint[RNG_STATE_KEY] = dict(
-            state, rank=get_rank(), world_size=get_world_size())
+            world_size=get_world_size(), ranks=list(states))
 
     def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
-        """Keep the stored states of a loaded checkpoint.
+        """Keep this rank's stored states of a loaded checkpoint.
 
         Args:
             runner (Runner): The runner.
@@ -192,13 +287,17 @@ class RNGStateHook(Hook):
 
         Args:
             runner (Runner): The runner.
+
+        Raises:
+            RuntimeError: With ``strict``, if the resumed checkpoint holds
+                no random states.
         """
         loop = runner.train_loop
         if self._loaded_iter is None or runner.iter == 0 \
                 or self._loaded_iter != runner.iter:
             return  # not a resume (fresh run, or load_from weights only)
-        state, self._loaded, self._loaded_iter = self._loaded, None, None
-        if state is None:
+        stored, self._loaded, self._loaded_iter = self._loaded, None, None
+        if stored is None:
             msg = ('The resumed checkpoint holds no random states (it was '
                    'saved without RNGStateHook): training continues from the '
                    'seed, not from the stored streams.')
@@ -207,13 +306,14 @@ class RNGStateHook(Hook):
                                    'accept this.')
             runner.logger.warning(msg)
             return
-        if get_rank() != 0:
-            return  # only rank 0's states are stored (module docstring)
+        state = stored_state(stored, get_rank(), get_world_size())
+        if state is None:
+            return
         if hasattr(loop, 'dataloader_iterator'):
             self._pending = _RestoreBeforeBatch(
                 loop, state, skip=runner.iter, on_restore=self._restored)
             loop.dataloader_iterator = self._pending
-        else:  # epoch-based loops fetch the epoch's batches after this event
+        else:  # loops that create their iterator after this event
             set_rng_state(state)
 
     def _restored(self) -> None:

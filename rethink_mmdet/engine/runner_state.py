@@ -14,7 +14,7 @@ tested range (``requirements/runtime.txt`` pins the same range).
 Extension points that are public: subclass
 :class:`~rethink_mmdet.engine.preemption.PreemptionCheckpointHook`'s
 ``CheckpointHook`` as usual (it finds any ``CheckpointHook`` subclass among
-the runner's hooks and saves through :func:`save_checkpoint_now`), and pass
+the runner's hooks and saves through :func:`save_checkpoint_at`), and pass
 your own ``worker_init_fn`` to the dataloader: the preemption signal policy
 is installed per worker by
 :func:`~rethink_mmdet.engine.preemption.ignore_in_dataloader_workers`, which
@@ -34,7 +34,7 @@ __all__ = [
     'PRIVATE_MMENGINE_API', 'TESTED_MMENGINE', 'PrivateAPIError',
     'check_mmengine_version', 'is_training_run', 'resume_requested',
     'resume_checkpoint', 'load_from', 'has_loaded_checkpoint',
-    'save_checkpoint_now'
+    'save_checkpoint_at'
 ]
 
 #: mmengine versions the private API below was checked against: [min, max).
@@ -54,9 +54,10 @@ PRIVATE_MMENGINE_API = {
     'Runner._has_loaded':
     'has_loaded_checkpoint: whether load_or_resume loaded weights '
     '(ScratchInitHook keeps resumed weights)',
-    'CheckpointHook._save_checkpoint':
-    'save_checkpoint_now: PreemptionCheckpointHook saves at the preempted '
-    'iteration with CheckpointHook\'s naming and bookkeeping',
+    'CheckpointHook._save_checkpoint_with_step':
+    'save_checkpoint_at: PreemptionCheckpointHook saves at the preempted '
+    'iteration (also during validation, where the step is runner.iter) '
+    'with CheckpointHook\'s naming and bookkeeping',
     'HistoryBuffer._statistics_methods':
     'checkpoint_safety: the names allow-listed for weights_only loading',
     'torch.utils.data._utils.signal_handling._set_worker_signal_handlers':
@@ -101,7 +102,7 @@ def check_mmengine_version(version: Optional[str] = None) -> None:
             'rethink_mmdet/engine/runner_state.py). Install '
             f'"mmengine>={low},<{high}", or set {SKIP_VERSION_CHECK_ENV}=1 to '
             'try this version anyway.')
-    for owner, name in ((CheckpointHook, '_save_checkpoint'),
+    for owner, name in ((CheckpointHook, '_save_checkpoint_with_step'),
                         (HistoryBuffer, '_statistics_methods')):
         if not hasattr(owner, name):
             raise ImportError(str(_missing(f'{owner.__name__}.{name}')))
@@ -147,14 +148,20 @@ def has_loaded_checkpoint(runner) -> bool:
     return bool(_runner_attr(runner, '_has_loaded'))
 
 
-def save_checkpoint_now(hook: CheckpointHook, runner) -> None:
-    """Save a checkpoint through ``hook`` at the current iteration, with
-    its naming, backend, ``max_keep_ckpts`` and ``last_checkpoint``
-    bookkeeping."""
-    save = getattr(hook, '_save_checkpoint', None)
+def save_checkpoint_at(hook: CheckpointHook, runner, step: int) -> None:
+    """Save through ``hook`` (its naming, backend, ``max_keep_ckpts`` and
+    ``last_checkpoint`` bookkeeping) a checkpoint of ``step`` trained
+    iterations: inside ``after_train_iter`` ``step = runner.iter + 1``,
+    during validation ``step = runner.iter``.
+
+    Raises:
+        PrivateAPIError: If this mmengine's ``CheckpointHook`` lacks
+            ``_save_checkpoint_with_step``.
+    """
+    save = getattr(hook, '_save_checkpoint_with_step', None)
     if save is None:
-        raise _missing('CheckpointHook._save_checkpoint')
-    save(runner)
+        raise _missing('CheckpointHook._save_checkpoint_with_step')
+    save(runner, step, meta=dict(epoch=runner.epoch, iter=step))
 
 
 check_mmengine_version()  # at import: fail early, naming the fix

@@ -26,14 +26,17 @@ from mmengine.structures import InstanceData
 import rethink_mmdet  # noqa: F401  (allow-lists checkpoint globals)
 from mmdet.structures import DetDataSample
 from rethink_mmdet.engine.images_seen import (CHECKPOINT_KEY, COUNT_NAMES,
-                                              IMAGES_SEEN, INSTANCES_SEEN,
-                                              PIXELS_SEEN, count_data_batch)
+                                              EXACT_THROUGH_ITER, IMAGES_SEEN,
+                                              INSTANCES_SEEN, PIXELS_SEEN,
+                                              count_data_batch)
 from tests.conftest import REPO, RETINANET, python_tool, run_tool
 
 RESIZED = (200, 200)  # (h, w) of every training image as fed
 
 RECORDER = textwrap.dedent('''
-    """Test instrumentation: which images each rank was served."""
+    """Test instrumentation: which images each rank was served; optionally
+    two extra checkpoints at iteration ``save_at``, one saved between two
+    summing points of ImagesSeenHook, one after ``synchronize_counts``."""
     import json
     import os.path as osp
 
@@ -41,10 +44,14 @@ RECORDER = textwrap.dedent('''
     from mmengine.hooks import Hook
 
     from mmdet.registry import HOOKS
+    from rethink_mmdet.engine.images_seen import synchronize_counts
 
 
     @HOOKS.register_module()
     class ServedImagesRecorder(Hook):
+
+        def __init__(self, save_at=None):
+            self.save_at = save_at
 
         def after_train_iter(self, runner, batch_idx, data_batch=None,
                              outputs=None):
@@ -55,6 +62,10 @@ RECORDER = textwrap.dedent('''
             path = osp.join(runner.work_dir, f'served_rank{get_rank()}.jsonl')
             with open(path, 'a') as f:
                 f.write(json.dumps(record) + '\\n')
+            if runner.iter + 1 == self.save_at:  # rank 0 saves
+                runner.save_checkpoint(runner.work_dir, 'unsynced.pth')
+                synchronize_counts(runner)  # all ranks
+                runner.save_checkpoint(runner.work_dir, 'synced.pth')
 ''')
 
 CONFIG = textwrap.dedent(f'''
@@ -64,7 +75,7 @@ CONFIG = textwrap.dedent(f'''
                  'served_recorder'],
         allow_failed_imports=False)
     custom_hooks = [dict(type='ImagesSeenHook'),
-                    dict(type='ServedImagesRecorder')]
+                    dict(type='ServedImagesRecorder', save_at=1)]
     # DefaultSampler (the shapes configs use InfiniteSampler): its epoch
     # ends are logging points of the hook, exercised below.
     train_dataloader = dict(
@@ -249,6 +260,10 @@ def test_single_process_counts_equal_served_images(single_run, crowd_shapes):
     assert stored(work_dir / 'iter_3.pth') == expected[3]
     assert stored(work_dir / 'iter_6.pth') == expected[6]
     assert 'ImagesSeenHook: seen in training (all ranks) images_seen=24' in out
+    # Saved outside the hook's summing points: exact in one process.
+    assert stored(work_dir / 'unsynced.pth') == expected[1]
+    assert stored(work_dir / 'synced.pth') == expected[1]
+    assert 'saved between two summing points' not in out
 
 
 def test_resume_continues_counts(single_run, test_config, crowd_shapes,
@@ -270,29 +285,75 @@ def test_resume_continues_counts(single_run, test_config, crowd_shapes,
     assert stored(tmp_path / 'iter_6.pth') == stored(first_dir / 'iter_6.pth')
 
 
-def test_two_process_counts_are_summed_over_ranks(single_run, test_config,
-                                                  crowd_shapes, tmp_path):
+@pytest.fixture(scope='module')
+def dist_run(single_run, test_config, crowd_shapes, tmp_path_factory):
     """2 CPU processes (torchrun + gloo), fine-tuned from a checkpoint with
-    ``load_from`` (counting restarts at 0); logged every 3 iterations while
-    checkpoints are saved (by rank 0 alone) at 2 and 4; 4 is no logging
-    iteration, and its stored counts must be global all the same."""
+    ``load_from`` (counting restarts at 0), 6 iterations, logged every 3,
+    checkpoints saved (by rank 0 alone) at 4 and 6."""
     first_dir, _ = single_run
+    root, _ = crowd_shapes
+    work_dir = tmp_path_factory.mktemp('images_seen_dist')
+    out = train(
+        test_config,
+        work_dir,
+        *options(root, 6, 4, log_interval=3),
+        f'load_from={first_dir / "iter_6.pth"}',
+        dist=True)
+    return work_dir, out
+
+
+def test_two_process_counts_are_summed_over_ranks(dist_run, crowd_shapes):
+    """Summed where they are read: logged at 2, 3 and 6; stored at 4 (a
+    checkpoint iteration that is no logging iteration) and 6; stored global
+    after ``synchronize_counts``, and marked when saved without it."""
+    work_dir, out = dist_run
+    _, instances = crowd_shapes
+    assert 'Distributed training: True' in out
+    assert 'counting starts at 0' in out
+    ranks = [served(work_dir, rank) for rank in (0, 1)]
+    assert all(sorted(r) == [1, 2, 3, 4, 5, 6] for r in ranks)
+    expected = expected_cumulative(ranks, instances)
+    alone = [expected_cumulative([r], instances)[6] for r in ranks]
+    assert all(0 < a[IMAGES_SEEN] < expected[6][IMAGES_SEEN] for a in alone)
+    # LoggerHook logs at iters 3 and 6 (interval) and 2 (end of each rank's
+    # 2-batch epoch: 6 images per rank in batches of 4 and 2).
+    assert logged(work_dir) == {it: expected[it] for it in (2, 3, 6)}
+    assert printed(out) == [(it, *(expected[it][n] for n in COUNT_NAMES))
+                            for it in (2, 3, 6)]
+    assert stored(work_dir / 'iter_4.pth') == expected[4]
+    assert stored(work_dir / 'iter_6.pth') == expected[6]
+    images = expected[6][IMAGES_SEEN]
+    assert f'seen in training (all ranks) images_seen={images},' in out
+    # Saved by rank 0 alone at iter 1, between two summing points: the
+    # counts of the last one (iter 0), marked; after synchronize_counts on
+    # all ranks: global.
+    assert stored(work_dir / 'unsynced.pth') == dict(
+        dict.fromkeys(COUNT_NAMES, 0), **{EXACT_THROUGH_ITER: 0})
+    assert 'saved between two summing points' in out
+    assert stored(work_dir / 'synced.pth') == expected[1]
+
+
+def test_two_process_resume_restores_counts(dist_run, test_config,
+                                            crowd_shapes, tmp_path):
+    """Resumed at 4 on 2 processes: the counts continue from the global
+    record, logged at 6 and stored at 6 as in the uninterrupted run."""
+    first_dir, _ = dist_run
     root, instances = crowd_shapes
     out = train(
         test_config,
         tmp_path,
-        *options(root, 4, 2, log_interval=3),
-        f'load_from={first_dir / "iter_6.pth"}',
+        '--resume',
+        first_dir / 'iter_4.pth',
+        *options(root, 6, 4, log_interval=3),
         dist=True)
-    assert 'Distributed training: True' in out
-    assert 'counting starts at 0' in out
-    ranks = [served(tmp_path, rank) for rank in (0, 1)]
-    assert all(sorted(r) == [1, 2, 3, 4] for r in ranks)
-    expected = expected_cumulative(ranks, instances)
-    alone = [expected_cumulative([r], instances)[4] for r in ranks]
-    assert all(0 < a[IMAGES_SEEN] < expected[4][IMAGES_SEEN] for a in alone)
-    # LoggerHook logs at iter 3 (interval) and 2 (end of each rank's
-    # 2-batch epoch: 6 images per rank in batches of 4 and 2).
-    assert logged(tmp_path) == {it: expected[it] for it in (2, 3)}
-    assert stored(tmp_path / 'iter_2.pth') == expected[2]
-    assert stored(tmp_path / 'iter_4.pth') == expected[4]
+    assert 'resumed epoch: 0, iter: 4' in out
+    first = [served(first_dir, rank) for rank in (0, 1)]
+    resumed = [served(tmp_path, rank) for rank in (0, 1)]
+    assert all(sorted(r) == [5, 6] for r in resumed)
+    expected = expected_cumulative([{
+        it: f[it]
+        for it in (1, 2, 3, 4)
+    } for f in first] + resumed, instances)
+    assert logged(tmp_path) == {6: expected[6]}
+    assert stored(tmp_path / 'iter_6.pth') == expected[6]
+    assert stored(tmp_path / 'iter_6.pth') == stored(first_dir / 'iter_6.pth')

@@ -375,10 +375,11 @@ def test_rng_hook_keeps_validation_out_of_training_streams():
 # -- signal handlers ----------------------------------------------------------
 
 
-def test_unarmed_handler_behaves_like_default_and_workers_ignore(tmp_path):
-    """Built but not running (e.g. in tools/test.py), the hook keeps the
-    default action of SIGTERM; dataloader workers, which inherit the
-    handlers, ignore the signal (clusters signal every process)."""
+def test_handler_before_and_after_a_run_and_workers_ignore(tmp_path):
+    """Built, before any run (a job signalled while it starts), SIGTERM
+    exits with 75 at once; after a run the previous handler is back;
+    dataloader workers, which inherit the handlers, ignore the signal
+    (clusters signal every process)."""
     script = tmp_path / 'unarmed.py'
     script.write_text(
         textwrap.dedent('''\
@@ -395,13 +396,18 @@ def test_unarmed_handler_behaves_like_default_and_workers_ignore(tmp_path):
                 time.sleep(0.2)
                 return i
 
+        signal.signal(signal.SIGTERM,
+                      lambda *a: print('previous handler', flush=True))
         hook = PreemptionCheckpointHook()
         assert signal.getsignal(signal.SIGTERM) == hook._handle
         items = [int(x) for x in DataLoader(SelfSignalling(), num_workers=1)]
         print('workers survived', items, flush=True)
+        hook.after_run(None)  # a run that was not preempted ends
+        os.kill(os.getpid(), signal.SIGTERM)
+        PreemptionCheckpointHook()  # a new run starts
         os.kill(os.getpid(), signal.SIGTERM)
         time.sleep(10)
-        print('not terminated', flush=True)
+        print('not exited', flush=True)
         '''))
     proc = subprocess.run([sys.executable, str(script)],
                           cwd=REPO,
@@ -409,8 +415,10 @@ def test_unarmed_handler_behaves_like_default_and_workers_ignore(tmp_path):
                           text=True,
                           timeout=120)
     assert 'workers survived [0, 1]' in proc.stdout, proc.stderr[-3000:]
-    assert 'not terminated' not in proc.stdout
-    assert proc.returncode == -signal.SIGTERM, proc.stderr[-3000:]
+    assert 'previous handler' in proc.stdout
+    assert 'not exited' not in proc.stdout
+    assert proc.returncode == PREEMPTED_EXIT_CODE, proc.stderr[-3000:]
+    assert 'SIGTERM before training started' in proc.stderr
 
 
 def test_unknown_signal_name_is_an_explicit_error():
@@ -515,18 +523,71 @@ def test_sigkill_during_checkpoint_write_leaves_resume_working(
     assert is_complete_checkpoint(str(work_dir / 'iter_4.pth'))
 
 
-def test_sigterm_to_one_rank_of_two_process_run(shapes_root, tmp_path):
-    """tools/dist_train.sh with 2 CPU processes; SIGTERM reaches rank 1
-    only. Both ranks stop at the same iteration, rank 0 writes one
-    checkpoint, both exit with 75 (no hang); the restart resumes."""
-    cfg = preemptible_config(tmp_path, RETINANET)
+PAUSE_AT_SAVE = textwrap.dedent('''\
+    """Test instrumentation: rank 0 pauses in before_save_checkpoint (in
+    the middle of writing a checkpoint) until the file named by
+    $PAUSE_GO_FILE exists; inactive without that variable."""
+    import os
+    import time
+
+    from mmengine.hooks import Hook
+
+    from mmdet.registry import HOOKS
+
+
+    @HOOKS.register_module()
+    class PauseAtSave(Hook):
+
+        def before_save_checkpoint(self, runner, checkpoint):
+            go = os.environ.get('PAUSE_GO_FILE')
+            if go and not os.path.exists(go):
+                print('SAVING', checkpoint['meta']['iter'], flush=True)
+                end = time.monotonic() + 120
+                while not os.path.exists(go) and time.monotonic() < end:
+                    time.sleep(0.05)
+    ''')
+
+
+def test_two_rank_preemption_second_sigterm_and_exact_resume(
+        shapes_root, tmp_path):
+    """tools/dist_train.sh with 2 CPU processes, random flips drawn from a
+    different seed on each rank. SIGTERM reaches rank 1 only: both ranks
+    stop at the same iteration. While rank 0 writes the checkpoint, both
+    ranks get SIGTERM again (twice): nobody hangs in a collective, both
+    exit with 75, and the checkpoint holds both ranks' random states. The
+    restart ends with the weights of an uninterrupted 2-process run."""
+    (tmp_path / 'pause_at_save.py').write_text(PAUSE_AT_SAVE)
+    base = preemptible_config(tmp_path, RETINANET)
+    cfg = tmp_path / 'configs' / 'paused.py'
+    cfg.write_text(
+        textwrap.dedent(f'''\
+        _base_ = {base!r}
+        custom_imports = dict(imports={IMPORTS + ['pause_at_save']!r},
+                              allow_failed_imports=False)
+        custom_hooks = [
+            dict(type='PauseAtSave'),
+            dict(type='PreemptionCheckpointHook'),
+            dict(type='RNGStateHook'),
+        ]
+        randomness = dict(seed=0, deterministic=True, diff_rank_seed=True)
+        '''))
     opts = train_options(shapes_root, max_iters=6, ckpt_interval=100)
-    work_dir = tmp_path / 'dist'
-    cmd = [
-        'bash', f'{REPO}/tools/dist_train.sh', cfg, '2', '--work-dir',
-        str(work_dir), '--cfg-options', *opts
-    ]
-    run = Process(cmd, env={'PORT': str(free_port())})
+
+    def dist_train(work_dir):
+        return [
+            'bash', f'{REPO}/tools/dist_train.sh',
+            str(cfg), '2', '--work-dir',
+            str(work_dir), '--cfg-options', *opts
+        ]
+
+    env = {'PYTHONPATH': f'{tmp_path}:{REPO}'}
+    reference = Process(
+        dist_train(tmp_path / 'reference'),
+        env=dict(env, PORT=str(free_port())))
+    work_dir, go = tmp_path / 'dist', tmp_path / 'go'
+    run = Process(
+        dist_train(work_dir),
+        env=dict(env, PORT=str(free_port()), PAUSE_GO_FILE=str(go)))
     try:
         run.wait_for(r'Iter\(train\) \[\s*2/6\]')
         workers = {
@@ -538,9 +599,17 @@ def test_sigterm_to_one_rank_of_two_process_run(shapes_root, tmp_path):
         }
         assert sorted(workers) == [0, 1], workers
         os.kill(workers[1], signal.SIGTERM)
+        run.wait_for(r'^SAVING \d+')
+        for _ in range(2):  # while the first signal is being handled
+            for pid in workers.values():
+                os.kill(pid, signal.SIGTERM)
+            time.sleep(0.3)
+        go.touch()
         returncode = run.finish()
+        assert reference.finish() == 0, reference.output[-6000:]
     finally:
         run.kill()
+        reference.kill()
     out = run.output
     # torchrun reports each worker's exit status and exits non-zero itself
     assert returncode != 0
@@ -553,18 +622,23 @@ def test_sigterm_to_one_rank_of_two_process_run(shapes_root, tmp_path):
         0: PREEMPTED_EXIT_CODE,
         1: PREEMPTED_EXIT_CODE
     }, out[-6000:]
-    # rank 0 got no signal: it stopped because the ranks agreed
+    # rank 0 got no signal before: it stopped because the ranks agreed
     assert 'Preemption requested (a signal on another rank)' in out
     assert out.count('Preemption requested') == 1
     ckpts = checkpoints(work_dir)
     assert len(ckpts) == 1, ckpts
     (stopped_at, ckpt), = ckpts.items()
     assert find_latest_checkpoint(str(work_dir)) == str(ckpt)
+    states = torch.load(ckpt, weights_only=True)[RNG_STATE_KEY]
+    assert states['world_size'] == 2 and len(states['ranks']) == 2
+    assert not torch.equal(states['ranks'][0]['numpy']['keys'],
+                           states['ranks'][1]['numpy']['keys'])
 
-    out = run_tool(cmd, env={'PORT': str(free_port())})
+    out = run_tool(dist_train(work_dir), env=dict(env, PORT=str(free_port())))
     assert f'resumed epoch: 0, iter: {stopped_at}' in out
     assert trained_iters(out) == list(range(stopped_at + 1, 7))
-    assert (work_dir / 'iter_6.pth').is_file()
+    assert_same_training_state(tmp_path / 'reference' / 'iter_6.pth',
+                               work_dir / 'iter_6.pth')
 
 
 def test_sigterm_to_torchrun_stops_workers_cleanly(shapes_root, tmp_path):

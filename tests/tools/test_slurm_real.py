@@ -91,13 +91,10 @@ val_dataloader = None
 val_cfg = None
 val_evaluator = None
 ''')
-    # No random flip: RetinaNet then draws no random number after its init,
-    # so the comparison tests the data order of both ranks and the requeue,
-    # independently of which ranks' random states a checkpoint holds.
     opts = [
         o for o in short_run_options(shapes_root, 12, 100)
         if not o.startswith(('val_', 'test_', 'train_cfg'))
-    ] + ['train_dataloader.dataset.pipeline.3.prob=0.0']
+    ]
     env = dict(
         os.environ,
         OMP_NUM_THREADS='1',
