@@ -5,17 +5,26 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
+# e.g. DEMO_ARGS="--jobs 1" (tools/shapes_demo.py --help)
+DEMO_ARGS ?=
+TEST_WORKERS ?= 2
 
 .PHONY: bootstrap demo test lint format
 
 bootstrap:
 	bash tools/bootstrap.sh
 
+# The main job: the mini-replication study of both papers on the built-in
+# data (configs/studies/shapes_mini_replication.py), its tables and plots.
 demo: bootstrap
-	$(PY) tools/shapes_demo.py
+	$(PY) tools/shapes_demo.py $(DEMO_ARGS)
 
+# The suite runs on TEST_WORKERS pytest-xdist processes of one thread each
+# (tests/conftest.py groups the tests by module); TEST_WORKERS=0 runs it in
+# this process.
 test: bootstrap
-	$(PY) -m pytest tests $(PYTEST_ARGS)
+	OMP_NUM_THREADS=1 $(PY) -m pytest tests -n $(TEST_WORKERS) \
+	    --dist loadgroup --durations=30 $(PYTEST_ARGS)
 
 lint: bootstrap
 	bash tools/lint.sh
