@@ -12,7 +12,7 @@ processes on a laptop or CI, exactly as it does with ``nccl`` on a cluster.
 For configs with a ``PreemptionCheckpointHook``, :func:`load_config` also
 makes the hook's signals exit with code 75 from the moment the config is
 read until the runner has built the hook (see
-:func:`~rethink_mmdet.engine.preemption.install_startup_handlers`): a job
+:func:`~rethink_mmdet.engine.signals.install_startup_handlers`): a job
 preempted while it starts is requeued, not killed.
 """
 import argparse
@@ -94,8 +94,8 @@ def preemption_startup(cfg: Config) -> bool:
     Returns:
         bool: Whether the config has the hook (and handlers were set).
     """
-    from .preemption import (DEFAULT_SIGNALS, PreemptionCheckpointHook,
-                             install_startup_handlers)
+    from .preemption import PreemptionCheckpointHook
+    from .signals import DEFAULT_SIGNALS, install_startup_handlers
     for hook in cfg.get('custom_hooks', None) or []:
         kind = hook.get('type') if isinstance(hook, dict) else None
         if kind in ('PreemptionCheckpointHook', PreemptionCheckpointHook):

@@ -17,7 +17,7 @@ Extension points that are public: subclass
 the runner's hooks and saves through :func:`save_checkpoint_at`), and pass
 your own ``worker_init_fn`` to the dataloader: the preemption signal policy
 is installed per worker by
-:func:`~rethink_mmdet.engine.preemption.ignore_in_dataloader_workers`, which
+:func:`~rethink_mmdet.engine.signals.ignore_in_dataloader_workers`, which
 wraps torch's worker signal set-up rather than ``worker_init_fn``.
 """
 import os
@@ -61,7 +61,7 @@ PRIVATE_MMENGINE_API = {
     'HistoryBuffer._statistics_methods':
     'checkpoint_safety: the names allow-listed for weights_only loading',
     'torch.utils.data._utils.signal_handling._set_worker_signal_handlers':
-    'preemption.ignore_in_dataloader_workers: signals in dataloader '
+    'signals.ignore_in_dataloader_workers: signals in dataloader '
     'workers',
 }
 
