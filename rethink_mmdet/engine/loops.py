@@ -124,6 +124,18 @@ class _ResumableMixin:
             f'batch {saved["batch"]} (iteration {self._iter}) without '
             'loading the trained batches again.',
             logger='current')
+        if not any(
+                type(hook).__name__ == 'RNGStateHook'
+                for hook in self.runner.hooks):
+            print_log(
+                f'{name}: no RNGStateHook in this run: the trained batches '
+                'are not loaded again, so the random augmentations after '
+                'the resume differ from an uninterrupted run (mmengine\'s '
+                'replaying loop happens to re-draw them). Add '
+                "custom_hooks=[dict(type='RNGStateHook')] for an exact "
+                'continuation.',
+                logger='current',
+                level=logging.WARNING)
         return SamplerPosition(saved['epoch'], saved['batch'], saved['seed'])
 
     def _validate_if_due(self, step: int, last: int) -> None:

@@ -12,8 +12,10 @@ config silently breaks that, each found by :func:`find_scratch_problems`:
    39.5/35.2 (Detectron ``projects/GN/README.md``, "Training Mask R-CNN from
    scratch", fixed by commit f8ffc87 "fix an issue of GN from-scratch" with
    ``FREEZE_AT: 0``). In MMDetection this is ``frozen_stages >= 0`` (the
-   ``mmdet::_base_`` Mask/Faster R-CNN and RetinaNet models use 1), or any
-   parameter with ``requires_grad=False``.
+   ``mmdet::_base_`` Mask/Faster R-CNN and RetinaNet models use 1) for
+   ResNet-like backbones, ``frozen_stages >= 1`` for the backbones that
+   freeze ``range(frozen_stages)`` stages (:func:`unfrozen_stages`:
+   EfficientNet, Darknet), or any parameter with ``requires_grad=False``.
 2. **Frozen normalization.** He et al. 2019, Sec. 3.1 ("Normalization"):
    fine-tuning can use pre-training's BN statistics as fixed parameters,
    "however, freezing BN is invalid when training from scratch"; all frozen
@@ -37,10 +39,21 @@ from typing import Any, Iterator, List, Optional, Sequence, Tuple
 
 from torch import nn
 
+from mmdet.models.backbones import Darknet, EfficientNet
 from .init import NORM_TYPES
 from .names import pretrained_entries, under
 
-__all__ = ['ScratchProblem', 'ScratchTrainingError', 'find_scratch_problems']
+__all__ = [
+    'ScratchProblem', 'ScratchTrainingError', 'find_scratch_problems',
+    'ZERO_BASED_FROZEN_STAGES', 'unfrozen_stages'
+]
+
+#: mmdet backbones whose ``_freeze_stages`` freezes ``range(frozen_stages)``
+#: stages, so ``frozen_stages=0`` freezes nothing (EfficientNet rejects -1:
+#: ``frozen_stages must be in range(0, 8)``). Every other mmdet backbone
+#: (ResNet and subclasses, RegNet, Swin, MobileNetV2, CSPDarknet, ...)
+#: freezes its stem at 0 and nothing at -1.
+ZERO_BASED_FROZEN_STAGES = (EfficientNet, Darknet)
 
 FREEZE_AT_NOTE = (
     'He et al. 2019 recipe, Detectron FREEZE_AT bug: Mask R-CNN R-50-FPN GN '
@@ -96,6 +109,13 @@ def _cfg_key(name: str) -> str:
     return f'model.{name}' if name else 'model'
 
 
+def unfrozen_stages(backbone: Any) -> int:
+    """The ``frozen_stages`` value that freezes nothing, for a backbone
+    class or module: 0 for :data:`ZERO_BASED_FROZEN_STAGES`, else -1."""
+    cls = backbone if isinstance(backbone, type) else type(backbone)
+    return 0 if issubclass(cls, ZERO_BASED_FROZEN_STAGES) else -1
+
+
 def _frozen_stages(name: str, module: nn.Module,
                    frozen: int) -> Tuple[ScratchProblem, List[str]]:
     """The problem for ``frozen_stages >= 0`` and the sub-modules it
@@ -111,6 +131,9 @@ def _frozen_stages(name: str, module: nn.Module,
         stages = layers[:frozen]
         what = '/'.join([stem] + [f'res{i + 2}' for i in range(len(stages))])
         prefixes = [join(c) for c in stem_names + stages]
+    elif isinstance(module, EfficientNet):  # layers[:frozen]
+        what = f'layers.0-{frozen - 1}'
+        prefixes = [join(f'layers.{i}') for i in range(frozen)]
     else:  # another backbone: all of it is suspect
         what = f'its stages up to {frozen}'
         prefixes = [name]
@@ -118,7 +141,7 @@ def _frozen_stages(name: str, module: nn.Module,
         name or 'model',
         f'frozen_stages={frozen} while training from scratch: {what} would '
         f'stay at random init ({FREEZE_AT_NOTE})',
-        f'Set {_cfg_key(name)}.frozen_stages=-1.',
+        f'Set {_cfg_key(name)}.frozen_stages={unfrozen_stages(module)}.',
         type(module).__name__)
     return problem, prefixes
 
@@ -195,8 +218,8 @@ def find_scratch_problems(
     pretrained_owners = set()
     for name, module in model.named_modules():
         frozen = getattr(module, 'frozen_stages', None)
-        if isinstance(frozen,
-                      int) and not isinstance(frozen, bool) and frozen >= 0:
+        if isinstance(frozen, int) and not isinstance(
+                frozen, bool) and frozen > unfrozen_stages(module):
             problem, prefixes = _frozen_stages(name, module, frozen)
             problems.append(problem)
             explained += prefixes

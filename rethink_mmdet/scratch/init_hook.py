@@ -3,18 +3,47 @@
 
 What is re-initialized, and why, is documented in :mod:`.init`.
 """
-from typing import Sequence
+from typing import Sequence, Tuple
 
 from mmengine.dist import broadcast
 from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
+from torch import nn
 
 from mmdet.registry import HOOKS
 from rethink_mmdet.engine.runner_state import has_loaded_checkpoint
 from .init import (DEFAULT_INIT_EXCLUDE, format_weight_stats, he_init,
                    weight_stats)
 
-__all__ = ['ScratchInitHook']
+__all__ = ['ScratchInitHook', 'inner_detector']
+
+
+def inner_detector(model: nn.Module) -> nn.Module:
+    """The detector whose sub-modules :class:`ScratchInitHook` names: the
+    model unwrapped from DDP/FSDP (``is_model_wrapper``) and from a
+    self-training student (``SelfTrainingDetector.detector``, Zoph et al.
+    2020), so ``modules=('backbone',)`` means the student's backbone too.
+    """
+    # imported here: rethink_mmdet.scratch does not depend on self_training
+    from rethink_mmdet.self_training.student import SelfTrainingDetector
+    if is_model_wrapper(model):
+        model = model.module
+    while isinstance(model, SelfTrainingDetector):
+        model = model.detector
+    return model
+
+
+def _relative_modules(model: nn.Module, detector: nn.Module,
+                      modules: Sequence[str]) -> Tuple[str, ...]:
+    """``modules`` relative to the inner detector: a name given relative to
+    the student (``'detector.backbone'``, as configs written before the
+    hook unwrapped the student do) loses its prefix."""
+    if detector is model:
+        return tuple(modules)
+    prefix = next(name
+                  for name, m in model.named_modules() if m is detector) + '.'
+    return tuple(m[len(prefix):] if m.startswith(prefix) else m
+                 for m in modules)
 
 
 @HOOKS.register_module()
@@ -32,6 +61,11 @@ class ScratchInitHook(Hook):
     it before other ``before_train`` hooks that copy the weights (e.g. a
     mean teacher). In distributed runs the re-initialized tensors are
     broadcast from rank 0, as mmengine does after ``init_weights``.
+
+    ``modules`` are sub-modules of the detector: under a
+    ``SelfTrainingDetector`` student they are looked up in its inner
+    detector (:func:`inner_detector`), so the same hook config serves the
+    teacher and the student (``'detector.backbone'`` is accepted too).
 
     Re-initialized (see :func:`he_init`): every conv in ``modules`` with
     MSRA normal fan_out (std ``sqrt(2 / fan_out)``), conv bias 0; every
@@ -90,23 +124,26 @@ class ScratchInitHook(Hook):
                 'load_from); its weights are kept, nothing is '
                 're-initialized.')
             return
-        model = runner.model.module if is_model_wrapper(
+        outer = runner.model.module if is_model_wrapper(
             runner.model) else runner.model
+        model = inner_detector(outer)
+        modules = _relative_modules(outer, model, self.modules)
         counts = he_init(
             model,
-            modules=self.modules,
+            modules=modules,
             zero_init_residual=self.zero_init_residual,
             exclude=self.exclude)
-        for prefix in self.modules:
+        for prefix in modules:
             for tensor in model.get_submodule(prefix).state_dict().values():
                 broadcast(tensor)
         zero = (f', zero-init residual in {counts["zero_init_blocks"]} '
                 f'blocks' if self.zero_init_residual else '')
         runner.logger.info(
-            f'ScratchInitHook: He et al. 2019 init of {list(self.modules)}: '
+            f'ScratchInitHook: He et al. 2019 init of {list(modules)} of '
+            f'the {type(model).__name__}: '
             f'{counts["convs"]} convs MSRA normal fan_out, {counts["norms"]} '
             f'norms weight 1 bias 0{zero}; other modules keep their init_cfg.')
         if self.log_stats:
             runner.logger.info(
                 'ScratchInitHook: weight statistics after init\n' +
-                format_weight_stats(weight_stats(model, self.modules)))
+                format_weight_stats(weight_stats(model, modules)))

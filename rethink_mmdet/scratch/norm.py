@@ -13,7 +13,10 @@ loaded; norm layers start at weight 1, bias 0, and have no weight decay
 
 :func:`convert_to_scratch` applies that to an mmdet model config dict:
 
-- ``backbone``: ``norm_cfg``, ``frozen_stages=-1``, ``norm_eval=False``,
+- ``backbone``: ``norm_cfg``, ``frozen_stages`` = the value that freezes
+  nothing (-1; 0 for EfficientNet and Darknet, which freeze
+  ``range(frozen_stages)`` stages and, for EfficientNet, reject -1; see
+  :func:`.guard.unfrozen_stages`), ``norm_eval=False``,
   ``zero_init_residual=False`` (He et al. initialize norm weights to 1; with
   mmdet's default ``True`` the last norm of every residual block would start
   at 0, as mmdet's own ``configs/scratch`` also avoid), each where the
@@ -52,6 +55,7 @@ import math
 from typing import Any, Dict, List, Optional, Tuple
 
 from mmdet.registry import MODELS
+from .guard import unfrozen_stages
 from .names import SCRATCH_NORM_DETECTOR, is_pretrained_init, type_name
 from .syncbn_train_guard import install_syncbn_guard
 
@@ -77,9 +81,9 @@ _PLAIN_BBOX_HEAD = 'BBoxHead'
 _CONVFC_LAYOUT_KEYS = ('num_shared_convs', 'num_shared_fcs', 'num_cls_convs',
                        'num_cls_fcs', 'num_reg_convs', 'num_reg_fcs',
                        'conv_out_channels', 'norm_cfg')
-# He et al. 2019, Sec. 3-4: nothing frozen, norm trained, norm weight 1.
-_SCRATCH_BACKBONE_KEYS = dict(
-    frozen_stages=-1, norm_eval=False, zero_init_residual=False)
+# He et al. 2019, Sec. 3-4: nothing frozen (frozen_stages: the backbone's
+# own "nothing frozen" value, unfrozen_stages), norm trained, norm weight 1.
+_SCRATCH_BACKBONE_KEYS = dict(norm_eval=False, zero_init_residual=False)
 
 
 def _check_norm(norm: str, num_groups: int) -> None:
@@ -206,6 +210,9 @@ class _Converter:
 
     def backbone(self, cfg: dict) -> None:
         params = self.set_norm(cfg, 'backbone')
+        if 'frozen_stages' in params:
+            cfg['frozen_stages'] = unfrozen_stages(
+                _get_class(cfg['type'], 'backbone'))
         for key, value in _SCRATCH_BACKBONE_KEYS.items():
             if key in params:
                 cfg[key] = value

@@ -7,8 +7,10 @@ teacher's pseudo labels jointly, the latter normalized by the ratio of
 their moving averages (:mod:`.loss_norm`). :class:`SelfTrainingDetector`
 wraps any mmdet detector config, splits every batch by each sample's
 ``metainfo[SOURCE_KEY]`` (set by :class:`~.sources.MultiSourceDataset`) and
-runs one forward of the inner detector per part, so each part's loss has
-the detector's own normalization (``avg_factor`` over that part's boxes).
+computes each part's loss with the detector's own normalization
+(``avg_factor`` over that part's boxes): by default from one forward whose
+backbone, neck and dense head run once on the whole batch
+(:mod:`.part_forward`).
 
 Unlike mmdet's ``SemiBaseDetector`` (an online mean teacher with two
 hard-coded branches and fixed loss weights) there is one model: the teacher
@@ -27,6 +29,8 @@ from mmdet.models.utils import rename_loss_dict
 from mmdet.registry import MODELS
 from mmdet.structures import OptSampleList, SampleList
 from .loss_norm import HUMAN_TERM, PSEUDO_TERM, NonFiniteLossError
+from .part_forward import (PER_PART, resolve_part_forward,
+                           shared_feature_losses, slice_batch)
 from .sources import HUMAN, PSEUDO, SOURCE_KEY
 
 __all__ = [
@@ -75,7 +79,8 @@ class SelfTrainingDetector(BaseDetector):
         model = dict(_delete_=True, type='SelfTrainingDetector',
                      detector={{_base_.model}},
                      loss_norm=dict(pseudo_weight=1.0, momentum=0.99,
-                                    normalize=True, overall_factor=True))
+                                    normalize=True, overall_factor=True),
+                     part_forward='auto')
 
     ``detector`` may be any mmdet detector config, or a
     ``ScratchNormDetector`` dict (which builds a plain detector with scratch
@@ -84,10 +89,19 @@ class SelfTrainingDetector(BaseDetector):
     checkpoint.
 
     **Loss.** Each batch is split by ``data_sample.metainfo['data_source']``
-    into a human and a pseudo part; each part goes through the inner
-    detector's ``forward(mode='loss')`` once and its loss dict is summed as
-    mmengine's ``parse_losses`` does (keys containing ``'loss'``, lists
-    summed) into ``L_h`` and ``L_p``, combined by
+    into a human and a pseudo part. ``part_forward='shared_features'`` (the
+    ``'auto'`` choice for mmdet's single-stage, two-stage, RPN, instance-seg
+    and DETR detectors): one forward of the inner detector on the whole
+    batch, backbone, neck and dense head (RetinaNet/FCOS head, RPN) once
+    (batch norm statistics of the whole batch, as the plain detector), then
+    the detector's own ``loss`` on each part's slice of the features and
+    head outputs (:mod:`.part_forward`).
+    ``part_forward='per_part'`` (``'auto'`` for other detector classes): the
+    inner detector's ``forward(mode='loss')`` once per part. Either way
+    each part's loss dict is summed as mmengine's ``parse_losses`` does
+    (keys containing ``'loss'``, lists summed) into ``L_h`` and ``L_p``; with
+    GN (or BN in eval mode) both modes give the same losses and gradients
+    up to float rounding. They are combined by
     :class:`~.loss_norm.LossNormalizer` (Zoph et al. 2020, App. B) into
     ``L = human_weight * L_h + pseudo_weight * L_p``. The total is returned
     under :data:`TOTAL_KEY` and :meth:`parse_losses` uses it as it is; every
@@ -100,10 +114,10 @@ class SelfTrainingDetector(BaseDetector):
     ``pseudo_boxes_per_image`` (this rank) and the detector's own terms
     unweighted, prefixed ``human_`` / ``pseudo_`` (``human_loss_cls``...).
 
-    **Empty parts.** A part without images is not forwarded and counts as
+    **Empty parts.** A part without images gets no loss and counts as
     absent. A human part without boxes is an ordinary part (negatives, as
     in a plain mmdet run). A pseudo part whose images have no box at all is
-    forwarded (so that every rank runs the same forwards: SyncBN's
+    computed (so that every rank runs the same forwards: SyncBN's
     collectives stay matched) and enters as ``0 * L_p``, which keeps every
     parameter it touched in the autograd graph (DDP sees no unused
     parameter) while contributing exactly zero gradient; the averages are
@@ -143,6 +157,8 @@ class SelfTrainingDetector(BaseDetector):
             ['data_source']``) -> ``'human'`` or ``'pseudo'``, for sources
             named otherwise. Defaults to None (``{'human': 'human',
             'pseudo': 'pseudo'}``).
+        part_forward (str): ``'auto'``, ``'shared_features'`` or
+            ``'per_part'`` (see **Loss**). Defaults to ``'auto'``.
         data_preprocessor (dict, optional): Used when ``detector`` has none
             (mmengine's Runner passes a top-level ``data_preprocessor``).
             Defaults to None.
@@ -155,6 +171,7 @@ class SelfTrainingDetector(BaseDetector):
                  loss_norm: Optional[dict] = None,
                  score_weighted: bool = False,
                  source_terms: Optional[Dict[str, str]] = None,
+                 part_forward: str = 'auto',
                  data_preprocessor: Optional[dict] = None,
                  init_cfg: Optional[dict] = None) -> None:
         source_terms = dict(source_terms or DEFAULT_SOURCE_TERMS)
@@ -191,6 +208,7 @@ class SelfTrainingDetector(BaseDetector):
         self.loss_norm = MODELS.build(norm_cfg)
         self.score_weighted = bool(score_weighted)
         self.source_terms = source_terms
+        self.part_forward = resolve_part_forward(part_forward, inner)
         self.register_state_dict_post_hook(_strip_detector_prefix)
 
     # the inner detector's structure, for code that asks the model
@@ -250,19 +268,28 @@ class SelfTrainingDetector(BaseDetector):
             parts[self.source_terms[source]].append(i)
         return parts
 
-    def _part_loss(self, term: str, batch_inputs: Union[Tensor, list],
-                   samples: SampleList, idx: List[int]):
+    def _raw_part_losses(self, batch_inputs: Union[Tensor,
+                                                   list], samples: SampleList,
+                         parts: Dict[str, List[int]]) -> Dict[str, dict]:
+        """The inner detector's loss dict of every non-empty part."""
+        if self.part_forward != PER_PART and isinstance(batch_inputs, Tensor):
+            return shared_feature_losses(self.detector, batch_inputs, samples,
+                                         parts)
+        raw = {}
+        for term, idx in parts.items():
+            if not idx:
+                continue
+            if isinstance(batch_inputs, Tensor):
+                inputs = slice_batch(batch_inputs, idx, len(samples))
+            else:
+                inputs = [batch_inputs[i] for i in idx]
+            raw[term] = self.detector(
+                inputs, [samples[i] for i in idx], mode='loss')
+        return raw
+
+    def _parse_part(self, term: str, raw: dict):
         """``L`` of one part (parse_losses semantics) and its logged
         terms."""
-        if idx == list(range(idx[0], idx[-1] + 1)):
-            inputs = batch_inputs[idx[0]:idx[-1] + 1]  # a view, no copy
-        elif isinstance(batch_inputs, Tensor):
-            inputs = batch_inputs[torch.as_tensor(
-                idx, device=batch_inputs.device)]
-        else:
-            inputs = [batch_inputs[i] for i in idx]
-        samples = [samples[i] for i in idx]
-        raw = self.detector(inputs, samples, mode='loss')
         total, log_vars = self.detector.parse_losses(raw)
         terms = OrderedDict(
             (k, v.detach()) for k, v in log_vars.items() if k != 'loss')
@@ -298,10 +325,10 @@ class SelfTrainingDetector(BaseDetector):
         zero = next(self.detector.parameters()).new_zeros(())
         losses = {HUMAN_TERM: zero, PSEUDO_TERM: zero}
         terms = OrderedDict()
+        raw = self._raw_part_losses(batch_inputs, batch_data_samples, parts)
         for term in (HUMAN_TERM, PSEUDO_TERM):
-            if parts[term]:
-                losses[term], part_terms = self._part_loss(
-                    term, batch_inputs, batch_data_samples, parts[term])
+            if term in raw:
+                losses[term], part_terms = self._parse_part(term, raw[term])
                 terms.update(part_terms)
         pseudo = [batch_data_samples[i] for i in parts[PSEUDO_TERM]]
         num_boxes = sum(len(s.gt_instances) for s in pseudo)

@@ -47,7 +47,11 @@ NAME = re.compile(r'(?P<algo>[a-z-]+)_(?P<bb>r50|effb7)-(?P<init>scratch|'
                   r'(?:selftrain-(?P<unl>imagenet|unlabeled2017)_)?coco-'
                   r'(?P<p>\d+)p\.py$')
 
-LEAVES = sorted(n for n in os.listdir(CONFIG_DIR) if n.endswith('.py'))
+# the grid's configs (study_*.py are study configs of tools/study.py,
+# tested in test_study_configs.py)
+LEAVES = sorted(
+    n for n in os.listdir(CONFIG_DIR)
+    if n.endswith('.py') and not n.startswith('study_'))
 # one student per (detector, init) trains 2 iterations
 TRAINED = (
     'retinanet_r50-scratch_fpn_syncbn-all_aug-s4_selftrain-imagenet_'

@@ -326,3 +326,67 @@ def test_no_weight_decay_on_norm_parameters():
     }
     assert norm_params and all(decays[i] == 0 for i in norm_params)
     assert any(d == 1e-4 for i, d in decays.items() if i not in norm_params)
+
+
+EFFNET_RETINA = 'efficientnet/retinanet_effb3_fpn_8xb4-crop896-1x_coco.py'
+SELFTRAIN_EFFB7_SCRATCH = osp.join(
+    osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))), 'configs',
+    'rethinking-self-training',
+    'retinanet_effb7-scratch_fpn_syncbn-all_aug-s1_coco-20p.py')
+
+
+def test_efficientnet_nothing_frozen_is_zero():
+    """mmdet's EfficientNet freezes ``range(frozen_stages)`` stages and
+    rejects -1: the conversion sets 0 and the guard reads 0 as nothing
+    frozen, 1 and more as frozen stages; ResNet's 0 is still frozen."""
+    from rethink_mmdet.scratch.guard import (find_scratch_problems,
+                                             unfrozen_stages)
+    cfg = mmdet_cfg(EFFNET_RETINA).model
+    cfg.backbone.arch = 'b0'  # small; same class
+    cfg.neck.in_channels = [40, 112, 320]
+    cfg.backbone.frozen_stages = 2
+    out = convert_to_scratch(cfg, norm='SyncBN')
+    assert out.backbone.frozen_stages == 0
+    assert out.backbone.init_cfg is None or all(c['type'] != 'Pretrained'
+                                                for c in out.backbone.init_cfg)
+    model = MODELS.build(out)
+    assert unfrozen_stages(model.backbone) == 0
+    assert unfrozen_stages(MODELS.get('ResNet')) == -1
+    assert find_scratch_problems(model) == []
+    frozen = copy.deepcopy(out)
+    frozen.backbone.frozen_stages = 2
+    problems = find_scratch_problems(MODELS.build(frozen))
+    text = [str(p) for p in problems]
+    assert len(problems) == 1, text
+    assert 'frozen_stages=2' in text[0] and 'layers.0-1' in text[0]
+    assert 'Set model.backbone.frozen_stages=0.' in text[0]
+    resnet = convert_to_scratch(mmdet_cfg(RETINA).model)
+    assert resnet.backbone.frozen_stages == -1
+    resnet.backbone.frozen_stages = 0
+    problems = find_scratch_problems(MODELS.build(resnet))
+    assert any('frozen_stages=0' in str(p) for p in problems)
+
+
+def test_selftrain_efficientnet_scratch_config_passes_the_guard():
+    """The EfficientNet-B7 random-init arm of configs/rethinking-self-
+    training builds and passes the scratch guard (before the fix it read
+    EfficientNet's frozen_stages=0 as a frozen stem)."""
+    from rethink_mmdet.scratch.guard import find_scratch_problems
+    cfg = Config.fromfile(SELFTRAIN_EFFB7_SCRATCH)
+    model = MODELS.build(cfg.model)
+    assert type(model.backbone).__name__ == 'EfficientNet'
+    assert model.backbone.frozen_stages == 0
+    assert find_scratch_problems(
+        model,
+        model_cfg=cfg.model,
+        load_from=cfg.get('load_from'),
+        resume=cfg.get('resume', False)) == []
+
+
+def test_selftrain_efficientnet_scratch_runtime_runs_the_guard():
+    """Its runtime (_base_/effb7-scratch_runtime.py) runs ScratchGuardHook
+    and ScratchInitHook for the teacher and for the student."""
+    cfg = Config.fromfile(SELFTRAIN_EFFB7_SCRATCH)
+    for hooks in (cfg.custom_hooks, cfg.student_custom_hooks):
+        types = [h['type'] for h in hooks]
+        assert {'ScratchGuardHook', 'ScratchInitHook'} <= set(types), types

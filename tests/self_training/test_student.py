@@ -228,7 +228,8 @@ def test_wrapper_trains_each_detector(kind, samples, tmp_path_factory):
     before = [p.detach().clone() for p in model.parameters()]
 
     logs = model.train_step(pseudo_collate(items), optim)
-    assert forwards == [NUM_PER_SOURCE, NUM_PER_SOURCE]  # one per part
+    assert model.part_forward == 'shared_features'
+    assert forwards == [2 * NUM_PER_SOURCE]  # one forward, whole batch
     assert LOG_KEYS <= set(logs)
     for prefix in ('human_', 'pseudo_'):
         terms = {k: v for k, v in logs.items() if k.startswith(prefix)}
@@ -252,7 +253,7 @@ def test_wrapper_trains_each_detector(kind, samples, tmp_path_factory):
     assert values['pseudo_boxes_per_image'] == pytest.approx(np.mean(boxes))
 
     logs = model.train_step(pseudo_collate(no_pseudo_boxes(items)), optim)
-    assert forwards[2:] == [NUM_PER_SOURCE, NUM_PER_SOURCE]
+    assert forwards[1:] == [2 * NUM_PER_SOURCE]
     second = {k: scalar(v) for k, v in logs.items()}
     assert all(np.isfinite(list(second.values())))
     assert second['pseudo_weight'] == 0.
@@ -269,6 +270,100 @@ def test_wrapper_trains_each_detector(kind, samples, tmp_path_factory):
                for a, b in zip(before, model.parameters()))
 
 
+def gn_model_cfg(kind, tmp_path_factory):
+    """A tiny GN-all detector: the shapes configs as they are, Faster R-CNN
+    and FCOS through ScratchNormDetector (8 groups)."""
+    cfg = model_cfg(kind, tmp_path_factory)
+    if kind in ('retinanet', 'mask_rcnn'):
+        return cfg
+    return dict(
+        type='ScratchNormDetector', norm='GN', num_groups=8, detector=cfg)
+
+
+def part_losses_and_grads(model, items, seed=0):
+    """The logged losses and every parameter's gradient of one step."""
+    data = model.data_preprocessor(pseudo_collate(items), True)
+    torch.manual_seed(seed)  # RPN / RoI samplers draw the same numbers
+    losses = model(**data, mode='loss')
+    total, _ = model.parse_losses(losses)
+    total.backward()
+    return ({
+        k: scalar(v)
+        for k, v in losses.items()
+    }, {
+        n: p.grad.clone()
+        for n, p in model.named_parameters() if p.grad is not None
+    })
+
+
+@pytest.mark.parametrize('kind',
+                         ['faster_rcnn', 'mask_rcnn', 'retinanet', 'fcos'])
+def test_shared_features_equal_per_part_forwards(kind, samples,
+                                                 tmp_path_factory):
+    """GN-all detectors: one forward with shared backbone, neck and dense
+    head outputs, and one forward per part, give the same losses and
+    gradients (float rounding aside); the batch is interleaved (human,
+    pseudo, human, ...), so the parts are not contiguous slices."""
+    cfg = gn_model_cfg(kind, tmp_path_factory)
+    items = samples[kind == 'mask_rcnn']
+    items = [items[0], items[2], items[1], items[3]]
+    results, seen, head_seen = {}, {}, {}
+    for mode in ('shared_features', 'per_part'):
+        model = student(cfg, part_forward=mode)
+        assert model.part_forward == mode
+        seen[mode] = count_forwards(model)
+        # the dense head's first conv: batch sizes it computes on
+        head = getattr(model.detector, 'rpn_head', None) or \
+            model.detector.bbox_head
+        conv = next(m for m in head.modules()
+                    if isinstance(m, torch.nn.Conv2d))
+        head_seen[mode] = set()
+        conv.register_forward_pre_hook(
+            lambda m, args, mode=mode: head_seen[mode].add(len(args[0])))
+        results[mode] = part_losses_and_grads(model, items)
+    assert seen == {
+        'shared_features': [2 * NUM_PER_SOURCE],
+        'per_part': [NUM_PER_SOURCE, NUM_PER_SOURCE]
+    }
+    assert head_seen == {  # the dense head runs once on the whole batch
+        'shared_features': {2 * NUM_PER_SOURCE},
+        'per_part': {NUM_PER_SOURCE}
+    }
+    (shared, shared_grads), (per_part, per_part_grads) = results.values()
+    assert set(shared) == set(per_part) and shared['loss'] > 0
+    for key, value in shared.items():
+        assert value == pytest.approx(per_part[key], rel=1e-4, abs=1e-6), key
+    assert set(shared_grads) == set(per_part_grads)
+    assert len(shared_grads) == len(list(model.parameters()))
+    for name, grad in shared_grads.items():
+        torch.testing.assert_close(
+            grad, per_part_grads[name], rtol=1e-3, atol=1e-5, msg=name)
+
+
+def test_part_forward_modes_of_other_detectors(tmp_path_factory):
+    """A detector class with its own ``loss`` is not assumed to read the
+    images only through ``extract_feat``: 'auto' forwards per part, an
+    explicit 'shared_features' is refused."""
+    from mmdet.models.detectors import RetinaNet
+
+    class OwnLossRetinaNet(RetinaNet):
+
+        def loss(self, batch_inputs, batch_data_samples):
+            return super().loss(batch_inputs, batch_data_samples)
+
+    cfg = copy.deepcopy(model_cfg('retinanet', tmp_path_factory).detector)
+    cfg = dict(
+        type='ScratchNormDetector',
+        norm='GN',
+        num_groups=8,
+        detector=dict(cfg, type=OwnLossRetinaNet))
+    assert student(cfg).part_forward == 'per_part'
+    with pytest.raises(ValueError, match="part_forward='per_part'"):
+        student(cfg, part_forward='shared_features')
+    with pytest.raises(ValueError, match='not one of'):
+        student(cfg, part_forward='batched')
+
+
 def test_zero_box_pseudo_part_gradient_is_the_human_one(
         samples, tmp_path_factory):
     """No pseudo box: the pseudo part is forwarded (same forwards on every
@@ -278,12 +373,13 @@ def test_zero_box_pseudo_part_gradient_is_the_human_one(
     items = samples[False]
     mixed, human_only = student(cfg), student(cfg)
     forwards = count_forwards(mixed)
+    assert mixed.part_forward == 'shared_features'
     for model, batch in ((mixed, no_pseudo_boxes(items)),
                          (human_only, items[:NUM_PER_SOURCE])):
         data = model.data_preprocessor(pseudo_collate(batch), True)
         total, _ = model.parse_losses(model(**data, mode='loss'))
         total.backward()
-    assert forwards == [NUM_PER_SOURCE, NUM_PER_SOURCE]
+    assert forwards == [2 * NUM_PER_SOURCE]
     assert int(mixed.loss_norm.pseudo_count) == 0
     for (name, a), b in zip(mixed.named_parameters(), human_only.parameters()):
         assert a.grad is not None and torch.isfinite(a.grad).all(), name
@@ -536,6 +632,8 @@ test_dataloader = dict(num_workers=0, persistent_workers=False,
                        dataset=dict(data_root='{root}'))
 test_evaluator = dict(ann_file='{root}annotations/instances_val.json')
 default_hooks = dict(checkpoint=dict(interval=2), logger=dict(interval=1))
+# the resumed run continues the random augmentations exactly
+custom_hooks = [dict(type='RNGStateHook')]
 log_processor = dict(window_size=1)
 randomness = dict(seed=0)
 """)
@@ -637,3 +735,35 @@ def test_student_checkpoint_in_plain_config_with_tools_test(
         assert len(pa['scores']) > 0
         torch.testing.assert_close(pa['bboxes'], pb['bboxes'])
         torch.testing.assert_close(pa['scores'], pb['scores'])
+
+
+@pytest.mark.parametrize('modules', [('backbone', ), ('detector.backbone', )])
+def test_scratch_init_hook_finds_the_inner_detector(modules, shapes_root,
+                                                    pseudo_store, tmp_path):
+    """ScratchInitHook in a real Runner of a student: ``'backbone'`` is the
+    inner detector's backbone (the student is unwrapped like DDP); the
+    older ``'detector.backbone'`` means the same; the neck keeps its
+    init."""
+    from mmengine.runner import Runner
+
+    from rethink_mmdet.scratch.init import kaiming_fan_out_std
+    from rethink_mmdet.scratch.init_hook import ScratchInitHook
+    cfg = Config.fromfile(
+        str(
+            student_config(tmp_path / 'student.py', shapes_root,
+                           pseudo_store)))
+    cfg.work_dir = str(tmp_path / 'work')
+    cfg.experiment_name = f'student_init_hook_{len(modules[0])}'
+    cfg.visualizer.name = cfg.experiment_name
+    runner = Runner.from_cfg(cfg)
+    inner = runner.model.detector
+    for param in inner.backbone.parameters():
+        param.data.fill_(0.5)
+    neck = [p.detach().clone() for p in inner.neck.parameters()]
+    ScratchInitHook(modules=modules, log_stats=False).before_train(runner)
+    conv = inner.backbone.layer3[0].conv1.weight
+    assert float(conv.detach().std()) == pytest.approx(
+        kaiming_fan_out_std(conv), rel=0.1)
+    assert float(inner.backbone.layer3[0].norm1.weight.detach().mean()) == 1.
+    assert all(
+        torch.equal(a, b) for a, b in zip(neck, inner.neck.parameters()))

@@ -2,17 +2,24 @@
 detector it wraps (Zoph et al. 2020; ``SelfTrainingDetector``), side by side
 in one run, and the mixed sampler's cost per batch.
 
-The same images and the same total batch go through three models built
+The same images and the same total batch go through four models built
 from one detector config and started from the same weights: the plain
 detector (one forward of the whole batch), the student with loss
-normalization (App. B: one forward per half, the moving averages, the
-factor) and the student with the plain joint loss (``normalize=False``).
+normalization (App. B: the moving averages, the factor) and the student with
+the plain joint loss (``normalize=False``), both in the default
+``part_forward`` mode (``'shared_features'`` for mmdet's one- and two-stage
+detectors: backbone, neck and dense head once on the whole batch, the
+losses per half), and the normalized student with
+``part_forward='per_part'`` (one forward of the inner detector per half).
 Each runs ``model.train_step`` (data preprocessor, loss, ``parse_losses``,
 backward, SGD step) with the optimizer wrapper of the config. Batches are
 prepared once (the config's train pipeline on generated shapes images, half
 of every batch tagged ``human``, half ``pseudo``), so data loading is not
-timed; the three models take turns, ``--steps`` steps each, ``--repeats``
-times, and the median step is reported. Peak memory is measured in a fresh
+timed; the models take turns, one step each per round, ``--steps`` x
+``--repeats`` rounds, and the median wall and thread-CPU step time and the
+median paired ratio to the plain step are reported (thread CPU time is the
+robust figure on a shared CPU machine; on CUDA wall time with
+synchronization is the figure). Peak memory is measured in a fresh
 process per model (peak RSS; on CUDA also ``max_memory_allocated``).
 
 The mixed sampler's cost: ``MixedSourceBatchSampler`` against mmdet's
@@ -45,7 +52,13 @@ from mixed_sampler import per_batch_us  # noqa: E402
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 DEFAULT_CONFIG = osp.join(REPO, 'configs', 'shapes',
                           'mask-rcnn_r18-scratch_fpn_gn-all_shapes.py')
-MODES = ('plain', 'student-norm', 'student-plain-loss')
+#: mode -> (loss_norm.normalize, part_forward) of the student
+STUDENTS = {
+    'student-norm': (True, 'auto'),
+    'student-plain-loss': (False, 'auto'),
+    'student-norm-per-part': (True, 'per_part'),
+}
+MODES = ('plain', ) + tuple(STUDENTS)
 
 
 def load_cfg(path, data_root, batch_size, options=None):
@@ -92,11 +105,13 @@ def build_model(cfg, mode, device, seed=0):
     if mode == 'plain':
         model = plain
     else:
+        normalize, part_forward = STUDENTS[mode]
         model = MODELS.build(
             dict(
                 type='SelfTrainingDetector',
                 detector=copy.deepcopy(cfg.model),
-                loss_norm=dict(normalize=mode == 'student-norm')))
+                loss_norm=dict(normalize=normalize),
+                part_forward=part_forward))
         model.load_state_dict(plain.state_dict())  # plain keys load as is
     model.to(device).train()
     return model, build_optim_wrapper(model, copy.deepcopy(cfg.optim_wrapper))
@@ -108,16 +123,18 @@ def sync(device):
 
 
 def run_steps(model, optim_wrapper, batches, steps, device, start=0):
-    """Seconds of each of ``steps`` train steps on ``batches[start:]``
-    (cycled)."""
+    """``(wall, cpu)`` seconds of each of ``steps`` train steps on
+    ``batches[start:]`` (cycled); ``cpu`` is this thread's CPU time, which
+    on a loaded machine is not inflated by waiting for a core (with
+    ``OMP_NUM_THREADS=1`` every op runs on this thread)."""
     times = []
     for i in range(start, start + steps):
         batch = batches[i % len(batches)]
         sync(device)
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.thread_time()
         model.train_step(batch, optim_wrapper)
         sync(device)
-        times.append(time.perf_counter() - t0)
+        times.append((time.perf_counter() - t0, time.thread_time() - c0))
     return times
 
 
@@ -249,8 +266,18 @@ def main():
     ref_us, mix_us = sampler_rows(args.batch_size, args.sampler_human,
                                   args.sampler_pseudo, 500)
 
-    base = statistics.median(times['plain'])
-    base_min = min(times['plain'])
+    cuda = args.device.startswith('cuda')
+    wall = {m: [w for w, _ in times[m]] for m in MODES}
+    cpu = {m: [c for _, c in times[m]] for m in MODES}
+    base = statistics.median(wall['plain'])
+
+    def paired(m, kind):
+        """Median over the rounds of this model's step / the plain step of
+        the same round (same batch, adjacent in time)."""
+        vals = wall if kind == 'wall' else cpu
+        return statistics.median(a / b
+                                 for a, b in zip(vals[m], vals['plain'])) - 1
+
     lines = [
         f'`{osp.relpath(args.config, REPO)}`, total batch '
         f'{args.batch_size} (student: {args.batch_size // 2} human + '
@@ -259,22 +286,22 @@ def main():
         f'{" (" + str(args.cfg_options) + ")" if args.cfg_options else ""}, '
         f'device {args.device}, '
         f'torch threads {torch.get_num_threads()}; '
-        f'{args.repeats * args.steps} steps per model, one step of each in '
-        f'turn (same batch), after {args.warmup} warm-up steps.', '',
-        '| model | median step (ms) | min step (ms) | mean step (ms) | '
-        'median vs plain | min vs plain | peak RSS (MiB) | '
-        'RSS before the steps (MiB) |' +
-        (' peak CUDA (MiB) |' if args.device.startswith('cuda') else ''),
-        '|---|---:|---:|---:|---:|---:|---:|---:|' +
-        ('---:|' if args.device.startswith('cuda') else '')
+        f'{args.repeats * args.steps} rounds of one step per model in turn '
+        f'(same batch), after {args.warmup} warm-up steps. "paired": the '
+        'median over rounds of step / plain step of the same round; CPU: '
+        'thread CPU time of the step (not inflated by a loaded machine).', '',
+        '| model | median wall (ms) | wall vs plain, paired | '
+        'median CPU (ms) | CPU vs plain, paired | min CPU vs plain | '
+        'peak RSS (MiB) | RSS before the steps (MiB) |' +
+        (' peak CUDA (MiB) |' if cuda else ''),
+        '|---|---:|---:|---:|---:|---:|---:|---:|' + ('---:|' if cuda else '')
     ]
     for m in MODES:
-        med = statistics.median(times[m])
-        low = min(times[m])
-        row = (f'| {m} | {med * 1e3:.1f} | {low * 1e3:.1f} | '
-               f'{statistics.mean(times[m]) * 1e3:.1f} | '
-               f'{(med / base - 1) * 100:+.1f}% | '
-               f'{(low / base_min - 1) * 100:+.1f}% | '
+        row = (f'| {m} | {statistics.median(wall[m]) * 1e3:.1f} | '
+               f'{paired(m, "wall") * 100:+.1f}% | '
+               f'{statistics.median(cpu[m]) * 1e3:.1f} | '
+               f'{paired(m, "cpu") * 100:+.1f}% | '
+               f'{(min(cpu[m]) / min(cpu["plain"]) - 1) * 100:+.1f}% | '
                f'{peaks[m]["rss_mb"]:.0f} | '
                f'{peaks[m]["rss_before_mb"]:.0f} |')
         if 'cuda_mb' in peaks[m]:

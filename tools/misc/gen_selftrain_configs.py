@@ -232,9 +232,9 @@ def stale_files() -> List[str]:
     stale = [
         n for n, text in want.items() if _read(osp.join(CONFIG_DIR, n)) != text
     ]
-    extra = [
+    extra = [  # study_*.py: study configs (tools/study.py), not leaves
         n for n in os.listdir(CONFIG_DIR)
-        if n.endswith('.py') and n not in want
+        if n.endswith('.py') and n not in want and not n.startswith('study_')
     ]
     readme = _read(README)
     if render_readme(readme) != readme:

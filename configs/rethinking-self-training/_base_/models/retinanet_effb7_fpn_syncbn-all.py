@@ -6,9 +6,11 @@
 # on the input, the RetinaSepBNHead (convs shared across levels, norm per
 # level). Random init (EfficientNet's own Kaiming/constant init); nothing
 # frozen (EfficientNet's frozen_stages=0 freezes nothing).
-# Not ScratchNormDetector: its conversion sets frozen_stages=-1, which
-# EfficientNet rejects, so SyncBN is set here by hand and the runtime
-# (effb7-scratch_runtime.py) brings the SyncBN guard.
+# SyncBN-all is written here by hand, so that the ImageNet-init and the
+# random-init arms share this one model file (ScratchNormDetector would do
+# the same conversion; it sets EfficientNet's "nothing frozen",
+# frozen_stages=0). The random-init runtime (effb7-scratch_runtime.py)
+# brings ScratchGuardHook and the SyncBN guard.
 _base_ = 'mmdet::_base_/models/retinanet_r50_fpn.py'
 custom_imports = dict(imports=['rethink_mmdet'], allow_failed_imports=False)
 
