@@ -19,12 +19,12 @@ bootstrap:
 demo: bootstrap
 	$(PY) tools/shapes_demo.py $(DEMO_ARGS)
 
-# The suite runs on TEST_WORKERS pytest-xdist processes of one thread each
-# (tests/conftest.py groups the tests by module); TEST_WORKERS=0 runs it in
-# this process.
+# The suite runs on TEST_WORKERS pytest-xdist processes of one thread each,
+# a test module per worker at a time (module fixtures are built once);
+# TEST_WORKERS=0 runs it in this process.
 test: bootstrap
 	OMP_NUM_THREADS=1 $(PY) -m pytest tests -n $(TEST_WORKERS) \
-	    --dist loadgroup --durations=30 $(PYTEST_ARGS)
+	    --dist loadfile --durations=30 $(PYTEST_ARGS)
 
 lint: bootstrap
 	bash tools/lint.sh

@@ -18,22 +18,6 @@ RETINANET = osp.join(REPO, 'configs', 'shapes',
                      'retinanet_r18-scratch_fpn_gn-all_shapes.py')
 SHAPES_CONFIGS = (MASK_RCNN, RETINANET)
 
-#: Test modules that submit jobs to the one SLURM cluster: run one after
-#: another, on one pytest-xdist worker (they share the node's CPUs).
-SLURM_MODULES = ('tests/study/test_slurm_study.py',
-                 'tests/tools/test_slurm_real.py')
-
-
-def pytest_collection_modifyitems(config, items):
-    """``make test`` runs the suite on 2 pytest-xdist workers with
-    ``--dist loadgroup``: every module is one group (its module- and
-    session-scoped fixtures are built once, as in a serial run), and the
-    SLURM modules share one group."""
-    for item in items:
-        module = osp.relpath(str(item.path), REPO)
-        group = 'slurm' if module in SLURM_MODULES else module
-        item.add_marker(pytest.mark.xdist_group(group))
-
 
 def plain_model_cfg(config):
     """The model of a shapes config written out as the plain GN-all

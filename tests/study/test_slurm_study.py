@@ -15,15 +15,17 @@ from tests.conftest import REPO, RETINANET, python_tool
 from tests.engine.test_preemption import free_port
 from tests.study.helpers import short_options, write_study
 from tests.study.test_launchers import study_cli
-from tests.tools.test_slurm_real import slurm_partition  # noqa: F401
+from tests.tools.test_slurm_real import (  # noqa: F401 (fixtures)
+    slurm_cluster, slurm_partition)
 
 TIMEOUT = 300
 
 
 def test_study_on_slurm(
-        slurm_partition,  # noqa: F811 (the fixture imported above)
+        slurm_cluster,  # noqa: F811 (the fixture imported above)
         shapes_root,
         tmp_path):
+    partition = slurm_cluster
     opts = dict(short_options(shapes_root), **{'train_cfg.max_iters': 4})
     study = write_study(
         tmp_path / 'study.py',
@@ -32,7 +34,7 @@ def test_study_on_slurm(
         metrics=['coco/bbox_mAP', 'loss'])
     work = str(tmp_path / 'dir')
     cmd = python_tool('study.py', study, '--work-dir', work, '--launcher',
-                      'slurm', '--partition', slurm_partition, '--gpus', '1',
+                      'slurm', '--partition', partition, '--gpus', '1',
                       '--gpus-per-node', '0', '--cpus-per-task', '1')
     env = dict(os.environ, OMP_NUM_THREADS='1', MASTER_PORT=str(free_port()))
     out = subprocess.run(
@@ -44,7 +46,9 @@ def test_study_on_slurm(
         cmd, cwd=REPO, env=env, capture_output=True, text=True,
         check=True).stdout
     assert 'submitted as SLURM job' not in again, again
-    assert f'as SLURM job {job.group(1)}, left alone' in again
+    # not submitted again: still queued or running, or already done
+    assert (f'as SLURM job {job.group(1)}, left alone' in again
+            or '[r_seed0] done, skipped' in again), again
     end = time.monotonic() + TIMEOUT
     try:
         while time.monotonic() < end:

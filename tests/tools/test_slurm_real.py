@@ -11,11 +11,14 @@ apt mirror, no daemons). Elsewhere: run ``tools/ci/start_slurm.sh`` as root
 on a scratch machine, or point ``SLURM_CONF`` at a real cluster with a CPU
 partition and run this file (it submits one 2-task job).
 """
+import fcntl
 import os
+import os.path as osp
 import re
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 
 import pytest
@@ -52,6 +55,20 @@ def slurm_partition():
     return default[0].rstrip('*')
 
 
+@pytest.fixture
+def slurm_cluster(slurm_partition):
+    """``slurm_partition``, held by one test at a time across pytest-xdist
+    workers (a file lock): the tests' jobs share the one node's CPUs."""
+    with open(
+            osp.join(tempfile.gettempdir(), 'rethink_mmdet_slurm.lock'),
+            'w') as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield slurm_partition
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
 def job_state(job_id):
     out = subprocess.run(['scontrol', 'show', 'job', job_id],
                          capture_output=True,
@@ -77,7 +94,8 @@ def weights(path):
 
 
 def test_preempted_sbatch_job_is_requeued_and_ends_equal(
-        slurm_partition, shapes_root, tmp_path):
+        slurm_cluster, shapes_root, tmp_path):
+    partition = slurm_cluster
     cfg = tmp_path / 'preemptible.py'
     cfg.write_text(f'''_base_ = {RETINANET!r}
 custom_imports = dict(imports=['rethink_mmdet'], allow_failed_imports=False)
@@ -103,8 +121,8 @@ val_evaluator = None
         TOOLS=f'{REPO}/tools')
     work_dir, log = tmp_path / 'slurm', str(tmp_path / 'job.log')
     job_id = subprocess.run([
-        'sbatch', '--parsable', '-p', slurm_partition, '-J', 'rethink-ci',
-        '--ntasks=2', '--cpus-per-task=1', '-o', log,
+        'sbatch', '--parsable', '-p', partition, '-J', 'rethink-ci',
+        '--ntasks=2', '--cpus-per-task=1', '-o', log, '--open-mode=append',
         f'{REPO}/tools/slurm_train.sbatch',
         str(cfg),
         str(work_dir), '--cfg-options', *opts
