@@ -1,5 +1,7 @@
 # Copyright (c) rethink_mmdet contributors. All rights reserved.
-"""Generate the synthetic COCO-format ``shapes`` dataset.
+"""Generate the synthetic COCO-format ``shapes`` dataset (train, val, an
+image-only unlabeled split and, in a file training never reads, the
+unlabeled split's hidden ground truth).
 
 Example::
 
@@ -57,7 +59,8 @@ def main(argv=None):
     print(f'root: {paths["root"]}')
     print(f'classes: {", ".join(SHAPES_CLASSES)}')
     for split, key in (('train', 'train_ann'), ('val', 'val_ann'),
-                       ('unlabeled', 'unlabeled_ann')):
+                       ('unlabeled', 'unlabeled_ann'),
+                       ('unlabeled (hidden ground truth)', 'unlabeled_gt')):
         with open(paths[key], encoding='utf-8') as f:
             coco = json.load(f)
         num_images = len(coco['images'])

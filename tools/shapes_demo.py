@@ -1,51 +1,69 @@
-"""The main job: train a tiny GN Mask R-CNN from random init on the built-in
-shapes dataset and print its COCO bbox and mask AP (pycocotools).
+"""The main job: a mini-replication of He et al. 2019 and Zoph et al. 2020
+on the built-in shapes data, as one study, printed as the report's tables
+and the paths of its plots.
 
-This is He et al. 2019's recipe (GN everywhere, nothing frozen, no
-pre-training) at a size that runs on 2 CPU cores in minutes::
+    python tools/shapes_demo.py [--work-dir work_dirs/shapes_demo]
+        [--jobs 2] [--data-root data/shapes] [--cls-root data/shapes_cls]
+        [--study configs/studies/shapes_mini_replication.py]
 
-    python tools/shapes_demo.py [--config CONFIG] [--data-root data/shapes]
-        [--work-dir work_dirs/shapes_demo] [--num-train 600] [--num-val 100]
-        [--num-unlabeled 100] [--seed 0] [--cfg-options ...]
-
-The dataset is generated first if ``DATA_ROOT/annotations`` is missing.
-Metrics are printed and written to ``WORK_DIR/metrics.json``.
+Steps: the shapes detection data (train / val / unlabeled with its hidden
+ground truth) and the shapes classification data (the pre-training task)
+are generated where missing; ``configs/studies/shapes_mini_replication.py``
+runs through the study runner (``tools/study.py``: ``--jobs`` independent
+arms at a time, each single-threaded on a 2-core machine; a rerun resumes
+and skips finished arms); ``WORK_DIR/report.md`` is written and its tables
+printed. The arms' sizes come from the study config (its environment knobs
+``MINI_*`` make a tiny version, which the test runs).
 """
 import argparse
 import json
+import os
 import os.path as osp
+import sys
+import time
 
-from mmengine.config import Config, DictAction
-from mmengine.runner import Runner
-
-import rethink_mmdet  # noqa: F401
 from rethink_mmdet.data import make_shapes
-from rethink_mmdet.data.shapes_config import use_shapes_data
-from rethink_mmdet.utils import atomic_write
+from rethink_mmdet.data.shapes import UNLABELED_GT_FILE
+from rethink_mmdet.data.shapes_classification import make_shapes_classification
+from rethink_mmdet.study import Launcher, run_study, write_report
+from rethink_mmdet.study.report import REPORT_JSON
 
 HERE = osp.dirname(osp.abspath(__file__))
-DEFAULT_CONFIG = osp.join(HERE, '..', 'configs', 'shapes',
-                          'mask-rcnn_r18-scratch_fpn_gn-all_shapes.py')
-# Default split sizes of the demo dataset.
-NUM_TRAIN, NUM_VAL, NUM_UNLABELED = 600, 100, 100
+DEFAULT_STUDY = osp.join(HERE, '..', 'configs', 'studies',
+                         'shapes_mini_replication.py')
+# Default split sizes: detection train / val / unlabeled (Zoph et al.'s
+# teacher labels 20% of train; the unlabeled split is as large as train)
+# and the classification pre-training data.
+NUM_TRAIN, NUM_VAL, NUM_UNLABELED = 600, 200, 600
+NUM_CLS_TRAIN, NUM_CLS_VAL = 2000, 400
+#: report.md sections printed (everything before the plots).
+PLOTS_HEADING = '## Plots'
 
 
-def parse_args():
+def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('--config', default=DEFAULT_CONFIG)
-    parser.add_argument('--data-root', default='data/shapes')
+    parser.add_argument('--study', default=DEFAULT_STUDY)
     parser.add_argument('--work-dir', default='work_dirs/shapes_demo')
-    parser.add_argument('--seed', type=int, default=0)
+    parser.add_argument(
+        '--jobs',
+        type=int,
+        default=2,
+        help='arms at a time (each with cores / jobs threads)')
+    parser.add_argument('--data-root', default='data/shapes')
+    parser.add_argument('--cls-root', default='data/shapes_cls')
+    parser.add_argument('--seed', type=int, default=0, help='data seed')
     parser.add_argument('--num-train', type=int, default=NUM_TRAIN)
     parser.add_argument('--num-val', type=int, default=NUM_VAL)
     parser.add_argument('--num-unlabeled', type=int, default=NUM_UNLABELED)
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction)
-    return parser.parse_args()
+    parser.add_argument('--num-cls-train', type=int, default=NUM_CLS_TRAIN)
+    parser.add_argument('--num-cls-val', type=int, default=NUM_CLS_VAL)
+    return parser.parse_args(argv)
 
 
-def main():
-    args = parse_args()
-    if not osp.isdir(osp.join(args.data_root, 'annotations')):
+def ensure_data(args) -> None:
+    """Generate the two datasets where their files are missing."""
+    hidden = osp.join(args.data_root, 'annotations', UNLABELED_GT_FILE)
+    if not osp.isfile(hidden):
         print(f'Generating the shapes dataset in {args.data_root} ...')
         make_shapes(
             args.data_root,
@@ -53,39 +71,43 @@ def main():
             args.num_val,
             args.num_unlabeled,
             seed=args.seed)
-    cfg = Config.fromfile(args.config)
-    use_shapes_data(cfg, args.data_root)
-    cfg.work_dir = args.work_dir
-    cfg.randomness = dict(seed=args.seed)
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
-    # Evaluate once, at the end of training (the loop always validates at
-    # its last iteration); RuntimeInfoHook puts the metrics in the message
-    # hub as `val/<name>`.
-    cfg.train_cfg.val_interval = cfg.train_cfg.max_iters
+    if not osp.isfile(osp.join(args.cls_root, 'annotations', 'val.json')):
+        print('Generating the shapes classification dataset in '
+              f'{args.cls_root} ...')
+        make_shapes_classification(
+            args.cls_root,
+            args.num_cls_train,
+            args.num_cls_val,
+            seed=args.seed)
 
-    runner = Runner.from_cfg(cfg)
-    runner.train()
-    metrics = {
-        key[len('val/'):]: float(buf.current())
-        for key, buf in runner.message_hub.log_scalars.items()
-        if key.startswith('val/')
-    }
 
-    atomic_write(
-        json.dumps(metrics, indent=2, sort_keys=True) + '\n',
-        osp.join(args.work_dir, 'metrics.json'))
-    print('\nshapes val (pycocotools COCO metrics, trained from random '
-          'init):')
-    for task in ('bbox', 'segm'):
-        keys = [
-            f'coco/{task}_mAP', f'coco/{task}_mAP_50', f'coco/{task}_mAP_75'
-        ]
-        if keys[0] in metrics:
-            name = 'mask' if task == 'segm' else 'bbox'
-            print(f'  {name} AP {metrics[keys[0]]:.3f}   '
-                  f'AP50 {metrics[keys[1]]:.3f}   AP75 {metrics[keys[2]]:.3f}')
+def report_tables(report_md: str) -> str:
+    """The part of ``report.md`` before its plots."""
+    with open(report_md, encoding='utf-8') as f:
+        text = f.read()
+    return text.split(PLOTS_HEADING)[0].rstrip()
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    t0 = time.time()
+    ensure_data(args)
+    # the study config reads its data roots from the environment, and so
+    # do the arms' processes
+    os.environ['SHAPES_ROOT'] = osp.abspath(args.data_root)
+    os.environ['SHAPES_CLS_ROOT'] = osp.abspath(args.cls_root)
+    state = run_study(args.study, args.work_dir, Launcher(), jobs=args.jobs)
+    report = write_report(args.work_dir, log=lambda line: None)
+    print('\n' + report_tables(report) + '\n')
+    print(f'Report: {report}')
+    with open(osp.join(osp.dirname(report), REPORT_JSON)) as f:
+        for path in json.load(f)['plots']:
+            print(f'Plot: {path}')
+    failed = [r['id'] for r in state.ordered() if r['status'] != 'done']
+    print(f'Wall time: {time.time() - t0:.0f} s' +
+          (f'; not done: {", ".join(failed)}' if failed else ''))
+    return 1 if failed else 0
 
 
 if __name__ == '__main__':
-    main()
+    sys.exit(main())

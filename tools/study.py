@@ -2,12 +2,14 @@
 
     python tools/study.py STUDY_CONFIG --work-dir DIR \\
         [--launcher none|pytorch|slurm] [--gpus N] [--partition P] \\
-        [--gpus-per-node G] [--cpus-per-task C] [--dry-run] [--no-report]
+        [--gpus-per-node G] [--cpus-per-task C] [--jobs N] [--dry-run]
+        [--no-report]
     python tools/study.py status DIR
     python tools/study.py report DIR
 
 Local runs (``none``: tools/train.py, ``pytorch``: tools/dist_train.sh)
-go one after another and the report is written at the end; with
+go one after another (``--jobs N``: N independent runs at a time, each
+with cores / N threads) and the report is written at the end; with
 ``slurm`` every run is its own ``sbatch`` job (tools/slurm_train.sbatch,
 requeued on preemption) and the command returns; ``status`` follows the
 jobs and ``report`` reads what they wrote. Rerunning the command resumes
@@ -47,6 +49,12 @@ def parse_run_args(argv):
         nargs='*',
         default=[],
         help='extra sbatch arguments, e.g. --time=72:00:00')
+    parser.add_argument(
+        '--jobs',
+        type=int,
+        default=1,
+        help='local runs at a time (--launcher none), each with '
+        'cores / N threads; a run waits for the runs it needs')
     parser.add_argument(
         '--dry-run',
         action='store_true',
@@ -88,7 +96,11 @@ def main(argv=None):
             cpus_per_task=args.cpus_per_task,
             sbatch_args=args.sbatch_args)
         state = run_study(
-            args.config, args.work_dir, launcher, dry_run=args.dry_run)
+            args.config,
+            args.work_dir,
+            launcher,
+            dry_run=args.dry_run,
+            jobs=args.jobs)
     except (StudyConfigError, FileNotFoundError) as e:
         print(f'study.py: error: {e}', file=sys.stderr)
         return 2

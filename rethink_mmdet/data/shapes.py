@@ -12,14 +12,19 @@ it within a few hundred iterations.
 The on-disk layout mirrors COCO: a labelled ``train``/``val`` pair (like
 ``train2017``/``val2017``) plus an image-only ``unlabeled`` split whose JSON
 contains only ``images`` and ``categories`` (like COCO ``unlabeled2017``
-``image_info``), which is what semi-supervised detectors consume::
+``image_info``), which is what semi-supervised detectors consume, and the
+unlabeled split's *hidden* ground truth in a separate file that no training
+config reads (COCO train2017 used as an unlabeled set has it too): it scores
+a teacher's pseudo labels (``tools/study.py`` reports their AP, precision
+and recall against it; Zoph et al. 2020, Sec. 3)::
 
     out_dir/train/000000.png ...
     out_dir/val/000000.png ...
     out_dir/unlabeled/000000.png ...
     out_dir/annotations/instances_train.json
     out_dir/annotations/instances_val.json
-    out_dir/annotations/image_info_unlabeled.json
+    out_dir/annotations/image_info_unlabeled.json        # images only
+    out_dir/annotations/instances_unlabeled_hidden.json  # its ground truth
 
 ``file_name`` is relative to the split folder, so an MMDetection config uses
 e.g. ``data_root=out_dir, ann_file='annotations/instances_train.json',
@@ -41,9 +46,11 @@ from pycocotools import mask as mask_utils
 
 from rethink_mmdet.utils import dump_json, progress
 
-__all__ = ['SHAPES_CLASSES', 'make_shapes']
+__all__ = ['SHAPES_CLASSES', 'UNLABELED_GT_FILE', 'make_shapes']
 
 SHAPES_CLASSES = ('circle', 'triangle', 'square', 'star')
+#: The unlabeled split's hidden ground truth (under ``annotations/``).
+UNLABELED_GT_FILE = 'instances_unlabeled_hidden.json'
 
 # split name -> (split id used in the RNG seed, image/annotation id offset)
 _SPLITS = {
@@ -309,7 +316,7 @@ def _annotation(ann_id, image_id, cls_idx, visible):
             size=[int(s) for s in rle['size']], counts=rle['counts']))
 
 
-def _write_split(out_dir, split, num, seed, image_size, labeled):
+def _write_split(out_dir, split, num, seed, image_size):
     """Render all images of one split and return its COCO dict.
 
     Args:
@@ -318,10 +325,10 @@ def _write_split(out_dir, split, num, seed, image_size, labeled):
         num (int): Number of images.
         seed (int): Dataset seed.
         image_size (int): Image side length in pixels.
-        labeled (bool): Whether to emit annotations.
 
     Returns:
-        dict: COCO-format dict (without ``annotations`` if not labeled).
+        dict: COCO-format dict with ``annotations`` (the caller drops them
+        from the image-only file of the unlabeled split).
     """
     split_id, id_offset = _SPLITS[split]
     img_dir = osp.join(out_dir, split)
@@ -342,11 +349,10 @@ def _write_split(out_dir, split, num, seed, image_size, labeled):
                 file_name=file_name,
                 width=image_size,
                 height=image_size))
-        if labeled:
-            for cls_idx, visible in objs:
-                anns.append(
-                    _annotation(id_offset + len(anns) + 1, image_id, cls_idx,
-                                visible))
+        for cls_idx, visible in objs:
+            anns.append(
+                _annotation(id_offset + len(anns) + 1, image_id, cls_idx,
+                            visible))
     coco = dict(
         info=dict(
             description='rethink_mmdet synthetic shapes dataset '
@@ -361,9 +367,8 @@ def _write_split(out_dir, split, num, seed, image_size, labeled):
         categories=[
             dict(id=i + 1, name=name, supercategory='shape')
             for i, name in enumerate(SHAPES_CLASSES)
-        ])
-    if labeled:
-        coco['annotations'] = anns
+        ],
+        annotations=anns)
     return coco
 
 
@@ -392,8 +397,10 @@ def make_shapes(out_dir,
 
     Returns:
         dict: Written paths with keys ``'train_ann'``, ``'val_ann'``,
-        ``'unlabeled_ann'`` (annotation JSON files) and ``'root'``
-        (``out_dir``).
+        ``'unlabeled_ann'`` (annotation JSON files; the unlabeled one holds
+        images and categories only), ``'unlabeled_gt'`` (the unlabeled
+        split's hidden ground truth, for scoring pseudo labels; never read
+        by training) and ``'root'`` (``out_dir``).
     """
     for name, value in (('num_train', num_train), ('num_val', num_val),
                         ('num_unlabeled', num_unlabeled), ('seed', seed)):
@@ -408,13 +415,17 @@ def make_shapes(out_dir,
         train_ann=osp.join(ann_dir, 'instances_train.json'),
         val_ann=osp.join(ann_dir, 'instances_val.json'),
         unlabeled_ann=osp.join(ann_dir, 'image_info_unlabeled.json'),
+        unlabeled_gt=osp.join(ann_dir, UNLABELED_GT_FILE),
         root=out_dir)
-    for split, num, key, labeled in (
-        ('train', num_train, 'train_ann', True),
-        ('val', num_val, 'val_ann', True),
-        ('unlabeled', num_unlabeled, 'unlabeled_ann', False),
+    for split, num, key in (
+        ('train', num_train, 'train_ann'),
+        ('val', num_val, 'val_ann'),
+        ('unlabeled', num_unlabeled, 'unlabeled_gt'),
     ):
         coco = _write_split(out_dir, split, int(num), int(seed),
-                            int(image_size), labeled)
+                            int(image_size))
         dump_json(coco, paths[key])
+    # the image-only file of the unlabeled split, as COCO's image_info
+    del coco['annotations']
+    dump_json(coco, paths['unlabeled_ann'])
     return paths

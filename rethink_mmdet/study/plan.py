@@ -24,6 +24,11 @@ Commands (the same tools a user runs by hand):
   ``tools/self_train.py --launcher slurm`` (its stages are job steps).
   A self-training run of a ``teacher_arm`` waits for the teacher's job
   (``--dependency=afterok``).
+
+An arm with ``init_arm`` starts from that arm's final checkpoint (its path,
+known before that run has finished, is written into the run's config at
+``init_key``); like a self-training run it runs after the run it needs.
+Runs are ordered so that every run comes after the runs it depends on.
 """
 import copy
 import functools
@@ -62,6 +67,9 @@ class Run:
             (self-training).
         teacher_run (str, optional): Id of the run that trains the teacher
             (a ``teacher_arm``).
+        init_run (str, optional): Id of the run whose final checkpoint
+            this run starts from (an ``init_arm``).
+        init_checkpoint (str, optional): That checkpoint's path.
         length (dict): ``train_cfg``'s ``max_iters`` or ``max_epochs``.
         fingerprint (str): Digest of the run's configs (a finished run whose
             configs changed is reported, not silently reused).
@@ -73,6 +81,8 @@ class Run:
     config: str
     teacher_config: Optional[str] = None
     teacher_run: Optional[str] = None
+    init_run: Optional[str] = None
+    init_checkpoint: Optional[str] = None
     length: Dict[str, int] = field(default_factory=dict)
     fingerprint: str = ''
     error: Optional[str] = None
@@ -80,6 +90,11 @@ class Run:
     @property
     def id(self) -> str:
         return run_id(self.arm.name, self.seed)
+
+    @property
+    def depends(self) -> List[str]:
+        """Ids of the runs that must finish before this one starts."""
+        return [r for r in (self.teacher_run, self.init_run) if r]
 
 
 def run_id(arm: str, seed: int) -> str:
@@ -147,21 +162,60 @@ def plan_runs(study: Study, study_dir: str, write: bool = True) -> List[Run]:
         list[Run]: In the order they are run.
     """
     study_dir = osp.abspath(study_dir)
+    built: Dict[str, Run] = {}
     runs = []
-    for arm in study.arms:
+    for arm in _dependency_order(study):
         for seed in arm.seeds:
             rid = run_id(arm.name, seed)
             base = osp.join(study_dir, 'configs', rid)
             run = Run(arm, seed,
                       osp.join(study_dir, 'arms', arm.name, f'seed{seed}'), '')
             try:
+                _link_init(run, built)
                 _build(run, base, write)
             except StudyConfigError as e:
                 run.error = str(e)
+            built[rid] = run
             runs.append(run)
-    # teacher arms first, the rest in study order (stable)
-    teachers = {a.teacher_arm for a in study.arms if a.teacher_arm}
-    return sorted(runs, key=lambda r: r.arm.name not in teachers)
+    return runs
+
+
+def _dependency_order(study: Study) -> List[Arm]:
+    """The arms in study order, except that an arm comes after its
+    ``teacher_arm`` and ``init_arm`` (validation excluded cycles)."""
+    done, out = set(), []
+
+    def visit(arm):
+        if arm.name in done:
+            return
+        done.add(arm.name)
+        for up in (arm.teacher_arm, arm.init_arm):
+            if up:
+                visit(study.arm(up))
+        out.append(arm)
+
+    for arm in study.arms:
+        visit(arm)
+    return out
+
+
+def _link_init(run: Run, built: Dict[str, Run]) -> None:
+    """Point ``run`` at its init arm's final checkpoint (the run of the
+    same seed, else the init arm's only run)."""
+    arm = run.arm
+    if not arm.init_arm:
+        return
+    init = built.get(run_id(arm.init_arm, run.seed))
+    if init is None:
+        init = next(r for r in built.values() if r.arm.name == arm.init_arm)
+    if init.error or not init.length:
+        why = init.error or ('its train_cfg has neither max_iters nor '
+                             'max_epochs')
+        raise StudyConfigError(
+            f'{run.id}: init_arm run {init.id} has no known final '
+            f'checkpoint ({why}). Fix that arm first.')
+    run.init_run = init.id
+    run.init_checkpoint = final_checkpoint_path(init.work_dir, init.length)
 
 
 def _digest_text(cfg: Config) -> bytes:
@@ -189,7 +243,10 @@ def _build(run: Run, base: str, write: bool) -> None:
                   arm.rounds, arm.score_thr)).encode())
     else:
         run.config = base + '.py'
-    cfg = derive_config(arm.config, arm.cfg_options, seed,
+    options = dict(arm.cfg_options)
+    if run.init_checkpoint:
+        options[arm.init_key] = run.init_checkpoint
+    cfg = derive_config(arm.config, options, seed,
                         run.config if write else None)
     digest.update(_digest_text(cfg))
     run.length = train_length(cfg)

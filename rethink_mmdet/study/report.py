@@ -130,13 +130,15 @@ def _ratio_lines(ratios):
     return [
         markdown([
             'arm', 'counterpart', 'wall time', 'device-hours', 'images seen',
-            'wall time incl. teacher', 'device-hours incl. teacher',
-            'images seen incl. teacher'
+            'wall time incl. upstream', 'device-hours incl. upstream',
+            'images seen incl. upstream'
         ], rows), '',
         'Mean cost per seed of the arm over its counterpart\'s. Zoph et al. '
         f'2020 report that self-training costs {PAPER_COST_RANGE} the '
-        'compute of fine-tuning; "incl. teacher" adds the teacher arm\'s '
-        'training to the self-training arm.'
+        'compute of fine-tuning; "incl. upstream" adds the training of the '
+        'arm it builds on: the teacher arm of a self-training arm, the '
+        'pre-training (init) arm of a fine-tuned one (He et al. 2019, '
+        'Fig. 2, count the pre-training\'s images too).'
     ]
 
 
@@ -175,10 +177,12 @@ def write_report(study_dir: str, log: Callable = print) -> str:
         '## Cost', '',
         markdown([
             'run', 'status', 'processes', 'wall time', 'device-hours',
-            'images seen', 'pixels seen', 'stages'
+            'CPU time', 'images seen', 'pixels seen', 'stages'
         ], cost_rows(results)), '',
         'Device-hours = processes x wall hours (wall time from the study '
-        'state unless marked).', ''
+        'state unless marked). CPU time: user + system seconds of the '
+        'run\'s processes (local runs), which do not grow when other jobs '
+        'share the cores.', ''
     ]
     if ratios:
         md += ['### Cost against the counterpart', ''
@@ -213,6 +217,7 @@ def write_report(study_dir: str, log: Callable = print) -> str:
                     metrics=r.metrics,
                     wall_s=r.wall_s,
                     device_hours=r.device_hours,
+                    cpu_s=r.cpu_s,
                     images_seen=r.images_seen,
                     pixels_seen=r.pixels_seen,
                     stages=r.stages,

@@ -23,7 +23,8 @@ from typing import Dict, List, Optional
 
 from .metrics import IMAGES, PIXELS, History, read_history, workdir_wall_time
 from .schema import SELF_TRAIN, Study
-from .state import ROUNDS_FILE, StudyState, device_seconds, wall_time
+from .state import (ROUNDS_FILE, StudyState, cpu_seconds, device_seconds,
+                    wall_time)
 
 __all__ = ['RunResult', 'collect', 'stage_dirs']
 
@@ -48,6 +49,8 @@ class RunResult:
         error (str, optional): Why the run failed.
         device_s (float, optional): Processes x seconds over the recorded
             attempts.
+        cpu_s (float, optional): CPU seconds (user + system) of the run's
+            process tree, where measured (local runs).
     """
     id: str
     arm: str
@@ -66,6 +69,7 @@ class RunResult:
     error: Optional[str] = None
 
     device_s: Optional[float] = None
+    cpu_s: Optional[float] = None
 
     @property
     def device_hours(self) -> Optional[float]:
@@ -149,6 +153,7 @@ def collect(study: Study, state: StudyState) -> List[RunResult]:
             result.pixels_seen = result.history.total(PIXELS)
         result.wall_s, result.wall_source = wall_time(rec), 'state'
         result.device_s = device_seconds(rec)
+        result.cpu_s = cpu_seconds(rec)
         if rec.get('elapsed') is not None:
             result.wall_s, result.wall_source = float(rec['elapsed']), \
                 'SLURM'

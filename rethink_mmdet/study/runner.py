@@ -3,8 +3,10 @@
 state of each run in ``DIR/study.json`` (:mod:`.state`).
 
 - A failed run is recorded with its exit code and the tail of its log and
-  the study goes on with the next run (a self-training run whose teacher
-  run failed is failed without starting).
+  the study goes on with the next run (a run whose teacher run or init run
+  failed is failed without starting).
+- Locally, ``jobs`` runs go at a time (:mod:`.local`), each once the runs
+  it depends on have finished.
 - Rerunning the same command resumes: finished runs are skipped, a killed
   or failed training resumes from its checkpoint (``--resume`` when its
   work dir has a ``last_checkpoint``), a self-training run continues at
@@ -14,27 +16,21 @@ state of each run in ``DIR/study.json`` (:mod:`.state`).
 """
 import os
 import os.path as osp
-import re
 import shlex
-import subprocess
 import time
 from typing import Callable, Dict, List, Optional
 
 from mmengine.config import Config
 
+from .local import RUN_LOG, dependency_problem, run_local
 from .plan import Launcher, Run, final_checkpoint_path, plan_runs
-from .schema import SELF_TRAIN, study_to_dict
+from .schema import SELF_TRAIN, StudyConfigError, study_to_dict
 from .slurm import SlurmError, job_states, slurm_status, submit
 from .state import (DONE, FAILED, PENDING, RUNNING, STUDY_COPY, StudyState,
                     last_checkpoint, pid_alive, training_finished)
 from .validate import load_study
 
 __all__ = ['run_study', 'current_status', 'RUN_LOG']
-
-#: Each run's output (appended per attempt) in its work dir.
-RUN_LOG = 'study_run.log'
-LOG_TAIL = 2000
-ERROR_LINE = re.compile(r'^[\w.]*(Error|Exception|Interrupt|Exit)\b')
 
 
 def _record(run: Run) -> dict:
@@ -49,6 +45,7 @@ def _record(run: Run) -> dict:
         config=run.config,
         teacher_config=run.teacher_config,
         teacher_run=run.teacher_run,
+        init_run=run.init_run,
         rounds=arm.rounds,
         length=run.length,
         plan_error=run.error)
@@ -95,29 +92,17 @@ def _close_interrupted(state: StudyState, rec: dict) -> None:
     state.save()
 
 
-def _tail(path: str) -> str:
-    if not osp.isfile(path):
-        return ''
-    with open(path, 'rb') as f:
-        f.seek(max(0, osp.getsize(path) - LOG_TAIL))
-        return f.read().decode('utf-8', 'replace')
-
-
-def _last_error(text: str) -> str:
-    """The exception line of a traceback (else the last line)."""
-    lines = [line.strip() for line in text.splitlines() if line.strip()]
-    for line in reversed(lines):
-        if ERROR_LINE.match(line):
-            return line
-    return lines[-1] if lines else 'no output'
-
-
 def _command(run: Run, state: StudyState, launcher: Launcher) -> List[str]:
-    """The command of ``run`` now (resume flag, teacher checkpoint)."""
+    """The command of ``run`` now (resume flag, teacher checkpoint; for
+    SLURM the jobs of unfinished dependencies to wait for)."""
     after = None
+    if launcher.launcher == 'slurm':
+        deps = [state.runs[d] for d in run.depends]
+        after = ':'.join(d['job_id'] for d in deps
+                         if d['status'] != DONE and d.get('job_id')) or None
     if run.arm.kind != SELF_TRAIN:
         resume = osp.isfile(osp.join(run.work_dir, 'last_checkpoint'))
-        return launcher.train_command(run, resume)
+        return launcher.train_command(run, resume, after)
     ckpt = run.arm.teacher_checkpoint
     if run.teacher_run:
         teacher = state.runs[run.teacher_run]
@@ -126,61 +111,22 @@ def _command(run: Run, state: StudyState, launcher: Launcher) -> List[str]:
         ckpt = final_checkpoint_path(teacher['work_dir'], teacher['length'])
         if teacher['status'] == DONE:
             ckpt = last_checkpoint(teacher['work_dir']) or ckpt
-        elif launcher.launcher == 'slurm':
-            after = teacher.get('job_id')
     return launcher.self_train_command(run, ckpt, after)
 
 
-def _teacher_problem(run: Run, state: StudyState, launcher: Launcher,
-                     dry_run: bool) -> Optional[str]:
-    if not run.teacher_run or dry_run:
-        return None
-    teacher = state.runs[run.teacher_run]
-    if teacher['status'] == DONE:
-        return None
-    if launcher.launcher == 'slurm' and teacher['status'] in (PENDING,
-                                                              RUNNING):
-        return None if teacher.get('job_id') else (
-            f'teacher run {run.teacher_run} was not submitted')
-    return (f'teacher run {run.teacher_run} is {teacher["status"]}: rerun '
-            'the study once it has finished')
-
-
-def _run_local(run: Run, cmd: List[str], state: StudyState, launcher: Launcher,
-               log: Callable) -> None:
-    os.makedirs(run.work_dir, exist_ok=True)
-    out = osp.join(run.work_dir, RUN_LOG)
-    resumed = '--resume' in cmd or bool(state.runs[run.id]['attempts'])
-    state.start(run.id, cmd, resumed, launcher.launcher, launcher.processes)
-    t0 = time.time()
-    with open(out, 'ab') as f:
-        f.write(f'\n=== {time.ctime()}: {shlex.join(cmd)}\n'.encode())
-        f.flush()
-        try:
-            rc = subprocess.run(
-                cmd,
-                stdout=f,
-                stderr=subprocess.STDOUT,
-                env={
-                    **os.environ,
-                    **launcher.env()
-                }).returncode
-        except KeyboardInterrupt:
-            rec = state.runs[run.id]
-            rec['attempts'][-1].update(
-                end=time.time(), rc=None, interrupted=True)
-            rec['status'] = PENDING
-            state.save()
-            log(f'[{run.id}] interrupted: rerun the study to resume it')
-            raise
-    error = None
-    if rc != 0:
-        tail = _tail(out)
-        error = (f'exited with {rc}: {_last_error(tail)} (log: {out})\n'
-                 f'{tail}')
-    state.finish(run.id, rc, error)
-    word = 'done' if rc == 0 else f'FAILED (exit {rc}, log: {out})'
-    log(f'[{run.id}] {word} in {time.time() - t0:.1f} s')
+def _slurm_problem(run: Run, state: StudyState) -> Optional[str]:
+    """Why a SLURM run cannot be submitted: a dependency neither done nor
+    queued / running as a job."""
+    for dep in run.depends:
+        rec = state.runs[dep]
+        if rec['status'] == DONE:
+            continue
+        if rec['status'] in (PENDING, RUNNING) and rec.get('job_id'):
+            continue
+        return (f'run {dep}, which it needs, is {rec["status"]}'
+                f'{"" if rec.get("job_id") else " and was not submitted"}: '
+                'rerun the study once it has finished')
+    return None
 
 
 def _submit(run: Run, cmd: List[str], state: StudyState, launcher: Launcher,
@@ -217,7 +163,8 @@ def run_study(study_config: str,
               study_dir: str,
               launcher: Optional[Launcher] = None,
               dry_run: bool = False,
-              log: Callable = print) -> StudyState:
+              log: Callable = print,
+              jobs: int = 1) -> StudyState:
     """Run (or submit) every unfinished run of a study.
 
     Args:
@@ -228,12 +175,19 @@ def run_study(study_config: str,
         dry_run (bool): Print the commands, change nothing. Defaults to
             False.
         log (callable): Where progress lines go. Defaults to print.
+        jobs (int): Local runs at a time (``launcher='none'`` only; each
+            child gets cores / jobs threads). Defaults to 1.
 
     Returns:
         StudyState: The state after the loop (in memory only for a dry
         run).
     """
     launcher = launcher or Launcher()
+    if jobs < 1 or (jobs > 1 and launcher.launcher != 'none'):
+        raise StudyConfigError(
+            f'--jobs {jobs} with --launcher {launcher.launcher}: --jobs '
+            'runs N local single-process runs at a time (>= 1; only with '
+            '--launcher none, where nothing else shares the runs\' ports).')
     study = load_study(study_config)
     if launcher.job_name == Launcher.job_name:
         launcher.job_name = study.name
@@ -257,12 +211,13 @@ def run_study(study_config: str,
             _close_interrupted(state, rec)
     slurm = launcher.launcher == 'slurm'
     job_ids = [r.get('job_id') for r in state.ordered() if r.get('job_id')]
-    jobs = job_states(job_ids) if job_ids else None
+    slurm_jobs = job_states(job_ids) if job_ids else None
     if not dry_run:
         state.save()
+    local: List[Run] = []
     for run in runs:
         rec = state.runs[run.id]
-        status = current_status(rec, jobs)
+        status = current_status(rec, slurm_jobs)
         if status == DONE:
             if rec.get('fingerprint') not in (None, run.fingerprint):
                 log(f'[{run.id}] done, but its configs changed since it ran:'
@@ -274,8 +229,8 @@ def run_study(study_config: str,
                 rec.setdefault('fingerprint', run.fingerprint)
                 state.save()
             continue
-        if rec.get('job_id') and status in (PENDING, RUNNING) and jobs and \
-                rec['job_id'] in jobs:
+        if rec.get('job_id') and status in (PENDING, RUNNING) and \
+                slurm_jobs and rec['job_id'] in slurm_jobs:
             log(f'[{run.id}] {status} as SLURM job {rec["job_id"]}, left '
                 'alone')
             rec['status'] = status
@@ -284,19 +239,28 @@ def run_study(study_config: str,
             log(f'[{run.id}] running in process {rec.get("pid")} (another '
                 'tools/study.py), left alone')
             continue
-        problem = run.error or _teacher_problem(run, state, launcher, dry_run)
+        problem = run.error or (_slurm_problem(run, state)
+                                if slurm and not dry_run else None)
         if problem:
             log(f'[{run.id}] FAILED: {problem}')
             if not dry_run:
                 state.fail(run.id, problem)
             continue
+        if not slurm and not dry_run:
+            local.append(run)
+            continue
         cmd = _command(run, state, launcher)
         log(f'[{run.id}] ' + shlex.join(cmd))
-        if dry_run:
-            continue
-        rec['fingerprint'] = run.fingerprint
-        if slurm:
+        if slurm and not dry_run:
+            rec['fingerprint'] = run.fingerprint
             _submit(run, cmd, state, launcher, log)
-        else:
-            _run_local(run, cmd, state, launcher, log)
+    if local:
+        run_local(
+            local,
+            state,
+            launcher,
+            command=lambda r: _command(r, state, launcher),
+            problem=lambda r: dependency_problem(r, state),
+            log=log,
+            jobs=jobs)
     return state

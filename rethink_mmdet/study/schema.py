@@ -18,6 +18,11 @@ states exactly that::
         dict(name='selftrain', kind='self_train', config='student.py',
              teacher_arm='r50-scratch-2x', unlabeled='data/unlabeled',
              counterpart='r50-scratch-2x', seed=0),
+        # starts from another arm's final checkpoint (a pre-training arm):
+        # its path goes into the config key init_key (default load_from)
+        dict(name='r50-pretrained-2x', config='finetune.py',
+             init_arm='cls-pretrain',
+             init_key='model.backbone.init_cfg.checkpoint'),
     ]
     metrics = [dict(key='coco/bbox_mAP', name='box AP', scale=100)]
     tables = [dict(title='Box AP', metrics=['coco/bbox_mAP'],
@@ -33,8 +38,9 @@ from dataclasses import asdict, dataclass, field
 from typing import Dict, List, Optional, Tuple
 
 __all__ = [
-    'TRAIN', 'SELF_TRAIN', 'KINDS', 'ARM', 'METRIC', 'StudyConfigError',
-    'Metric', 'Table', 'Arm', 'Study', 'fail', 'study_to_dict'
+    'TRAIN', 'SELF_TRAIN', 'KINDS', 'ARM', 'METRIC', 'LOAD_FROM',
+    'StudyConfigError', 'Metric', 'Table', 'Arm', 'Study', 'fail',
+    'study_to_dict'
 ]
 
 TRAIN = 'train'
@@ -49,14 +55,17 @@ NAME_RE = re.compile(r'^[A-Za-z0-9][A-Za-z0-9_.+-]*$')
 TOP_KEYS = ('name', 'description', 'arms', 'metrics', 'tables', 'references',
             'curve_metrics')
 COMMON_ARM_KEYS = ('name', 'kind', 'config', 'cfg_options', 'seed', 'seeds',
-                   'labels', 'grid', 'reference', 'counterpart')
+                   'labels', 'grid', 'reference', 'counterpart', 'init_arm',
+                   'init_key')
+#: Default ``init_key``: mmengine loads the whole model from it.
+LOAD_FROM = 'load_from'
 SELF_TRAIN_KEYS = ('teacher_arm', 'teacher_config', 'teacher_cfg_options',
                    'teacher_checkpoint', 'unlabeled', 'img_root', 'rounds',
                    'score_thr', 'pseudo_gt', 'quality_thrs', 'quality_match')
 #: Arm fields expanded with the ``grid`` values (``str.format``).
 FORMATTED = ('name', 'config', 'teacher_arm', 'teacher_config',
              'teacher_checkpoint', 'unlabeled', 'img_root', 'counterpart',
-             'pseudo_gt')
+             'pseudo_gt', 'init_arm', 'init_key')
 METRIC_KEYS = ('key', 'name', 'scale', 'digits')
 TABLE_KEYS = ('title', 'metrics', 'rows', 'columns', 'where')
 MATCH_BY = ('image_id', 'file_name')
@@ -112,7 +121,13 @@ class Table:
 @dataclass
 class Arm:
     """One arm of a study (after grid expansion). See the module docstring
-    and :func:`parse_study` for the keys."""
+    and :func:`parse_study` for the keys.
+
+    ``init_arm`` names a train arm whose final checkpoint this arm starts
+    from (He et al. 2019: a pre-trained backbone), written into the config
+    key ``init_key`` (``load_from``, or e.g.
+    ``model.backbone.init_cfg.checkpoint``): the init arm's run of the same
+    seed, or its only run if it has one seed."""
     name: str
     config: str
     kind: str = TRAIN
@@ -121,6 +136,8 @@ class Arm:
     labels: Dict[str, str] = field(default_factory=dict)
     reference: Dict[str, float] = field(default_factory=dict)
     counterpart: Optional[str] = None
+    init_arm: Optional[str] = None
+    init_key: str = LOAD_FROM
     teacher_arm: Optional[str] = None
     teacher_config: Optional[str] = None
     teacher_cfg_options: dict = field(default_factory=dict)
@@ -154,6 +171,11 @@ class Study:
     def metric(self, key: str) -> Metric:
         return next(m for m in self.metrics if m.key == key)
 
+    def upstream(self, arm: Arm) -> Optional[str]:
+        """The arm whose training this arm builds on (its teacher or the
+        arm it is initialised from), or None."""
+        return arm.teacher_arm or arm.init_arm
+
 
 def fail(where: str, problem: str, fix: str) -> None:
     """Raise :class:`StudyConfigError` naming where, what and the fix."""
@@ -167,6 +189,8 @@ def study_to_dict(study: Study) -> dict:
     arms = []
     for arm in study.arms:
         raw = {k: v for k, v in asdict(arm).items() if v is not None}
+        if not arm.init_arm:
+            raw.pop('init_key')
         if arm.kind != SELF_TRAIN:
             raw = {k: v for k, v in raw.items() if k in COMMON_ARM_KEYS}
         elif arm.teacher_arm:

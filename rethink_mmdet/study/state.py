@@ -30,8 +30,8 @@ from rethink_mmdet.utils import dump_json
 
 __all__ = [
     'STATE_FILE', 'STUDY_COPY', 'PENDING', 'RUNNING', 'DONE', 'FAILED',
-    'STATUSES', 'StudyState', 'device_seconds', 'last_checkpoint', 'pid_alive',
-    'training_finished', 'wall_time'
+    'STATUSES', 'StudyState', 'cpu_seconds', 'device_seconds',
+    'last_checkpoint', 'pid_alive', 'training_finished', 'wall_time'
 ]
 
 STATE_FILE = 'study.json'
@@ -93,6 +93,13 @@ def wall_time(record: dict) -> Optional[float]:
     """Seconds of all ended attempts of a run (None if none ended)."""
     spans = _spans(record)
     return float(sum(s for s, _ in spans)) if spans else None
+
+
+def cpu_seconds(record: dict) -> Optional[float]:
+    """CPU seconds (user + system) summed over the attempts that measured
+    them (local runs), None if none did."""
+    cpu = [a['cpu_s'] for a in record.get('attempts', []) if 'cpu_s' in a]
+    return float(sum(cpu)) if cpu else None
 
 
 def device_seconds(record: dict) -> Optional[float]:
@@ -178,11 +185,15 @@ class StudyState:
                run_id: str,
                rc: int,
                error: Optional[str] = None,
-               end: Optional[float] = None) -> None:
-        """Record the end of a run's latest attempt."""
+               end: Optional[float] = None,
+               cpu_s: Optional[float] = None) -> None:
+        """Record the end of a run's latest attempt (``cpu_s``: the CPU
+        seconds of its process tree, where measured)."""
         rec = self.runs[run_id]
         if rec['attempts']:
             rec['attempts'][-1].update(end=end or time.time(), rc=rc)
+            if cpu_s is not None:
+                rec['attempts'][-1]['cpu_s'] = float(cpu_s)
         rec['status'] = DONE if rc == 0 else FAILED
         rec['error'] = error
         self.save()

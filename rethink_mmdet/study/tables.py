@@ -169,6 +169,7 @@ def cost_rows(results: List[RunResult]) -> List[list]:
             fmt_seconds(r.wall_s) +
             ('' if r.wall_source == 'state' else f' ({r.wall_source})'),
             _fmt(r.device_hours, '.4f'),
+            fmt_seconds(r.cpu_s),
             _fmt(r.images_seen, '.0f'),
             _fmt(r.pixels_seen, '.3g'),
             ', '.join(f'{k} {fmt_seconds(v)}' for k, v in r.stages.items())
@@ -189,9 +190,11 @@ def _ratio(a, b):
 
 def cost_ratios(study: Study, results: List[RunResult]) -> List[dict]:
     """For every arm with a ``counterpart``: its mean cost per seed over
-    the counterpart's (wall time, device-hours, images seen); for a
-    self-training arm with a ``teacher_arm`` also including the teacher's
-    training (the same seeds' teacher runs)."""
+    the counterpart's (wall time, device-hours, images seen); for an arm
+    built on another arm's training (a self-training arm's ``teacher_arm``,
+    a fine-tuned arm's ``init_arm``: He et al. 2019, Fig. 2 count the
+    pre-training's images too) also including that arm's runs (the same
+    seeds', or its only run)."""
     runs = _by_arm(results)
     out = []
     for arm in study.arms:
@@ -206,15 +209,16 @@ def cost_ratios(study: Study, results: List[RunResult]) -> List[dict]:
             counterpart_cost=ref,
             ratio={k: _ratio(own[k], ref[k])
                    for k in own})
-        if arm.teacher_arm:
-            teacher = _arm_cost([
-                r for r in runs.get(arm.teacher_arm, []) if r.seed in arm.seeds
-            ])
+        upstream = study.upstream(arm)
+        if upstream:
+            up_runs = runs.get(upstream, [])
+            same = [r for r in up_runs if r.seed in arm.seeds]
+            up = _arm_cost(same or up_runs[:1])
             total = {
-                k: (own[k] + teacher[k]) if None not in (own[k],
-                                                         teacher[k]) else None
+                k: (own[k] + up[k]) if None not in (own[k], up[k]) else None
                 for k in own
             }
+            row['upstream'] = upstream
             row['ratio_with_teacher'] = {
                 k: _ratio(total[k], ref[k])
                 for k in total

@@ -8,7 +8,7 @@ from mmengine.config import Config
 
 from rethink_mmdet.utils import is_int
 from .grid import expand_grid
-from .schema import (ARM, COMMON_ARM_KEYS, KINDS, MATCH_BY, METRIC,
+from .schema import (ARM, COMMON_ARM_KEYS, KINDS, LOAD_FROM, MATCH_BY, METRIC,
                      METRIC_KEYS, NAME_RE, SELF_TRAIN, SELF_TRAIN_KEYS,
                      TABLE_KEYS, TOP_KEYS, TRAIN, Arm, Metric, Study,
                      StudyConfigError, Table, fail)
@@ -101,7 +101,19 @@ def _parse_arm(raw: dict, values: dict, base_dir: str, where: str) -> Arm:
         seeds=_seeds(raw, where),
         labels=labels,
         reference=dict(reference),
-        counterpart=raw.get('counterpart'))
+        counterpart=raw.get('counterpart'),
+        init_arm=raw.get('init_arm'),
+        init_key=raw.get('init_key', LOAD_FROM))
+    if 'init_key' in raw and not arm.init_arm:
+        fail(
+            where, 'init_key without init_arm', 'init_key names the config '
+            'key that receives init_arm\'s final checkpoint; give init_arm '
+            'or drop init_key.')
+    if not isinstance(arm.init_key, str) or not arm.init_key:
+        fail(
+            where, f'init_key={arm.init_key!r}', 'init_key is a dotted '
+            "config key, e.g. 'load_from' or "
+            "'model.backbone.init_cfg.checkpoint'.")
     if kind == SELF_TRAIN:
         _parse_self_train(arm, raw, base_dir, where)
     return arm
@@ -148,11 +160,41 @@ def _parse_self_train(arm, raw, base_dir, where):
              f'Use one of {MATCH_BY}.')
 
 
+def _check_init(arm: Arm, by_name: dict, at: str) -> None:
+    init = by_name[arm.init_arm]
+    if init.kind != TRAIN:
+        fail(at, f'init_arm {init.name!r} is a {init.kind} arm',
+             'An init arm is a train arm (its final checkpoint is used).')
+    missing = sorted(set(arm.seeds) - set(init.seeds))
+    if missing and len(init.seeds) != 1:
+        fail(
+            at, f'seeds {missing} have no run of init_arm {init.name!r} '
+            f'(seeds {init.seeds})', 'Give the init arm these seeds, or '
+            'one seed (then every seed starts from its run).')
+
+
+def _check_cycles(arms: List[Arm], where: str) -> None:
+    """No arm may (transitively) start from its own result."""
+    ups = {a.name: [u for u in (a.teacher_arm, a.init_arm) if u] for a in arms}
+    for arm in arms:
+        seen, todo = set(), list(ups[arm.name])
+        while todo:
+            name = todo.pop()
+            if name == arm.name:
+                fail(
+                    f'{where}: arm {arm.name!r}', 'its teacher_arm / '
+                    'init_arm chain leads back to itself', 'Break the '
+                    'cycle.')
+            if name not in seen:
+                seen.add(name)
+                todo += ups[name]
+
+
 def _check_links(arms: List[Arm], where: str) -> None:
     by_name = {a.name: a for a in arms}
     for arm in arms:
         at = f'{where}: arm {arm.name!r}'
-        for key in ('counterpart', 'teacher_arm'):
+        for key in ('counterpart', 'teacher_arm', 'init_arm'):
             other = getattr(arm, key)
             if other is None:
                 continue
@@ -171,8 +213,11 @@ def _check_links(arms: List[Arm], where: str) -> None:
                     at, f'seeds {missing} have no run of teacher_arm '
                     f'{teacher.name!r} (seeds {teacher.seeds})',
                     'Give the teacher arm these seeds too.')
+        if arm.init_arm:
+            _check_init(arm, by_name, at)
         if arm.counterpart is None and arm.teacher_arm:
             arm.counterpart = arm.teacher_arm
+    _check_cycles(arms, where)
 
 
 def _parse_metrics(raw, where) -> List[Metric]:

@@ -49,13 +49,17 @@ def dataset(tmp_path_factory):
 
 def test_layout_and_return_value(dataset):
     root = dataset['root']
-    assert set(dataset) == {'train_ann', 'val_ann', 'unlabeled_ann', 'root'}
+    assert set(dataset) == {
+        'train_ann', 'val_ann', 'unlabeled_ann', 'unlabeled_gt', 'root'
+    }
     assert dataset['train_ann'] == osp.join(root, 'annotations',
                                             'instances_train.json')
     assert dataset['val_ann'] == osp.join(root, 'annotations',
                                           'instances_val.json')
     assert dataset['unlabeled_ann'] == osp.join(root, 'annotations',
                                                 'image_info_unlabeled.json')
+    assert dataset['unlabeled_gt'] == osp.join(
+        root, 'annotations', 'instances_unlabeled_hidden.json')
     for split, num in (('train', 6), ('val', 4), ('unlabeled', 3)):
         files = sorted(os.listdir(osp.join(root, split)))
         assert files == [f'{i:06d}.png' for i in range(num)]
@@ -69,7 +73,7 @@ def test_determinism(tmp_path):
     a = _hash_tree(make_shapes(str(tmp_path / 'a'), seed=3, **SMALL)['root'])
     b = _hash_tree(make_shapes(str(tmp_path / 'b'), seed=3, **SMALL)['root'])
     c = _hash_tree(make_shapes(str(tmp_path / 'c'), seed=4, **SMALL)['root'])
-    assert len(a) == 6 + 4 + 3 + 3
+    assert len(a) == 6 + 4 + 3 + 4
     assert a == b
     assert set(a) == set(c)
     # a different seed changes every image and the annotation files
@@ -144,6 +148,46 @@ def test_pycocotools_loading(dataset):
             ] == ['000000.png', '000001.png', '000002.png']
     all_img_ids += unl_ids
     assert len(set(all_img_ids)) == len(all_img_ids)
+
+
+def test_unlabeled_hidden_ground_truth(dataset, tmp_path):
+    """The unlabeled split's ground truth is a separate file: the same
+    images as the image-only file, with annotations rendered exactly as a
+    labeled split's (the same image rendered as "train" of a dataset with
+    another seed offset would differ, so compare with a rendering of the
+    unlabeled split itself: its masks are those of the images' pixels)."""
+    info = _load(dataset['unlabeled_ann'])
+    hidden = _load(dataset['unlabeled_gt'])
+    assert 'annotations' not in info
+    assert hidden['images'] == info['images']
+    assert hidden['categories'] == info['categories']
+    coco = COCO(dataset['unlabeled_gt'])
+    assert sorted(coco.getImgIds()) == [2_000_001, 2_000_002, 2_000_003]
+    anns = hidden['annotations']
+    assert len({a['id'] for a in anns}) == len(anns) >= 3
+    assert {a['image_id'] for a in anns} == {2_000_001, 2_000_002, 2_000_003}
+    # a larger dataset of the same seed: its first unlabeled images carry
+    # the same annotations (ids aside), so they belong to these pixels
+    big = make_shapes(
+        str(tmp_path / 'big'), seed=0, **dict(SMALL, num_unlabeled=4))
+    big_anns = [{
+        k: v
+        for k, v in a.items() if k != 'id'
+    } for a in _load(big['unlabeled_gt'])['annotations']
+                if a['image_id'] <= 2_000_003]
+    assert big_anns == [{
+        k: v
+        for k, v in a.items() if k != 'id'
+    } for a in anns]
+    # they are the instances of the written pixels: re-render each image
+    root = dataset['root']
+    for img in hidden['images']:
+        index = img['id'] - 2_000_001
+        pixels, objs = shapes._render_image(0, 2, index, SIZE)
+        with Image.open(osp.join(root, 'unlabeled', img['file_name'])) as f:
+            assert np.array_equal(np.asarray(f), pixels)
+        areas = [a['area'] for a in anns if a['image_id'] == img['id']]
+        assert areas == [float(vis.sum()) for _, vis in objs]
 
 
 def test_masks_match_boxes(dataset):
@@ -255,11 +299,13 @@ def test_cli(tmp_path):
     assert 'train: 3 images' in proc.stdout
     assert 'val: 2 images' in proc.stdout
     assert 'unlabeled: 2 images' in proc.stdout
+    assert 'unlabeled (hidden ground truth): 2 images' in proc.stdout
     assert 'instances' in proc.stdout
     for rel in ('annotations/instances_train.json',
                 'annotations/instances_val.json',
-                'annotations/image_info_unlabeled.json', 'train/000002.png',
-                'val/000001.png', 'unlabeled/000001.png'):
+                'annotations/image_info_unlabeled.json',
+                'annotations/instances_unlabeled_hidden.json',
+                'train/000002.png', 'val/000001.png', 'unlabeled/000001.png'):
         assert (out / rel).is_file(), rel
     train = _load(out / 'annotations' / 'instances_train.json')
     assert len(train['images']) == 3

@@ -6,8 +6,14 @@ import os
 import shlex
 import sys
 
+import pytest
+from mmengine.config import Config
+
+from rethink_mmdet.study.local import dependency_problem, thread_env
 from rethink_mmdet.study.plan import TOOLS, Launcher, plan_runs
 from rethink_mmdet.study.runner import run_study
+from rethink_mmdet.study.schema import StudyConfigError
+from rethink_mmdet.study.state import StudyState
 from rethink_mmdet.study.validate import load_study
 from tests.conftest import MASK_RCNN, REPO, RETINANET, python_tool, run_tool
 from tests.study.helpers import SELFTRAIN_STUDENT, write_study
@@ -63,6 +69,62 @@ def test_local_commands(tmp_path):
         '/data/unlabeled.json', '--work-dir', f'{d}/arms/st/seed1', '--rounds',
         '1', '--score-thr', '0.3', '--img-root', '/data/unlabeled'
     ]
+
+
+def test_init_arm_runs_after_it_from_its_final_checkpoint(tmp_path):
+    """An arm listed before its init arm still runs after it; every seed
+    starts from the init arm's only run, whose final checkpoint (known
+    before it exists) is in the run's config at init_key."""
+    arms = [
+        dict(
+            name='finetune',
+            config=RETINANET,
+            init_arm='pre',
+            init_key='model.backbone_init_cfg.checkpoint',
+            seeds=[0, 1]),
+        dict(
+            name='pre',
+            config=MASK_RCNN,
+            cfg_options={'train_cfg.max_iters': 7}),
+    ]
+    study = load_study(
+        write_study(tmp_path / 's.py', arms=arms, metrics=['coco/bbox_mAP']))
+    runs = plan_runs(study, str(tmp_path / 'dir'))
+    assert [r.id for r in runs
+            ] == ['pre_seed0', 'finetune_seed0', 'finetune_seed1']
+    final = str(tmp_path / 'dir' / 'arms' / 'pre' / 'seed0' / 'iter_7.pth')
+    for run in runs[1:]:
+        assert (run.init_run, run.init_checkpoint) == ('pre_seed0', final)
+        assert run.depends == ['pre_seed0']
+        cfg = Config.fromfile(run.config)
+        assert cfg.model.backbone_init_cfg.checkpoint == final
+        assert cfg.randomness.seed == run.seed
+    # a dependency that has not finished: the run does not start
+    state = StudyState(str(tmp_path / 'dir'))
+    for run in runs:
+        state.upsert(dict(id=run.id, work_dir=run.work_dir))
+    assert 'run pre_seed0, which it needs, is pending' in dependency_problem(
+        runs[1], state)
+    state.runs['pre_seed0']['status'] = 'done'
+    assert 'iter_7.pth of run pre_seed0 does not exist' in dependency_problem(
+        runs[1], state)
+
+
+def test_jobs_threads_and_launcher_check(tmp_path):
+    cores = os.cpu_count()
+    assert thread_env(1, {}) == {}
+    assert thread_env(2, {}) == {
+        'OMP_NUM_THREADS': str(max(1, cores // 2)),
+        'MKL_NUM_THREADS': str(max(1, cores // 2))
+    }
+    # the environment's own setting wins
+    assert 'OMP_NUM_THREADS' not in thread_env(2, {'OMP_NUM_THREADS': '3'})
+    with pytest.raises(StudyConfigError, match='only with --launcher none'):
+        run_study(
+            write_study(tmp_path / 's.py', arms=ARMS, metrics=['x']),
+            str(tmp_path / 'd'),
+            Launcher('pytorch', gpus=2),
+            jobs=2)
 
 
 def test_pytorch_commands_and_resume(tmp_path):

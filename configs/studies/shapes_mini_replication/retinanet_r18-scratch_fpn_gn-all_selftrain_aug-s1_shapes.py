@@ -1,0 +1,18 @@
+# The RetinaNet student of retinanet_r18-scratch_fpn_gn-all_selftrain_
+# shapes.py with Aug-S1 (configs/_base_/augment/aug-s1.py, 256x256) on both
+# the human and the pseudo images (Zoph et al. 2020, Sec. 4.1: the student
+# is trained with the augmentation strength of the row).
+_base_ = [
+    './retinanet_r18-scratch_fpn_gn-all_selftrain_shapes.py',
+    '../../_base_/augment/aug-s1.py',
+]
+train_dataloader = dict(
+    dataset=dict(datasets=[
+        dict(
+            d,
+            pipeline=[
+                dict(t, **_base_.student_swaps[src].get(t['type'], {}))
+                for t in _base_.aug_pipelines['shapes_boxes']
+            ]) for src, d in (('human', _base_.human_dataset),
+                              ('pseudo', _base_.pseudo_dataset))
+    ]))
