@@ -37,6 +37,8 @@ from typing import Dict, List, Optional
 
 from mmengine.config import Config
 
+from ..engine.signals import PREEMPTED_EXIT_CODE
+
 #: Dataset type whose ``store`` the student's config gets pointed at.
 PSEUDO_DATASET_TYPE = 'PseudoLabelDataset'
 #: File written into a stage's directory once the stage has finished.
@@ -231,6 +233,10 @@ def _run(stage: Stage, dry_run: bool, log) -> None:
     sys.stderr.flush()
     start = time.perf_counter()
     proc = subprocess.run(stage.command, env={**os.environ, **stage.env})
+    if proc.returncode == PREEMPTED_EXIT_CODE:
+        log(f'[{stage.name}] preempted (exit {PREEMPTED_EXIT_CODE}): rerun '
+            'the same command to resume it')
+        raise SystemExit(PREEMPTED_EXIT_CODE)  # a requeue resumes here
     if proc.returncode != 0:
         raise SelfTrainingError(
             f'stage {stage.name} exited with {proc.returncode}; rerun the '

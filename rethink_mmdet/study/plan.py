@@ -20,8 +20,11 @@ Commands (the same tools a user runs by hand):
 - ``pytorch``: ``bash tools/dist_train.sh CFG N --work-dir WD``;
   self-training with ``--launcher pytorch --gpus N``.
 - ``slurm``: one ``sbatch`` per run: ``tools/slurm_train.sbatch CFG WD``
-  (requeued on preemption, exit 75); self-training an ``sbatch --wrap`` of
-  ``tools/self_train.py --launcher slurm`` (its stages are job steps).
+  (requeued on preemption, exit 75; the requeued job adds ``--resume``);
+  self-training an ``sbatch --requeue --wrap`` of
+  ``tools/self_train.py --launcher slurm`` (its stages are job steps; a
+  preempted stage makes it exit 75 and the job requeue itself, and the
+  rerun skips the finished stages).
   A self-training run of a ``teacher_arm`` waits for the teacher's job
   (``--dependency=afterok``).
 
@@ -43,6 +46,7 @@ from typing import Dict, List, Optional
 
 from mmengine.config import Config
 
+from rethink_mmdet.engine.signals import PREEMPTED_EXIT_CODE
 from rethink_mmdet.self_training.rounds import (LAUNCHERS, TOOLS, Launch,
                                                 SelfTrainingError)
 from .schema import SELF_TRAIN, Arm, Study, StudyConfigError
@@ -347,7 +351,16 @@ class Launcher(Launch):
         if self.launcher == 'pytorch':
             return args
         args += ['--partition', self.partition]
-        return self._sbatch(run, after) + ['--wrap', shlex.join(args)]
+        # Requeued on preemption like tools/slurm_train.sbatch: the stage
+        # being trained checkpoints and exits 75, so does self_train.py, the
+        # job requeues itself and the rerun skips the finished stages.
+        wrapped = (f'{shlex.join(args)}; rc=$?; if [ "$rc" -eq '
+                   f'{PREEMPTED_EXIT_CODE} ]; then scontrol requeue '
+                   '"$SLURM_JOB_ID"; fi; exit "$rc"')
+        return self._sbatch(run, after) + [
+            '--requeue', '--open-mode=append', '--signal=USR1@180', '--wrap',
+            wrapped
+        ]
 
     def _sbatch(self, run: Run, after: Optional[str]) -> List[str]:
         cmd = [

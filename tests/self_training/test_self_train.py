@@ -198,3 +198,26 @@ def test_two_rounds_resume_and_skip(configs):
         assert f'[{stage}] done, skipped' in out
     assert 'Iter(train)' not in out
     assert json.loads((work_dir / 'rounds.json').read_text()) == records
+
+
+def test_a_preempted_stage_exits_75_and_is_not_marked_done(tmp_path):
+    """A stage that exits 75 (PreemptionCheckpointHook) makes the rounds
+    exit 75 too, so that the SLURM job requeues itself and the rerun resumes
+    that stage; any other failure stays an error naming the stage."""
+    from rethink_mmdet.engine.signals import PREEMPTED_EXIT_CODE
+    from rethink_mmdet.self_training.rounds import (SelfTrainingError, Stage,
+                                                    _run)
+    done = tmp_path / 'done'
+
+    def stage(code):
+        return Stage('round1/student',
+                     [sys.executable, '-c', f'raise SystemExit({code})'],
+                     str(done))
+
+    with pytest.raises(SystemExit) as exit_info:
+        _run(stage(PREEMPTED_EXIT_CODE), False, print)
+    assert exit_info.value.code == PREEMPTED_EXIT_CODE
+    with pytest.raises(
+            SelfTrainingError, match='round1/student exited with 3'):
+        _run(stage(3), False, print)
+    assert not done.exists()

@@ -162,7 +162,11 @@ def test_slurm_commands(tmp_path):
     ]
     st = cmds['st_seed1']
     assert st[:2] == ['sbatch', '--parsable'] and st[-2] == '--wrap'
-    wrapped = shlex.split(st[-1])
+    assert {'--requeue', '--signal=USR1@180'} <= set(st)
+    command, requeue = st[-1].split('; ', 1)
+    assert requeue.startswith('rc=$?; if [ "$rc" -eq 75 ]; then scontrol '
+                              'requeue "$SLURM_JOB_ID"; fi')
+    wrapped = shlex.split(command)
     assert wrapped[1] == f'{TOOLS}/self_train.py'
     assert wrapped[-6:] == [
         '--launcher', 'slurm', '--gpus', '16', '--partition', 'gpu'

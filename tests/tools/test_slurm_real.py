@@ -149,10 +149,17 @@ val_evaluator = None
             if os.path.exists(log) else False, 'iteration 2', log)
         subprocess.run(['scancel', '--signal=USR1', job_id], check=True)
         wait_until(lambda: job_state(job_id)[1] >= 1, 'the requeue', log)
-        # SLURM holds a requeued job for 121 s (BeginTime): start it now
+        wait_until(lambda: job_state(job_id)[0] == 'PENDING', 'pending', log)
+        # SLURM holds a requeued job for 121 s (BeginTime). Start it 10 s
+        # from now, not at once: until slurmd has finished off the first
+        # start, it refuses the job ("Job credential revoked") and the job
+        # ends FAILED without a second start.
         subprocess.run(
-            ['scontrol', 'update', f'JobId={job_id}', 'StartTime=now'],
-            capture_output=True)
+            ['scontrol', 'update', f'JobId={job_id}', 'StartTime=now+10'],
+            capture_output=True,
+            check=True)
+        wait_until(lambda: 'start 2' in open(log).read(), 'the requeued start',
+                   log)
         wait_until(
             lambda: job_state(job_id)[0] in
             ('COMPLETED', 'FAILED', 'CANCELLED', 'TIMEOUT'), 'the end', log)
@@ -164,6 +171,8 @@ val_evaluator = None
     out = open(log).read()
     state = job_state(job_id)
     assert state == ('COMPLETED', 1), f'{state}:\n{out[-6000:]}'
+    # the requeued start found work_dir/last_checkpoint and added --resume
+    assert 'slurm_train.sbatch: resuming from' in out, out[-6000:]
     assert 'Preemption requested (SIGUSR1)' in out
     assert 'preempted (exit 75): requeueing job' in out
     assert re.search(r'resumed epoch: 0, iter: [2-9]\b', out), out[-6000:]
