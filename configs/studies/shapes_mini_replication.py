@@ -48,23 +48,22 @@ _lr = 0.03  # at batch 4 (the He et al. GN recipe's LR is 0.02 at batch 16)
 
 # He et al. 2019, Sec. 4, scaled down: 1x = 90k iterations at batch 16 is
 # here _x iterations, and "reduce the LR by 10x in the last 60k and the last
-# 20k iterations" becomes the last 2/3 x and 2/9 x. he_schedule applies its
-# linear-scaling rule with the total batch for which 90k x 16 / B = _x, and
-# base_lr is set so that the LR at our real batch of 4 is _lr. Warm-up: x/3
-# iterations from 1/3 (Detectron's factor; its 500 of 90k iterations would
-# be under one iteration here).
-_virtual_batch = 90000 * 16 // _x
+# 20k iterations" becomes the last 2/3 x and 2/9 x (he_schedule's
+# iters_per_x), at the LR _lr of our batch of 4. Warm-up: x/3 iterations
+# from 1/3 (Detectron's factor; its 500 of 90k iterations would be under one
+# iteration here).
 
 
 def _he(n):
     s = he_schedule(
         multiple=n,
-        batch_size=_virtual_batch,
-        base_lr=_lr * 16 / _virtual_batch,
+        batch_size=_batch,
+        base_lr=_lr * 16 / _batch,
         warmup_iters=max(1, _x // 3),
-        val_interval=_x)
+        val_interval=_x,
+        iters_per_x=_x)
     return {
-        'train_cfg': dict(s['train_cfg'], type='ResumableIterBasedTrainLoop'),
+        'train_cfg': s['train_cfg'],  # ResumableIterBasedTrainLoop
         'param_scheduler': s['param_scheduler'],
         'optim_wrapper.optimizer.lr': s['lr'],
         'default_hooks.checkpoint.interval': s['max_iters'],

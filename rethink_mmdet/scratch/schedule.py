@@ -116,7 +116,8 @@ def he_schedule(multiple=None,
                 milestones=None,
                 warmup_iters=DETECTRON_WARMUP_ITERS,
                 warmup_ratio=DETECTRON_WARMUP_FACTOR,
-                val_interval=None):
+                val_interval=None,
+                iters_per_x=None):
     """Config values of the He et al. 2019 Nx schedule at a total batch size.
 
     He et al. 2019, Sec. 4: ``N*90k`` iterations at batch 16, LR x0.1 at the
@@ -147,6 +148,11 @@ def he_schedule(multiple=None,
         val_interval (int, optional): Validation interval in
             iterations. Defaults to None, which means the scaled 1x length
             ``round(90000 * 16 / batch_size)``.
+        iters_per_x (int, optional): A scaled-down 1x (e.g. 150 iterations
+            for a CPU study): every iteration count is multiplied by
+            ``iters_per_x / 90000`` instead of ``16 / batch_size``; the LR
+            is still ``base_lr * batch_size / 16``. Defaults to None: the
+            linear scaling rule.
 
     Returns:
         dict: ``'max_iters'`` (int), ``'lr'`` (float) and ``'milestones'``
@@ -192,8 +198,14 @@ def he_schedule(multiple=None,
                          'be in (0, 1] (the LR factor at iteration 0).')
 
     # Linear scaling rule (Goyal et al. 2017; Detectron2's 9x at batch 64):
-    # iterations x 16/B, LR x B/16.
-    scale = Fraction(HE_BASE_BATCH, batch_size)
+    # iterations x 16/B, LR x B/16; or a scaled-down 1x of iters_per_x.
+    if iters_per_x is None:
+        scale = Fraction(HE_BASE_BATCH, batch_size)
+    elif not is_int(iters_per_x) or iters_per_x < 1:
+        raise ValueError(f'he_schedule: iters_per_x={iters_per_x!r} must be '
+                         'an integer >= 1 (the length of 1x), or None.')
+    else:
+        scale = Fraction(iters_per_x, HE_ITERS_PER_X)
     max_iters = _round_half_up(total_16 * scale)
     milestones = [_round_half_up(step * scale) for step in steps_16]
     lr = base_lr * batch_size / HE_BASE_BATCH

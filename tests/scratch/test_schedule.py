@@ -173,6 +173,8 @@ def test_returns_fresh_whole_lists():
         (dict(multiple=2, val_interval=0), ValueError, 'val_interval'),
         (dict(multiple=2, gamma=1), ValueError, 'gamma'),
         (dict(multiple=2, gamma=0), ValueError, 'gamma'),
+        (dict(multiple=2, iters_per_x=0), ValueError, 'iters_per_x'),
+        (dict(multiple=2, iters_per_x=1.5), ValueError, 'iters_per_x'),
         (dict(), ValueError, 'neither'),
         (dict(multiple=2, iters=90_000), ValueError, 'both'),
         (dict(iters=90_000.0), TypeError, 'iters must be an integer'),
@@ -295,3 +297,23 @@ def test_cli():
                          capture_output=True,
                          text=True)
     assert bad.returncode == 2 and 'N >= 1' in bad.stderr
+
+
+def test_scaled_down_1x():
+    """iters_per_x scales every iteration count to a short 1x (the main
+    job's 150 iterations): 6x = 900 with the steps at the last 2/3 x and
+    2/9 x; the LR follows the real batch."""
+    s = he_schedule(
+        6, batch_size=4, base_lr=0.12, iters_per_x=150, warmup_iters=50)
+    assert (s['max_iters'], s['milestones']) == (900, [800, 867])
+    assert s['train_cfg']['val_interval'] == 150
+    assert s['lr'] == pytest.approx(0.03)
+    assert s == he_schedule(
+        6,
+        batch_size=9600,
+        base_lr=0.12 * 4 / 9600,
+        warmup_iters=50,
+        val_interval=150) | dict(
+            lr=s['lr'],
+            optim_wrapper=s['optim_wrapper'],
+            auto_scale_lr=s['auto_scale_lr'])
