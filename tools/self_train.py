@@ -5,11 +5,16 @@ student, K rounds, each stage resumable.
         [--teacher-checkpoint CKPT] --unlabeled SOURCE [--rounds K] \\
         --work-dir DIR [--score-thr 0.5] [--img-root R] \\
         [--launcher none|pytorch|slurm] [--gpus N] [--partition P] \\
-        [--dry-run] [--cfg-options k=v ...]
+        [--student-init teacher|random|CKPT] [--dry-run] \
+        [--cfg-options k=v ...]
 
-Without ``--teacher-checkpoint`` the teacher is trained first. Rerunning the
-same command skips finished stages and resumes an interrupted one. Each
-round's teacher and student metrics go into ``DIR/rounds.json``; see
+Without ``--teacher-checkpoint`` the teacher is trained first. Each student
+starts from its round's teacher's final weights (Zoph et al. 2020, Sec. 3.2;
+``--student-init random`` is App. C's comparison); the student config's
+top-level ``student_init`` key gives the default of ``--student-init`` (see
+:mod:`rethink_mmdet.self_training.student_init`). Rerunning the same command
+skips finished stages and resumes an interrupted one. Each round's teacher
+and student metrics go into ``DIR/rounds.json``; see
 :mod:`rethink_mmdet.self_training.rounds`.
 """
 import argparse
@@ -41,6 +46,13 @@ def parse_args():
         type=float,
         default=0.5,
         help='labeler score floor (default 0.5)')
+    parser.add_argument(
+        '--student-init',
+        default=None,
+        help="where each student starts: 'teacher' (its teacher's final "
+        "weights, Zoph et al. 2020 Sec. 3.2), 'random' (App. C) or a "
+        "checkpoint path; default: the student config's student_init, "
+        "else 'teacher'")
     add_stage_launch_args(parser, 'stage')
     parser.add_argument(
         '--dry-run', action='store_true', help='print the stage commands only')
@@ -65,6 +77,7 @@ def main():
         img_root=args.img_root,
         launch=Launch(args.launcher, args.gpus, args.partition),
         cfg_options=args.cfg_options,
+        student_init=args.student_init,
         dry_run=args.dry_run)
 
 

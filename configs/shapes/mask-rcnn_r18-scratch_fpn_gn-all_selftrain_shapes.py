@@ -3,8 +3,9 @@
 # GN-all, random init, He et al. 2019) on the built-in shapes dataset: every
 # batch of 4 is 2 human images (the labeled train split) and 2 pseudo images
 # (the teacher's boxes and masks on the unlabeled split), and the student
-# optimizes L = 1/(1+a) * (L_h + a * Lbar_h / Lbar_p * L_p) (LossNormalizer
-# defaults: a = 1, momentum 0.99 [U]). The CPU example of
+# optimizes L = 1/(1+a) * (L_h + a * Lbar_h / Lbar_p * L_p) (Zoph et al.
+# 2020, App. B [V]; a = 1, and an EMA decay of 0.99 where the paper's is
+# 0.9997, see loss_norm below). The CPU example of
 # configs/rethinking-self-training/ and of tools/self_train.py:
 #
 #   S=configs/shapes/mask-rcnn_r18-scratch_fpn_gn-all
@@ -35,7 +36,8 @@ model = dict(
         norm='GN',
         num_groups=8,
         detector={{_base_.model}}),
-    loss_norm=dict(pseudo_weight=1.0, momentum=0.99, normalize=True),
+    # 0.99, not 0.9997: horizon set for the short shapes schedule (issue 18)
+    loss_norm=dict(pseudo_weight=1.0, decay=0.99, normalize=True),
     score_weighted=False)
 
 mask_swap = dict(

@@ -27,7 +27,7 @@ from mmcv.transforms.utils import cache_randomness
 
 from mmdet.registry import TRANSFORMS
 from mmdet.structures.mask import BitmapMasks, PolygonMasks
-from . import levels
+from . import colour, levels
 from .affine import RotateOp, ShearOp, TranslateOp, WarpArgs, warp
 from .cutout import cutout_slices, uniform_centre
 from .instances import MASKS_KEY, box_array, check_instances
@@ -303,20 +303,41 @@ class EqualizeOnlyBBoxes(BBoxOnlyTransform):
 
 
 @TRANSFORMS.register_module()
-@_doc(level_note='Threshold ``int(L/10*256)``. Required.')
+@_doc(
+    level_note='Threshold ``int(L/10*256)``. Required.',
+    extra_args="""\
+        threshold_overflow (str): How a threshold above 255 is read:
+            'wrap' is the released arithmetic (converted to uint8, modulo
+            256: level 10 inverts every pixel of the box, level 15 those
+            >= 128); 'clip' changes no pixel above 255. Defaults to 'wrap'.
+""")
 class SolarizeOnlyBBoxes(BBoxOnlyTransform):
     """Solarize_Only_BBoxes (released ``solarize_only_bboxes``): pixels of
-    each selected crop at or above the threshold are inverted
-    (``mmcv.solarize`` computes the released ``solarize``)."""
+    each selected crop at or above the threshold are inverted, with the
+    released ``solarize`` and its uint8 threshold (see
+    :mod:`rethink_mmdet.augment.colour`)."""
 
-    def __init__(self, prob=1.0, level=None):
+    def __init__(self,
+                 prob=1.0,
+                 level=None,
+                 threshold_overflow=colour.RELEASED_THRESHOLD_OVERFLOW):
         super().__init__(prob, level)
-        self.threshold = levels.solarize_threshold(
-            levels.require_level(level,
-                                 type(self).__name__))
+        self.threshold_overflow = colour.check_threshold_overflow(
+            threshold_overflow,
+            type(self).__name__)
+        self.threshold = colour.solarize_threshold(
+            levels.solarize_threshold(
+                levels.require_level(level,
+                                     type(self).__name__)),
+            self.threshold_overflow)
 
     def _crop_op(self, crop, uniform, sign, fill, interpolation):
-        return mmcv.solarize(crop, self.threshold)
+        return colour.solarize(crop, self.threshold)
+
+    def __repr__(self):
+        return (f'{type(self).__name__}(prob={self.prob}, '
+                f'level={self.level}, '
+                f'threshold_overflow={self.threshold_overflow!r})')
 
 
 @TRANSFORMS.register_module()

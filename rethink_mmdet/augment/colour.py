@@ -9,13 +9,18 @@ autoaugment_utils.py``; the same functions in google/automl
 ======================  ====================================================
 op                      mmdet's transform
 ======================  ====================================================
-Equalize, AutoContrast  same arithmetic: mmdet's ``Equalize`` /
-                        ``AutoContrast`` are used as they are.
-Solarize, Posterize     same arithmetic, but mmdet rounds the magnitude to
-                        0.1 (Solarize L3: 76.8 instead of 76) and Posterize
-                        takes ``ceil`` bits (L4: 2 instead of 1): used with
-                        the exact released magnitude passed as ``max_mag``
-                        at ``level=10`` (see :mod:`.policies`).
+Equalize                same arithmetic: mmdet's ``Equalize`` is used as it
+                        is.
+AutoContrast            mmdet's ``AutoContrast`` is used as it is; it differs
+                        from the release by one grey level on some pixels
+                        (float64 against float32, below).
+Posterize               same arithmetic, but mmdet takes ``ceil`` bits (L4:
+                        2 instead of 1): used with the exact released
+                        magnitude passed as ``max_mag`` at ``level=10`` (see
+                        :mod:`.policies`).
+Solarize                mmdet rounds the threshold to 0.1 (L3: 76.8 instead
+                        of 76) and caps it at 256, where the release wraps it
+                        (below): ours, :class:`TFSolarize`.
 Color, Contrast,        magnitude rounded to 0.1 (Color L6: 1.2 instead of
 Brightness, Sharpness   1.18) and capped at 2.0 (RandAugment M15: 2.8);
                         Color/Sharpness round where TF truncates; Contrast
@@ -24,6 +29,33 @@ Brightness, Sharpness   1.18) and capped at 2.0 (RandAugment M15: 2.8);
 SolarizeAdd             same arithmetic, addition capped at 110 (RandAugment
                         M15 adds 165): ours, here.
 ======================  ====================================================
+
+**Solarize above 255.** The released ``solarize(image, threshold)`` is
+``tf.where(image < threshold, image, 255 - image)`` with ``image`` uint8 and
+``threshold`` the Python int ``int(level / 10 * 256)``; TF converts the
+threshold to the image's dtype, uint8, which keeps it modulo 256. So level 10
+(threshold 256) compares with 0 and inverts **every** pixel, and level 15
+(384, EfficientDet's RandAugment magnitude) compares with 128 and inverts the
+pixels >= 128. ``threshold_overflow='wrap'`` (the default of
+:class:`TFSolarize`, :class:`~.bbox_only.SolarizeOnlyBBoxes` and the policy
+transforms) reproduces this; ``'clip'`` reads the threshold as a number
+instead, so a threshold above 255 changes no pixel (mmdet's ``Solarize``
+with its 256 cap). Levels below 10 are the same either way.
+
+**AutoContrast.** Both map each channel by ``v * s + o``, ``s = 255 / (hi
+- lo)``, ``o = -lo * s`` (``lo``, ``hi`` the channel's min and max), clip to
+[0, 255] and truncate to uint8; the release computes in float32
+(``tf.to_float``), mmcv's ``auto_contrast`` in float64. The results are
+identical except where the exact value ``(v - lo) * 255 / (hi - lo)`` is a
+whole number: there one of the two can land just below it and truncate one
+grey level lower, in either direction. Over every ``(lo, hi, v)`` with
+``0 <= lo <= v <= hi <= 255``, ``lo < hi`` (2,828,800 triples, 190,950 of
+them whole) they differ on 21,325: ours is 1 higher on 11,094 (``lo=0,
+hi=7``: the release maps 7 to 254, from 254.99998 in float32; ours to 255)
+and 1 lower on 10,231 (``lo=0, hi=25``: ours maps 25 to 254, from
+254.99999999999997 in float64; the release to 255). Computed with NumPy
+float32 arithmetic standing in for TF's CPU kernels (one rounding per
+operation).
 
 Images are BGR ``uint8``, as mmdet's ``LoadImageFromFile`` gives them (the
 grey weights are applied in that order); boxes and masks are unchanged.
@@ -62,6 +94,52 @@ def grey(img):
     (``convert_image_dtype``); shape ``(h, w)``."""
     flt = img.astype(np.float32) * np.float32(1.0 / 255.0)
     return (flt @ GREY_WEIGHTS_BGR * np.float32(255.5)).astype(np.uint8)
+
+
+#: ``threshold_overflow`` of the Solarize ops: ``'wrap'`` (the release's
+#: uint8 conversion, threshold modulo 256) or ``'clip'`` (a threshold above
+#: 255 changes no pixel).
+THRESHOLD_OVERFLOWS = ('wrap', 'clip')
+#: The default: the released arithmetic.
+RELEASED_THRESHOLD_OVERFLOW = 'wrap'
+
+
+def check_threshold_overflow(value, owner, key='threshold_overflow'):
+    """Validate a ``threshold_overflow`` key (named ``key`` in ``owner``'s
+    config) and return it."""
+    if value not in THRESHOLD_OVERFLOWS:
+        raise ValueError(
+            f'{owner}: {key}={value!r}; use \'wrap\' (the '
+            'released Solarize: the threshold converted to uint8, modulo '
+            '256, so level 10 inverts every pixel) or \'clip\' (a threshold '
+            'above 255 changes no pixel).')
+    return value
+
+
+def solarize_threshold(threshold, overflow=RELEASED_THRESHOLD_OVERFLOW):
+    """The threshold the released ``solarize`` compares uint8 pixels with.
+
+    Args:
+        threshold (int): ``int(level / 10 * 256)`` (:mod:`.levels`).
+        overflow (str): ``'wrap'``: converted to uint8 as the release does,
+            ``threshold % 256`` (256 -> 0, 384 -> 128). ``'clip'``:
+            ``min(threshold, 256)``, above 255 no pixel changes. Defaults to
+            'wrap'.
+
+    Returns:
+        int: The effective threshold, in 0..256.
+    """
+    threshold = int(threshold)
+    if overflow == 'wrap':
+        return threshold % 256
+    return min(threshold, 256)
+
+
+def solarize(img, threshold):
+    """Released ``solarize`` of a uint8 image with an effective threshold
+    (:func:`solarize_threshold`): pixels ``>= threshold`` become ``255 -
+    v``."""
+    return np.where(img < threshold, img, 255 - img).astype(np.uint8)
 
 
 class TFColourTransform(BaseTransform):
@@ -224,3 +302,38 @@ class TFSolarizeAdd(TFColourTransform):
         added = np.minimum(img.astype(np.int64) + self.magnitude, 255)
         return np.where(img < levels.SOLARIZE_ADD_THRESHOLD, added,
                         img).astype(np.uint8)
+
+
+@TRANSFORMS.register_module()
+@_doc("""        threshold_overflow (str): How a threshold above 255 is read:
+            'wrap' is the released arithmetic (the threshold converted to
+            uint8, modulo 256: level 10 inverts every pixel, level 15 the
+            pixels >= 128); 'clip' changes no pixel above 255. Defaults to
+            'wrap'.
+""")
+class TFSolarize(TFColourTransform):
+    """Solarize (released ``solarize``): pixels at or above the threshold
+    ``int(level / 10 * 256)`` are inverted (``255 - v``); the threshold as
+    the release converts it to uint8 (module docstring)."""
+
+    def __init__(self,
+                 prob=1.0,
+                 level=None,
+                 threshold_overflow=RELEASED_THRESHOLD_OVERFLOW):
+        self.threshold_overflow = check_threshold_overflow(
+            threshold_overflow,
+            type(self).__name__)
+        super().__init__(prob, level)
+        #: The effective threshold (0..256).
+        self.threshold = solarize_threshold(self.magnitude,
+                                            self.threshold_overflow)
+
+    def _magnitude(self, level):
+        return levels.solarize_threshold(level)
+
+    def _apply(self, img):
+        return solarize(img, self.threshold)
+
+    def __repr__(self):
+        return super().__repr__()[:-1] + (
+            f', threshold_overflow={self.threshold_overflow!r})')

@@ -11,8 +11,12 @@ paper"; Zoph et al. 2020 (Aug-S2, Aug-S3) use v0.
 Each op is a ``(TF op name, probability, level)`` tuple; :func:`op_config`
 maps it to the config of the mmdet transform that computes it: ours from
 :mod:`.geometric`, :mod:`.bbox_only`, :mod:`.cutout` and :mod:`.colour`, or
-mmdet's own ``Equalize``, ``AutoContrast``, ``Solarize`` and ``Posterize``
-where their arithmetic is the released one (see :mod:`.colour`).
+mmdet's own ``Equalize``, ``AutoContrast`` and ``Posterize`` where their
+arithmetic is the released one (``AutoContrast`` within one grey level, see
+:mod:`.colour`). Solarize at level 10 (threshold 256) inverts every pixel
+and at level 15 (384) the pixels >= 128, as the release's uint8 threshold
+does; ``solarize_threshold_overflow='clip'`` makes thresholds above 255 a
+no-op instead.
 """
 from mmcv.transforms import RandomChoice
 
@@ -97,9 +101,10 @@ POLICY_V3 = (
 POLICIES = dict(v0=POLICY_V0, v1=POLICY_V1, v2=POLICY_V2, v3=POLICY_V3)
 
 # TF op name -> (registered transform, the arguments :func:`op_config` sets
-# besides prob): 'level'; 'max_mag' (mmdet's Solarize / Posterize: the exact
-# released magnitude at level=10); 'img_border_value' / 'fill_in' take the
-# fill, the released ``replace`` (BBox_Cutout's released fill is a fixed 128).
+# besides prob): 'level'; 'max_mag' (mmdet's Posterize: the exact released
+# magnitude at level=10); 'img_border_value' / 'fill_in' take the fill, the
+# released ``replace`` (BBox_Cutout's released fill is a fixed 128);
+# 'threshold_overflow' the Solarize ops' reading of thresholds above 255.
 _OPS = {
     'TranslateX_BBox': ('TranslateXBBox', 'level', 'img_border_value'),
     'TranslateY_BBox': ('TranslateYBBox', 'level', 'img_border_value'),
@@ -115,7 +120,8 @@ _OPS = {
     'Rotate_Only_BBoxes': ('RotateOnlyBBoxes', 'level', 'img_border_value'),
     'Flip_Only_BBoxes': ('FlipOnlyBBoxes', ),
     'Equalize_Only_BBoxes': ('EqualizeOnlyBBoxes', ),
-    'Solarize_Only_BBoxes': ('SolarizeOnlyBBoxes', 'level'),
+    'Solarize_Only_BBoxes':
+    ('SolarizeOnlyBBoxes', 'level', 'threshold_overflow'),
     'Cutout_Only_BBoxes': ('CutoutOnlyBBoxes', 'level', 'fill_in'),
     'Cutout': ('CenteredCutout', 'level', 'fill_in'),
     'BBox_Cutout': ('BBoxCutout', 'level'),
@@ -124,10 +130,11 @@ _OPS = {
     'Brightness': ('TFBrightness', 'level'),
     'Sharpness': ('TFSharpness', 'level'),
     'SolarizeAdd': ('TFSolarizeAdd', 'level'),
-    # mmdet's own (arithmetic = released; magnitude passed exactly below)
+    'Solarize': ('TFSolarize', 'level', 'threshold_overflow'),
+    # mmdet's own (arithmetic = released, AutoContrast within one grey
+    # level; Posterize's magnitude passed exactly below)
     'Equalize': ('Equalize', ),
     'AutoContrast': ('AutoContrast', ),
-    'Solarize': ('Solarize', 'max_mag'),
     'Posterize': ('Posterize', 'max_mag'),
 }
 #: The released op names :func:`op_config` knows.
@@ -138,20 +145,19 @@ BBOX_ONLY_OPS = tuple(name for name in _OPS if name.endswith('_BBoxes'))
 
 
 def _mmdet_magnitude(name, level):
-    """The released magnitude of mmdet's Solarize / Posterize, as the
-    ``max_mag`` that mmdet's ``level_to_mag`` returns unrounded at
-    ``level=10``."""
-    if name == 'Solarize':
-        # Thresholds above 255 leave every uint8 pixel as it is; mmdet caps
-        # max_mag at 256 (RandAugment M15: int(1.5 * 256) = 384).
-        return float(min(levels.solarize_threshold(level), 256))
+    """The released magnitude of mmdet's Posterize, as the ``max_mag`` that
+    mmdet's ``level_to_mag`` returns unrounded at ``level=10``."""
     # TF's CPU bitwise kernels clamp the shift at 7 bits (tensorflow/core/
     # kernels/cwise_ops.h, right_shift_op / left_shift_op), so 0 bits
     # (levels below 2.5) keeps 1 bit, as mmdet's Posterize with 1 bit does.
     return float(max(levels.posterize_bits(level), 1))
 
 
-def op_config(name, prob, level, img_border_value=levels.FILL_VALUE):
+def op_config(name,
+              prob,
+              level,
+              img_border_value=levels.FILL_VALUE,
+              solarize_threshold_overflow=colour.RELEASED_THRESHOLD_OVERFLOW):
     """The mmdet transform config of one released op.
 
     Args:
@@ -161,6 +167,10 @@ def op_config(name, prob, level, img_border_value=levels.FILL_VALUE):
         level (int | float): Magnitude level (0..10; more extrapolates).
         img_border_value (int | tuple): Fill of vacated pixels (the
             released ``replace``). Defaults to 128.
+        solarize_threshold_overflow (str): ``threshold_overflow`` of the
+            Solarize ops: 'wrap' (released: threshold modulo 256, level 10
+            inverts every pixel) or 'clip' (above 255 no pixel changes).
+            Defaults to 'wrap'.
 
     Returns:
         dict: A config for ``mmdet.registry.TRANSFORMS.build``.
@@ -170,6 +180,8 @@ def op_config(name, prob, level, img_border_value=levels.FILL_VALUE):
                        f'ops (released names): {", ".join(OP_NAMES)}.')
     levels.check_probability(prob, f'{name} probability', 'op_config')
     level = levels.check_level(level, name)
+    colour.check_threshold_overflow(solarize_threshold_overflow, 'op_config',
+                                    'solarize_threshold_overflow')
     type_, *args = _OPS[name]
     cfg = dict(type=type_, prob=float(prob))
     for arg in args:
@@ -178,6 +190,8 @@ def op_config(name, prob, level, img_border_value=levels.FILL_VALUE):
         elif arg == 'max_mag':
             cfg.update(
                 level=10, min_mag=0.0, max_mag=_mmdet_magnitude(name, level))
+        elif arg == 'threshold_overflow':
+            cfg['threshold_overflow'] = solarize_threshold_overflow
         else:
             cfg[arg] = img_border_value
     return cfg
@@ -243,12 +257,18 @@ class DetectionAutoAugment(RandomChoice):
             tuples (names: :data:`OP_NAMES`). Defaults to None.
         img_border_value (int | tuple): Fill of vacated pixels (the
             released ``replace``). Defaults to 128.
+        solarize_threshold_overflow (str): Solarize thresholds above 255
+            (levels >= 10): 'wrap' as released (modulo 256: level 10
+            inverts every pixel) or 'clip' (no pixel changes). Defaults to
+            'wrap'.
 """
 
-    def __init__(self,
-                 policy='v0',
-                 policies=None,
-                 img_border_value=levels.FILL_VALUE):
+    def __init__(
+            self,
+            policy='v0',
+            policies=None,
+            img_border_value=levels.FILL_VALUE,
+            solarize_threshold_overflow=colour.RELEASED_THRESHOLD_OVERFLOW):
         if policies is None:
             if policy not in POLICIES:
                 raise KeyError(
@@ -262,9 +282,16 @@ class DetectionAutoAugment(RandomChoice):
         self.policy = policy
         self.table = table
         self.img_border_value = img_border_value
+        self.solarize_threshold_overflow = colour.check_threshold_overflow(
+            solarize_threshold_overflow,
+            type(self).__name__, 'solarize_threshold_overflow')
         #: The transform configs, one list per sub-policy.
         self.policies = [[
-            op_config(*op, img_border_value=img_border_value) for op in sub
+            op_config(
+                *op,
+                img_border_value=img_border_value,
+                solarize_threshold_overflow=solarize_threshold_overflow)
+            for op in sub
         ] for sub in table]
         # Built from mmdet's registry here, so that no default scope is
         # needed (mmcv's Compose would look the names up in mmcv's).
@@ -274,4 +301,6 @@ class DetectionAutoAugment(RandomChoice):
     def __repr__(self):
         return (f'{type(self).__name__}(policy={self.policy!r}, '
                 f'num_sub_policies={len(self.table)}, '
-                f'img_border_value={self.img_border_value})')
+                f'img_border_value={self.img_border_value}, '
+                'solarize_threshold_overflow='
+                f'{self.solarize_threshold_overflow!r})')

@@ -1,9 +1,12 @@
 """Detection RandAugment as released with EfficientDet (google/automl
 ``efficientdet/aug/autoaugment.py``, ``distort_image_with_randaugment``;
 called from ``efficientdet/dataloader.py`` with ``num_layers=1,
-magnitude=15`` when ``autoaugment_policy == 'randaug'``). Zoph et al. 2020
-name RandAugment for Aug-S4; its (N, M) there is not in any reachable source,
-so the released EfficientDet values are the defaults.
+magnitude=15`` when ``autoaugment_policy == 'randaug'``): the transform's
+defaults are that call's. Zoph et al. 2020 use RandAugment for Aug-S4 at
+"a magnitude of 10 for all models" (Sec. 3.1 [V]; 15 for the ResNet-101
+runs of Table 12 [V]); the number of ops N is not stated [U].
+``configs/_base_/augment/aug-s4.py`` sets magnitude 10 and N = 1,
+``aug-s4-m15.py`` magnitude 15.
 """
 from numbers import Integral
 
@@ -12,7 +15,7 @@ from mmcv.transforms import BaseTransform
 from mmcv.transforms.utils import cache_randomness
 
 from mmdet.registry import TRANSFORMS
-from . import levels
+from . import colour, levels
 from .policies import BBOX_ONLY_OPS, OP_NAMES, POLICY_KEYS_DOC, op_config
 
 #: ``distort_image_with_randaugment``: available_ops.
@@ -35,18 +38,24 @@ class DetectionRandAugment(BaseTransform):
     probability ``p`` (the reading "each op applied with a probability drawn
     from U(0.2, 0.8)").
 
-    The released magnitude 15 lies above the policies' ``MAX_LEVEL`` of 10;
-    the level formulas extrapolate (:mod:`.levels`): translate 375 px, shear
-    0.45, rotate 45 degrees, cutout hole 300 px, Color factor 2.8,
-    SolarizeAdd +165, and Solarize's threshold 384 leaves every pixel
-    unchanged. Released hparams: ``translate_const`` 250, ``cutout_const``
-    100, fill 128.
+    Magnitude 10 (Zoph et al. 2020's Aug-S4) is the policies' ``MAX_LEVEL``:
+    translate 250 px, shear 0.3, rotate 30 degrees, cutout hole 200 px,
+    Color factor 1.9, SolarizeAdd +110, and Solarize's threshold 256, which
+    the release converts to uint8 (0): every pixel is inverted. The released
+    magnitude 15 lies above ``MAX_LEVEL``; the level formulas extrapolate
+    (:mod:`.levels`): translate 375 px, shear 0.45, rotate 45 degrees,
+    cutout hole 300 px, Color factor 2.8, SolarizeAdd +165, and Solarize's
+    threshold 384 becomes 128 in uint8 (the pixels >= 128 are inverted).
+    ``solarize_threshold_overflow='clip'`` makes Solarize above 255 leave
+    the image unchanged instead (:mod:`.colour`). Released hparams:
+    ``translate_const`` 250, ``cutout_const`` 100, fill 128.
     """
     __doc__ += POLICY_KEYS_DOC + """\
     Args:
         num_ops (int): Ops per image (the released ``num_layers``).
             Defaults to 1.
-        magnitude (int | float): Level of every op. Defaults to 15.
+        magnitude (int | float): Level of every op (Zoph et al. 2020's
+            Aug-S4: 10). Defaults to 15, the released EfficientDet call.
         ops (Sequence[str]): Released op names to draw from (see
             :data:`rethink_mmdet.augment.policies.OP_NAMES`). Defaults to
             :data:`EFFICIENTDET_OPS`.
@@ -56,15 +65,21 @@ class DetectionRandAugment(BaseTransform):
             probability, not only the bbox-only ones. Defaults to False.
         img_border_value (int | tuple): Fill of vacated pixels. Defaults to
             128.
+        solarize_threshold_overflow (str): Solarize thresholds above 255
+            (magnitudes >= 10): 'wrap' as released (modulo 256: magnitude 10
+            inverts every pixel, 15 the pixels >= 128) or 'clip' (no pixel
+            changes). Defaults to 'wrap'.
     """
 
-    def __init__(self,
-                 num_ops=1,
-                 magnitude=15,
-                 ops=EFFICIENTDET_OPS,
-                 prob_range=(0.2, 0.8),
-                 gate_all_ops=False,
-                 img_border_value=levels.FILL_VALUE):
+    def __init__(
+            self,
+            num_ops=1,
+            magnitude=15,
+            ops=EFFICIENTDET_OPS,
+            prob_range=(0.2, 0.8),
+            gate_all_ops=False,
+            img_border_value=levels.FILL_VALUE,
+            solarize_threshold_overflow=colour.RELEASED_THRESHOLD_OVERFLOW):
         name = type(self).__name__
         if isinstance(num_ops, bool) or not isinstance(num_ops, Integral) \
                 or num_ops < 1:
@@ -89,11 +104,13 @@ class DetectionRandAugment(BaseTransform):
         self.prob_range = (low, high)
         self.gate_all_ops = bool(gate_all_ops)
         self.img_border_value = img_border_value
+        self.solarize_threshold_overflow = colour.check_threshold_overflow(
+            solarize_threshold_overflow, name, 'solarize_threshold_overflow')
         # bbox-only ops get the drawn probability as their own argument, so
         # they are built per draw; the others are built once, always on.
         self._cfgs = [
-            op_config(op, 1.0, self.magnitude, img_border_value)
-            for op in self.ops
+            op_config(op, 1.0, self.magnitude, img_border_value,
+                      solarize_threshold_overflow) for op in self.ops
         ]
         self._built = [
             None if op in BBOX_ONLY_OPS else TRANSFORMS.build(cfg)
@@ -126,4 +143,6 @@ class DetectionRandAugment(BaseTransform):
                 f'magnitude={self.magnitude}, ops={self.ops}, '
                 f'prob_range={self.prob_range}, '
                 f'gate_all_ops={self.gate_all_ops}, '
-                f'img_border_value={self.img_border_value})')
+                f'img_border_value={self.img_border_value}, '
+                'solarize_threshold_overflow='
+                f'{self.solarize_threshold_overflow!r})')

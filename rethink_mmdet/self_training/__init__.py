@@ -1,7 +1,13 @@
 """Zoph et al. 2020 self-training: the pseudo-label store, the labeler that
 fills it, the dataset that serves it, mixed human/pseudo batches, the
-student wrapper with loss normalization and iterative rounds."""
+student wrapper with loss normalization and iterative rounds, and joint
+training with a classification source (Table 7)."""
 from .dataset import PseudoLabelDataset
+from .joint import (CLASSIFICATION, JointNonFiniteLossError,
+                    JointTrainingDetector)
+from .joint_data import ImageFolderClsDataset, PackJointClsInputs
+from .joint_head import JointClsHead
+from .joint_hook import JointStateHook
 from .labeler import (IMAGE_EXTENSIONS, SOURCE_KINDS, ImageSourceError,
                       UnlabeledImages, build_teacher, label_images,
                       list_images, test_pipeline_cfg)
@@ -24,5 +30,7 @@ __all__ = [
     'MixedSourceSampler', 'HUMAN', 'PSEUDO', 'SOURCE_KEY', 'STUDENT_META_KEYS',
     'MultiSourceDataset', 'PackStudentInputs', 'SetDataSource',
     'LoadPseudoAnnotations', 'LossNormalizer', 'NonFiniteLossError',
-    'SelfTrainingDetector'
+    'SelfTrainingDetector', 'CLASSIFICATION', 'JointClsHead',
+    'JointNonFiniteLossError', 'JointTrainingDetector',
+    'ImageFolderClsDataset', 'PackJointClsInputs', 'JointStateHook'
 ]

@@ -2,17 +2,15 @@
 """Loss normalization of the self-training student (Zoph et al. 2020).
 
 Zoph, Ghiasi, Lin, Cui, Liu, Cubuk, Le 2020 ("Rethinking Pre-training and
-Self-training", arXiv 2006.06882), App. B: the plain joint loss
-``L_h + a * L_p`` of the human-labelled and the pseudo-labelled part of a
-batch is unstable, so the student optimizes::
-
-    L = 1/(1+a) * (L_h + a * (Lbar_h / Lbar_p) * L_p)
-
-with ``Lbar_h``, ``Lbar_p`` moving averages of the two losses over
-training and ``a`` the pseudo-loss weight. The exact form, the momentum of
-the averages and the values of ``a`` are not verified against the paper's
-text [U]: the ``1/(1+a)`` factor, the momentum and ``a`` are config keys of
-:class:`LossNormalizer`.
+Self-training", arXiv 2006.06882), App. B [V]: "L = 1/(1+a) (L_h + a (Lbar_h
+/ Lbar_p) L_p), where L_h, L_p, Lbar_h and Lbar_p are human loss, pseudo loss
+and their respective moving averages over training. All moving averages are
+an exponential moving average with a decay rate of 0.9997." The plain joint
+loss is ``L_h + a * L_p``. The formula with its ``1/(1+a)`` factor [V], the
+decay 0.9997 [V] and ``a`` (``pseudo_weight``; App. H gives it per arm, 0.25
+to 3.0 [V]) are config keys of :class:`LossNormalizer`. Not stated in the
+paper [U], and therefore stated here: what the averages start from, whether
+the current batch is in its own average, and how the ranks are combined.
 
 Update rule, step ``t`` (one call of :meth:`LossNormalizer.forward` in
 training mode, normally one per iteration):
@@ -20,22 +18,29 @@ training mode, normally one per iteration):
 1. ``x_h(t)``: the mean over the ranks whose batch has a human part of their
    detached ``L_h``; ``x_p(t)`` likewise over the ranks whose pseudo part has
    at least one box (one all-reduce of 6 numbers per step, so every rank gets
-   the same averages and factors).
+   the same averages and factors) [U].
 2. Averages updated **before** the factor is computed (the current batch is
-   part of its own average)::
+   part of its own average) [U], with ``d`` the decay (App. B: 0.9997 [V])::
 
-       Lbar(t) = x(t)                              at the first update
-       Lbar(t) = m * Lbar(t-1) + (1 - m) * x(t)    afterwards
+       Lbar(t) = x(t)                              at the term's first update
+       Lbar(t) = d * Lbar(t-1) + (1 - d) * x(t)    afterwards
 
-   The first update starts from the observed value (no zero start, so no
-   bias correction is needed). A step without a valid value of a term leaves
-   that term's average and count as they are.
-3. ``r = Lbar_h(t) / max(Lbar_p(t), eps)`` (1 until both averages have had
-   an update, or when ``normalize=False``), ``c = 1/(1+a)`` (1 when
-   ``overall_factor=False`` or ``normalize=False``) and
-   ``L = c * L_h + c * a * r * s * L_p`` with ``s`` the pseudo-loss scale
-   given by the caller (1 unless the student weights by teacher scores). The
-   factors are plain numbers: no gradient flows through the averages.
+   Start [U]: each average starts from its term's first valid value, not
+   from zero, and has no bias correction (none is needed: there is no zero
+   to correct). Before that first update the average does not exist (its
+   buffer holds 0 and its count is 0). A step without a valid value of a
+   term (no human image on any rank; no pseudo box on any rank) leaves that
+   term's average and count as they are. With ``d = 0.9997`` the first value
+   keeps the weight ``d ** n`` after ``n`` further updates: 0.74 after 1,000,
+   0.05 after 10,000 (a horizon ``1 / (1 - d)`` of 3,333 updates), so a
+   schedule much shorter than that needs a smaller decay.
+3. ``r = Lbar_h(t) / max(Lbar_p(t), eps)``; ``r = 1`` until both averages
+   have had an update (e.g. a first step without a human part), or when
+   ``normalize=False``. ``c = 1/(1+a)`` (1 when ``overall_factor=False`` or
+   ``normalize=False``) and ``L = c * L_h + c * a * r * s * L_p`` with ``s``
+   the pseudo-loss scale given by the caller (1 unless the student weights
+   by teacher scores). The factors are plain numbers: no gradient flows
+   through the averages.
 
 A term that is absent (no human images, a pseudo part without boxes) enters
 as ``0 * L`` (still in the autograd graph, see
@@ -44,6 +49,7 @@ any rank raises :class:`NonFiniteLossError` on every rank.
 """
 import math
 from dataclasses import dataclass
+from typing import Optional
 
 import torch
 from mmengine import dist
@@ -53,8 +59,8 @@ from torch import Tensor, nn
 from mmdet.registry import MODELS
 
 __all__ = [
-    'HUMAN_TERM', 'PSEUDO_TERM', 'NonFiniteLossError', 'NormalizedLoss',
-    'LossNormalizer'
+    'HUMAN_TERM', 'PSEUDO_TERM', 'PAPER_DECAY', 'NonFiniteLossError',
+    'NormalizedLoss', 'LossNormalizer'
 ]
 
 #: Names of the two terms, in messages and logged keys.
@@ -111,45 +117,68 @@ def _current_iteration() -> str:
     return '' if it is None else f'training iteration {int(it) + 1}, '
 
 
+#: App. B [V]: "an exponential moving average with a decay rate of 0.9997".
+PAPER_DECAY = 0.9997
+
+
 @MODELS.register_module()
 class LossNormalizer(nn.Module):
     """Normalize the pseudo loss by the human/pseudo moving-average ratio.
 
-    Zoph et al. 2020, App. B: ``L = 1/(1+a) * (L_h + a * Lbar_h / Lbar_p *
-    L_p)``; the update rule is in the module docstring. The state lives in
-    buffers, so it is saved in the model's ``state_dict`` (thus in
-    checkpoints) and restored on resume: ``human_avg``, ``pseudo_avg``
-    (float64), ``human_count``, ``pseudo_count`` (updates each average has
-    had; 0 = not started) and ``num_steps`` (training calls). Averages are
-    updated only in training mode.
+    Zoph et al. 2020, App. B [V]: ``L = 1/(1+a) * (L_h + a * Lbar_h /
+    Lbar_p * L_p)``, ``Lbar`` an exponential moving average with decay
+    0.9997; the update rule and what the averages start from are in the
+    module docstring. The state lives in buffers, so it is saved in the
+    model's ``state_dict`` (thus in checkpoints) and restored on resume:
+    ``human_avg``, ``pseudo_avg`` (float64), ``human_count``,
+    ``pseudo_count`` (updates each average has had; 0 = not started) and
+    ``num_steps`` (training calls). The hyper-parameters are not in the
+    ``state_dict`` (renaming ``momentum`` to ``decay`` changed no checkpoint
+    key). Averages are updated only in training mode.
 
     Args:
-        pseudo_weight (float): ``a``, the weight of the pseudo loss [U].
-            Defaults to 1.0.
-        momentum (float): ``m`` of ``Lbar <- m * Lbar + (1 - m) * x``, in
-            ``[0, 1)`` (the decay convention: the weight of the *old* value;
-            torch BN and mmengine's EMA use the opposite one) [U]. Defaults
-            to 0.99.
+        pseudo_weight (float): ``a``, the weight of the pseudo loss (App. H
+            [V]: 0.25 to 3.0 depending on the arm; the value of each arm is
+            set by its config). Defaults to 1.0.
+        decay (float): ``d`` of ``Lbar <- d * Lbar + (1 - d) * x``, in
+            ``[0, 1)``: the weight of the *old* average, the paper's "decay
+            rate" (mmengine's ``ExponentialMovingAverage`` and torch's BN
+            call ``1 - d`` their ``momentum``). App. B [V]: 0.9997. A
+            schedule much shorter than ``1 / (1 - d)`` (3,333) updates
+            needs a smaller value. Defaults to 0.9997.
         normalize (bool): Use the ratio ``Lbar_h / Lbar_p``. False gives the
             paper's plain joint loss ``L_h + a * L_p`` (the averages are still
             tracked and logged). Defaults to True.
         overall_factor (bool): The ``1/(1+a)`` factor of the normalized
-            loss [U]; False gives ``L_h + a * Lbar_h / Lbar_p * L_p``. No
-            effect when ``normalize=False``. Defaults to True.
+            loss (App. B [V]); False gives ``L_h + a * Lbar_h / Lbar_p *
+            L_p``, which is not the paper's. No effect when
+            ``normalize=False``. Defaults to True.
         eps (float): Lower bound of ``Lbar_p`` in the ratio. Defaults to
             1e-8.
+        momentum (float, optional): Removed; the former name of ``decay``
+            (same meaning: ``momentum=0.99`` is ``decay=0.99``). Any value
+            raises a TypeError that names ``decay``. Defaults to None.
     """
 
     def __init__(self,
                  pseudo_weight: float = 1.0,
-                 momentum: float = 0.99,
+                 decay: float = PAPER_DECAY,
                  normalize: bool = True,
                  overall_factor: bool = True,
-                 eps: float = 1e-8) -> None:
+                 eps: float = 1e-8,
+                 momentum: Optional[float] = None) -> None:
         super().__init__()
+        if momentum is not None:
+            raise TypeError(
+                f'LossNormalizer: momentum={momentum!r} is no longer a key; '
+                'it was renamed decay, the word of Zoph et al. 2020, App. B '
+                '("an exponential moving average with a decay rate of '
+                '0.9997"), with the same meaning (the weight of the old '
+                f'average). Write decay={momentum!r} in loss_norm, or drop '
+                f'the key for the paper\'s {PAPER_DECAY}.')
         for name, value, ok, rule in (
             ('pseudo_weight', pseudo_weight, lambda v: v >= 0, '>= 0'),
-            ('momentum', momentum, lambda v: 0 <= v < 1, 'in [0, 1)'),
+            ('decay', decay, lambda v: 0 <= v < 1, 'in [0, 1)'),
             ('eps', eps, lambda v: v > 0, '> 0'),
         ):
             if not (isinstance(value, (int, float)) and math.isfinite(value)
@@ -158,7 +187,7 @@ class LossNormalizer(nn.Module):
                     f'LossNormalizer: {name}={value!r} must be a finite '
                     f'number {rule} (Zoph et al. 2020, App. B).')
         self.pseudo_weight = float(pseudo_weight)
-        self.momentum = float(momentum)
+        self.decay = float(decay)
         self.normalize = bool(normalize)
         self.overall_factor = bool(overall_factor)
         self.eps = float(eps)
@@ -170,8 +199,8 @@ class LossNormalizer(nn.Module):
         self.register_buffer('num_steps', torch.zeros((), dtype=torch.long))
 
     def extra_repr(self) -> str:
-        return (f'pseudo_weight={self.pseudo_weight}, momentum='
-                f'{self.momentum}, normalize={self.normalize}, '
+        return (f'pseudo_weight={self.pseudo_weight}, decay={self.decay}, '
+                f'normalize={self.normalize}, '
                 f'overall_factor={self.overall_factor}, eps={self.eps}')
 
     def _state(self) -> Tensor:
@@ -185,8 +214,9 @@ class LossNormalizer(nn.Module):
     def _update(self, term: str, old: float, count: float,
                 value: float) -> float:
         """One step of ``Lbar`` (first update: the value itself)."""
+        # Zoph et al. 2020, App. B: EMA with decay d (0.9997)
         new = value if count == 0 else \
-            self.momentum * old + (1. - self.momentum) * value
+            self.decay * old + (1. - self.decay) * value
         getattr(self, f'{term}_avg').fill_(new)
         getattr(self, f'{term}_count').add_(1)
         return new

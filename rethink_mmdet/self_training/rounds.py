@@ -3,7 +3,10 @@
 Zoph et al.'s self-training has three steps: (1) train a teacher on the
 labeled data, (2) pseudo-label the unlabeled images with it, (3) train a
 student on human + pseudo labels jointly. For ``K > 1`` rounds the student
-of round ``r`` becomes the teacher of round ``r + 1``.
+of round ``r`` becomes the teacher of round ``r + 1``. Each student starts
+from its teacher's final weights (Sec. 3.2, App. C; ``student_init``, see
+:mod:`.student_init`: ``'teacher'`` by default, ``'random'`` or a
+checkpoint path).
 
 :func:`plan_rounds` turns that into a list of :class:`Stage` commands, each
 an ordinary tool of this package (``tools/train.py``, ``tools/test.py``,
@@ -17,6 +20,11 @@ Layout of ``WORK_DIR``::
     teacher/                     the round-1 teacher's training (if no
                                  --teacher-checkpoint was given)
     round{r}/labels/             pseudo-label store of round r
+    round{r}/student_config.py   the student config as trained (its store,
+                                 and load_from the next file)
+    round{r}/student_init.pth    the student's start weights: the
+                                 teacher's (or student_init's checkpoint)
+                                 without loss_norm.* (not with 'random')
     round{r}/student/            the student's training work dir
     round1/eval_teacher/         tools/test.py of the round-1 teacher
                                  (later teachers are the previous round's
@@ -38,6 +46,9 @@ from typing import Dict, List, Optional
 from mmengine.config import Config
 
 from ..engine.signals import PREEMPTED_EXIT_CODE
+from .student_init import (STUDENT_INIT_FILE, StudentInitError,
+                           apply_student_init, init_source,
+                           prepare_student_init, student_init_value)
 
 #: Dataset type whose ``store`` the student's config gets pointed at.
 PSEUDO_DATASET_TYPE = 'PseudoLabelDataset'
@@ -263,19 +274,63 @@ def _eval_stage(name, config, ckpt, work_dir, launch) -> Stage:
     return Stage(name, cmd, osp.join(work_dir, DONE_MARKER), env)
 
 
-def write_student_config(student_config: str,
-                         store: str,
-                         out: str,
-                         cfg_options: Optional[dict] = None) -> str:
-    """Dump ``student_config`` (with ``cfg_options`` merged) pointed at the
-    pseudo-label ``store`` to ``out``; returns ``out``."""
+def load_student_config(student_config: str,
+                        store: Optional[str] = None,
+                        cfg_options: Optional[dict] = None) -> Config:
+    """``student_config`` with ``cfg_options`` merged, pointed at the
+    pseudo-label ``store`` when one is given."""
     cfg = Config.fromfile(student_config)
     if cfg_options:
         cfg.merge_from_dict(cfg_options)
-    point_at_store(cfg, osp.abspath(store))
+    if store is not None:
+        point_at_store(cfg, osp.abspath(store))
+    return cfg
+
+
+def write_student_config(student_config: str,
+                         store: str,
+                         out: str,
+                         cfg_options: Optional[dict] = None,
+                         student_init: Optional[str] = None,
+                         init_checkpoint: Optional[str] = None) -> str:
+    """Dump ``student_config`` (with ``cfg_options`` merged) pointed at the
+    pseudo-label ``store`` to ``out``, starting from ``init_checkpoint``
+    (``load_from`` with ``resume = False``; None: the config's own init);
+    returns ``out``.
+
+    Args:
+        student_config (str): The student config.
+        store (str): The round's pseudo-label store.
+        out (str): Where the config is written.
+        cfg_options (dict, optional): Merged into the config. Defaults to
+            None.
+        student_init (str, optional): The ``student_init`` value recorded
+            in the config (``--student-init``). Defaults to None: the
+            config's own, else ``'teacher'``.
+        init_checkpoint (str, optional): The prepared start weights
+            (:func:`~.student_init.prepare_student_init`). Defaults to None.
+    """
+    cfg = load_student_config(student_config, store, cfg_options)
+    try:
+        apply_student_init(cfg, student_init_value(cfg, student_init),
+                           init_checkpoint)
+    except StudentInitError as err:
+        raise SelfTrainingError(f'{student_config}: {err}') from None
     os.makedirs(osp.dirname(out), exist_ok=True)
     cfg.dump(out)
     return out
+
+
+def _prepare_init(student_config, store, cfg_options, source, out, init, name,
+                  log) -> None:
+    """Write a student's start weights (:func:`~.student_init.\
+prepare_student_init`) or raise :class:`SelfTrainingError`."""
+    cfg = load_student_config(student_config, store, cfg_options)
+    try:
+        prepare_student_init(cfg, source, out, init)
+    except StudentInitError as err:
+        raise SelfTrainingError(f'[{name}] {err}') from None
+    log(f'[{name}] start weights written: {out}')
 
 
 def run_self_training(student_config: str,
@@ -288,6 +343,7 @@ def run_self_training(student_config: str,
                       img_root: Optional[str] = None,
                       launch: Optional[Launch] = None,
                       cfg_options: Optional[dict] = None,
+                      student_init: Optional[str] = None,
                       dry_run: bool = False,
                       log=print) -> List[dict]:
     """Teacher -> pseudo labels -> student, ``rounds`` times; the student of
@@ -311,6 +367,11 @@ def run_self_training(student_config: str,
             process.
         cfg_options (dict, optional): Merged into the student config.
             Defaults to None.
+        student_init (str, optional): Where each student starts:
+            ``'teacher'`` (its round's teacher's final weights, Zoph et al.
+            2020 Sec. 3.2), ``'random'`` (App. C) or a checkpoint path (see
+            :mod:`.student_init`). Defaults to None: the student config's
+            top-level ``student_init``, else ``'teacher'``.
         dry_run (bool): Print the commands only. Defaults to False.
         log (callable): Where progress lines go. Defaults to print.
 
@@ -321,6 +382,14 @@ def run_self_training(student_config: str,
         raise SelfTrainingError(f'rounds={rounds}: need at least 1.')
     launch = launch or Launch()
     work_dir = osp.abspath(work_dir)
+    # Checked before any stage runs: a bad switch fails in seconds, not
+    # after the teacher has trained.
+    try:
+        cfg = load_student_config(student_config, cfg_options=cfg_options)
+        init = student_init_value(cfg, student_init)
+        apply_student_init(cfg, init, None)  # refuses a load_from of its own
+    except StudentInitError as err:
+        raise SelfTrainingError(f'{student_config}: {err}') from None
     records: List[dict] = []
     if teacher_checkpoint is None:
         tdir = osp.join(work_dir, 'teacher')
@@ -359,10 +428,24 @@ def run_self_training(student_config: str,
                 else {}
         cfg_file = osp.join(rdir, 'student_config.py')
         sdir = osp.join(rdir, 'student')
+        source = init_source(init, teacher_checkpoint)
+        init_file = osp.join(rdir, STUDENT_INIT_FILE) if source else None
+        fresh = not osp.isfile(osp.join(sdir, 'last_checkpoint'))
         # A finished student keeps the config it was trained with (a later
         # edit of the student config does not rewrite that record).
-        if not dry_run and not osp.exists(osp.join(sdir, DONE_MARKER)):
-            write_student_config(student_config, store, cfg_file, cfg_options)
+        if not osp.exists(osp.join(sdir, DONE_MARKER)):
+            log(f'[round{r}/student_init] student_init={init!r}: ' +
+                (f'starts from {source} (load_from {init_file}: weights '
+                 'only, loss normalization fresh)'
+                 if source else "starts from the student config's own init") +
+                ('' if fresh else '; resumes its own checkpoint now'))
+            if not dry_run:
+                if init_file and fresh:  # (a resume ignores load_from)
+                    _prepare_init(student_config, store, cfg_options, source,
+                                  init_file, init, f'round{r}/student_init',
+                                  log)
+                write_student_config(student_config, store, cfg_file,
+                                     cfg_options, init, init_file)
         student = _train_stage(f'round{r}/student', cfg_file, sdir, launch)
         _run(student, dry_run, log)
         ckpt = f'<round{r} student checkpoint>'
@@ -381,6 +464,8 @@ def run_self_training(student_config: str,
                     teacher_checkpoint=teacher_checkpoint,
                     teacher_metrics=teacher_metrics,
                     store=store,
+                    student_init=init,
+                    student_init_checkpoint=init_file,
                     student_config=cfg_file,
                     student_checkpoint=ckpt,
                     student_metrics=read_test_metrics(osp.dirname(ev_s.done))))

@@ -88,9 +88,17 @@ def image_orientations(dataset) -> np.ndarray:
     if callable(image_hw):
         hw = np.asarray(image_hw()).reshape(-1, 2)
     else:
-        hw = np.array([[info['height'], info['width']]
-                       for info in (dataset.get_data_info(i)
-                                    for i in range(len(dataset)))])
+        infos = (dataset.get_data_info(i) for i in range(len(dataset)))
+        try:
+            hw = np.array([[info['height'], info['width']] for info in infos])
+        except KeyError:
+            raise KeyError(
+                f'MixedSourceSampler(aspect_ratio_grouping=True): the data '
+                f'infos of {type(dataset).__name__} have no height/width '
+                '(and it has no image_hw()), e.g. classification images of '
+                'joint training. Set train_dataloader.sampler.'
+                'aspect_ratio_grouping=False (pipelines that crop every image '
+                'to one output size make it moot).') from None
     return np.where(hw[:, 1] < hw[:, 0], PORTRAIT, LANDSCAPE).reshape(-1)
 
 

@@ -167,6 +167,11 @@ class MultiSourceDataset(_ConcatDataset):
             to differ between sub-datasets; all others (the classes) must be
             equal. Defaults to ``('palette', )`` (visualisation colours, which
             a ``PseudoLabelDataset`` does not define).
+        exempt_sources (Sequence[str]): Source names whose sub-datasets'
+            metainfo is neither compared with the others' nor the
+            dataset's metainfo: the classification images of joint training
+            (:mod:`~.joint`), whose classes are ImageNet's, not the
+            detector's. Defaults to ``()``.
     """
 
     def __init__(
@@ -174,7 +179,8 @@ class MultiSourceDataset(_ConcatDataset):
         datasets: Sequence[Union[BaseDataset, dict]],
         sources: Sequence[str],
         lazy_init: bool = False,
-        ignore_keys: Union[str, Sequence[str], None] = ('palette', )
+        ignore_keys: Union[str, Sequence[str], None] = ('palette', ),
+        exempt_sources: Sequence[str] = ()
     ) -> None:
         datasets = list(datasets)
         sources = list(sources)
@@ -193,8 +199,19 @@ class MultiSourceDataset(_ConcatDataset):
         ]
         if isinstance(ignore_keys, str):
             ignore_keys = [ignore_keys]
-        super().__init__(
-            datasets, lazy_init=True, ignore_keys=list(ignore_keys or []))
+        if isinstance(exempt_sources, str):
+            exempt_sources = [exempt_sources]
+        exempt = set(exempt_sources)
+        compared = [d for d, s in zip(datasets, sources) if s not in exempt]
+        if exempt - set(sources) or not compared:
+            raise ValueError(
+                f'MultiSourceDataset: exempt_sources={list(exempt_sources)} '
+                f'must name some of the sources {sources}, not all.')
+        super().__init__(  # checks (and takes) the compared metainfo
+            compared,
+            lazy_init=True,
+            ignore_keys=list(ignore_keys or []))
+        self.datasets = datasets
         self.sources = sources
         seen = {}
         for i, (dataset, name) in enumerate(zip(self.datasets, sources)):

@@ -78,7 +78,7 @@ class SelfTrainingDetector(BaseDetector):
 
         model = dict(_delete_=True, type='SelfTrainingDetector',
                      detector={{_base_.model}},
-                     loss_norm=dict(pseudo_weight=1.0, momentum=0.99,
+                     loss_norm=dict(pseudo_weight=1.0, decay=0.9997,
                                     normalize=True, overall_factor=True),
                      part_forward='auto')
 
@@ -148,9 +148,9 @@ class SelfTrainingDetector(BaseDetector):
     Args:
         detector (dict): The mmdet detector config.
         loss_norm (dict, optional): :class:`~.loss_norm.LossNormalizer`
-            keys: ``pseudo_weight`` (1.0), ``momentum`` (0.99), ``normalize``
-            (True), ``overall_factor`` (True), ``eps`` (1e-8). Defaults to
-            None (all defaults).
+            keys: ``pseudo_weight`` (1.0), ``decay`` (0.9997, Zoph et al.
+            2020, App. B), ``normalize`` (True), ``overall_factor`` (True),
+            ``eps`` (1e-8). Defaults to None (all defaults).
         score_weighted (bool): Weight ``L_p`` by the mean teacher score of
             the batch's pseudo boxes. Defaults to False.
         source_terms (dict, optional): Source name (``metainfo

@@ -16,7 +16,9 @@ Commands (the same tools a user runs by hand):
 
 - ``none``: ``python tools/train.py CFG --work-dir WD [--resume]``;
   self-training ``python tools/self_train.py STUDENT --teacher-config T
-  [--teacher-checkpoint C] --unlabeled U --work-dir WD``.
+  [--teacher-checkpoint C] --unlabeled U --work-dir WD [--student-init
+  I]`` (each student starts from its teacher's final weights unless the
+  arm's or the student config's ``student_init`` says otherwise).
 - ``pytorch``: ``bash tools/dist_train.sh CFG N --work-dir WD``;
   self-training with ``--launcher pytorch --gpus N``.
 - ``slurm``: one ``sbatch`` per run: ``tools/slurm_train.sbatch CFG WD``
@@ -245,6 +247,8 @@ def _build(run: Run, base: str, write: bool) -> None:
         digest.update(
             repr((arm.teacher_checkpoint, arm.unlabeled, arm.img_root,
                   arm.rounds, arm.score_thr)).encode())
+        if arm.student_init is not None:  # earlier digests stay valid
+            digest.update(repr(arm.student_init).encode())
     else:
         run.config = base + '.py'
     options = dict(arm.cfg_options)
@@ -345,6 +349,8 @@ class Launcher(Launch):
         ]
         if arm.img_root:
             args += ['--img-root', arm.img_root]
+        if arm.student_init is not None:
+            args += ['--student-init', arm.student_init]
         if self.launcher == 'none':
             return args
         args += ['--launcher', self.launcher, '--gpus', str(self.gpus)]

@@ -18,6 +18,13 @@ states exactly that::
         dict(name='selftrain', kind='self_train', config='student.py',
              teacher_arm='r50-scratch-2x', unlabeled='data/unlabeled',
              counterpart='r50-scratch-2x', seed=0),
+        # Zoph et al. App. C: the student from random init instead of its
+        # teacher's weights (student_init: 'teacher', the default of
+        # tools/self_train.py and of the student config's own key,
+        # 'random' or a checkpoint path)
+        dict(name='selftrain-random', kind='self_train',
+             config='student.py', teacher_arm='r50-scratch-2x',
+             unlabeled='data/unlabeled', student_init='random', seed=0),
         # starts from another arm's final checkpoint (a pre-training arm):
         # its path goes into the config key init_key (default load_from)
         dict(name='r50-pretrained-2x', config='finetune.py',
@@ -29,6 +36,30 @@ states exactly that::
                    rows=['model', 'init'], columns='sched')]
     references = {'r50-scratch-2x': {'coco/bbox_mAP': 36.8}}
 
+``references`` (or an arm's ``reference``) give the paper's numbers by
+arm and metric: a number, or ``dict(value=..., gain=...)`` with either
+key or both, where ``gain`` is the paper's gain of the arm over the arm
+named by its ``gain_over`` (Zoph et al. 2020, Table 2: "Rand Init +
+self-training: +1.7 over Rand Init"). An arm with ``gain_over`` (a grid
+arm's is formatted with the grid values, like ``teacher_arm``) gets a
+gains table in the report: our gain (difference of the means over seeds)
+beside the paper's, stated or, where both arms have a ``value``, their
+difference::
+
+    arms = [
+        dict(name='effb7-scratch-{aug}', config='rand_init_{aug}.py',
+             grid=dict(aug=['s1', 's4']), labels=dict(init='Rand Init')),
+        dict(name='effb7-st-{aug}', kind='self_train', config='st_{aug}.py',
+             grid=dict(aug=['s1', 's4']), labels=dict(init='Rand Init + ST'),
+             teacher_arm='effb7-scratch-{aug}', unlabeled='data/imagenet',
+             gain_over='effb7-scratch-{aug}'),
+    ]
+    references = {
+        'effb7-scratch-s1': {'coco/bbox_mAP': 39.2},
+        'effb7-st-s1': {'coco/bbox_mAP': dict(value=40.9, gain=1.7)},
+        'effb7-st-s4': {'coco/bbox_mAP': dict(gain=1.3)},  # gain only
+    }
+
 Top-level names starting with ``_`` are helpers of the file (shared
 override dicts, a data root) and are ignored; any other unknown key is an
 error, as is an unknown key inside an arm, metric or table.
@@ -39,8 +70,8 @@ from typing import Dict, List, Optional, Tuple
 
 __all__ = [
     'TRAIN', 'SELF_TRAIN', 'KINDS', 'ARM', 'METRIC', 'LOAD_FROM',
-    'StudyConfigError', 'Metric', 'Table', 'Arm', 'Study', 'fail',
-    'study_to_dict'
+    'REFERENCE_KEYS', 'StudyConfigError', 'Metric', 'Table', 'Arm', 'Study',
+    'fail', 'study_to_dict'
 ]
 
 TRAIN = 'train'
@@ -56,16 +87,20 @@ TOP_KEYS = ('name', 'description', 'arms', 'metrics', 'tables', 'references',
             'curve_metrics')
 COMMON_ARM_KEYS = ('name', 'kind', 'config', 'cfg_options', 'seed', 'seeds',
                    'labels', 'grid', 'reference', 'counterpart', 'init_arm',
-                   'init_key')
+                   'init_key', 'gain_over')
 #: Default ``init_key``: mmengine loads the whole model from it.
 LOAD_FROM = 'load_from'
 SELF_TRAIN_KEYS = ('teacher_arm', 'teacher_config', 'teacher_cfg_options',
                    'teacher_checkpoint', 'unlabeled', 'img_root', 'rounds',
-                   'score_thr', 'pseudo_gt', 'quality_thrs', 'quality_match')
+                   'score_thr', 'pseudo_gt', 'quality_thrs', 'quality_match',
+                   'student_init')
 #: Arm fields expanded with the ``grid`` values (``str.format``).
 FORMATTED = ('name', 'config', 'teacher_arm', 'teacher_config',
              'teacher_checkpoint', 'unlabeled', 'img_root', 'counterpart',
-             'pseudo_gt', 'init_arm', 'init_key')
+             'pseudo_gt', 'init_arm', 'init_key', 'gain_over', 'student_init')
+#: Keys of a dict reference (one metric of one arm): the paper's number
+#: and its gain over the arm's ``gain_over``.
+REFERENCE_KEYS = ('value', 'gain')
 METRIC_KEYS = ('key', 'name', 'scale', 'digits')
 TABLE_KEYS = ('title', 'metrics', 'rows', 'columns', 'where')
 MATCH_BY = ('image_id', 'file_name')
@@ -127,7 +162,19 @@ class Arm:
     from (He et al. 2019: a pre-trained backbone), written into the config
     key ``init_key`` (``load_from``, or e.g.
     ``model.backbone.init_cfg.checkpoint``): the init arm's run of the same
-    seed, or its only run if it has one seed."""
+    seed, or its only run if it has one seed.
+
+    ``reference`` holds the paper's numbers (metric key -> value),
+    ``reference_gain`` the paper's stated gains over ``gain_over`` (metric
+    key -> gain; in a config both are written as the arm's ``reference``
+    or the top-level ``references``, see the module docstring).
+
+    ``student_init`` (self-training arms) says where each student starts,
+    passed to tools/self_train.py as ``--student-init``: ``'teacher'``
+    (Zoph et al. 2020 Sec. 3.2), ``'random'`` (App. C) or a checkpoint
+    path; None leaves it to the student config's top-level
+    ``student_init`` (default ``'teacher'``), see
+    :mod:`rethink_mmdet.self_training.student_init`."""
     name: str
     config: str
     kind: str = TRAIN
@@ -138,6 +185,8 @@ class Arm:
     counterpart: Optional[str] = None
     init_arm: Optional[str] = None
     init_key: str = LOAD_FROM
+    gain_over: Optional[str] = None
+    reference_gain: Dict[str, float] = field(default_factory=dict)
     teacher_arm: Optional[str] = None
     teacher_config: Optional[str] = None
     teacher_cfg_options: dict = field(default_factory=dict)
@@ -149,6 +198,7 @@ class Arm:
     pseudo_gt: Optional[str] = None
     quality_thrs: List[float] = field(default_factory=list)
     quality_match: str = 'image_id'
+    student_init: Optional[str] = None
 
 
 @dataclass
@@ -176,10 +226,33 @@ class Study:
         arm it is initialised from), or None."""
         return arm.teacher_arm or arm.init_arm
 
+    def paper_gain(self, arm: Arm, key: str) -> Optional[float]:
+        """The paper's gain of ``arm`` over its ``gain_over`` in metric
+        ``key``: the stated one, else the difference of the two arms'
+        reference values where both are given, else None."""
+        if arm.gain_over is None:
+            return None
+        if key in arm.reference_gain:
+            return arm.reference_gain[key]
+        over = self.arm(arm.gain_over).reference.get(key)
+        mine = arm.reference.get(key)
+        return None if over is None or mine is None else mine - over
+
 
 def fail(where: str, problem: str, fix: str) -> None:
     """Raise :class:`StudyConfigError` naming where, what and the fix."""
     raise StudyConfigError(f'{where}: {problem}. {fix}')
+
+
+def _config_reference(arm: Arm) -> dict:
+    """An arm's ``reference`` as a config writes it: metric key -> the
+    paper's value, or ``dict(value=..., gain=...)`` where a gain is
+    stated."""
+    out: dict = dict(arm.reference)
+    for key, gain in arm.reference_gain.items():
+        out[key] = dict(gain=gain) if key not in out else dict(
+            value=out[key], gain=gain)
+    return out
 
 
 def study_to_dict(study: Study) -> dict:
@@ -189,6 +262,8 @@ def study_to_dict(study: Study) -> dict:
     arms = []
     for arm in study.arms:
         raw = {k: v for k, v in asdict(arm).items() if v is not None}
+        raw.pop('reference_gain')
+        raw['reference'] = _config_reference(arm)
         if not arm.init_arm:
             raw.pop('init_key')
         if arm.kind != SELF_TRAIN:

@@ -6,12 +6,13 @@ from typing import List
 
 from mmengine.config import Config
 
+from rethink_mmdet.self_training.student_init import STUDENT_INITS
 from rethink_mmdet.utils import is_int
 from .grid import expand_grid
 from .schema import (ARM, COMMON_ARM_KEYS, KINDS, LOAD_FROM, MATCH_BY, METRIC,
-                     METRIC_KEYS, NAME_RE, SELF_TRAIN, SELF_TRAIN_KEYS,
-                     TABLE_KEYS, TOP_KEYS, TRAIN, Arm, Metric, Study,
-                     StudyConfigError, Table, fail)
+                     METRIC_KEYS, NAME_RE, REFERENCE_KEYS, SELF_TRAIN,
+                     SELF_TRAIN_KEYS, TABLE_KEYS, TOP_KEYS, TRAIN, Arm, Metric,
+                     Study, StudyConfigError, Table, fail)
 
 __all__ = ['parse_study', 'load_study']
 
@@ -65,6 +66,38 @@ def _options(raw, key, where):
     return merged
 
 
+def _is_number(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def _references(raw, where):
+    """``(values, gains)`` of one arm's references: metric key -> the
+    paper's number, or -> ``dict(value=..., gain=...)`` (either or both).
+    """
+    how = ('References map metric key -> the paper\'s number, or -> '
+           'dict(value=..., gain=...) with gain the paper\'s gain over the '
+           'arm\'s gain_over (e.g. dict(value=40.9, gain=1.7) or '
+           'dict(gain=1.7)).')
+    if not isinstance(raw, dict):
+        fail(where, f'{raw!r} is not a dict', how)
+    values, gains = {}, {}
+    for key, ref in raw.items():
+        at = f'{where}[{key!r}]'
+        if _is_number(ref):
+            values[key] = float(ref)
+            continue
+        if not isinstance(ref, dict):
+            fail(at, f'{ref!r}', how)
+        _check_keys(at, ref, REFERENCE_KEYS)
+        if not ref or not all(_is_number(v) for v in ref.values()):
+            fail(at, f'{ref!r}', how)
+        if 'value' in ref:
+            values[key] = float(ref['value'])
+        if 'gain' in ref:
+            gains[key] = float(ref['gain'])
+    return values, gains
+
+
 def _parse_arm(raw: dict, values: dict, base_dir: str, where: str) -> Arm:
     kind = raw.get('kind', TRAIN)
     if kind not in KINDS:
@@ -84,10 +117,7 @@ def _parse_arm(raw: dict, values: dict, base_dir: str, where: str) -> Arm:
         fail(where, f'labels={labels!r}', 'labels is a dict name -> value.')
     labels = {str(k): str(v) for k, v in {**labels, **values}.items()}
     reference = raw.get('reference', {})
-    if not isinstance(reference, dict) or not all(
-            isinstance(v, (int, float)) for v in reference.values()):
-        fail(where, f'reference={reference!r}', 'reference is a dict '
-             'metric key -> the paper\'s number.')
+    value, gain = _references(reference, f'{where}: reference')
     if values and reference:
         fail(
             where, 'reference given on a grid arm', 'Give the paper\'s '
@@ -100,7 +130,9 @@ def _parse_arm(raw: dict, values: dict, base_dir: str, where: str) -> Arm:
         cfg_options=_options(raw, 'cfg_options', where),
         seeds=_seeds(raw, where),
         labels=labels,
-        reference=dict(reference),
+        reference=value,
+        reference_gain=gain,
+        gain_over=raw.get('gain_over'),
         counterpart=raw.get('counterpart'),
         init_arm=raw.get('init_arm'),
         init_key=raw.get('init_key', LOAD_FROM))
@@ -158,6 +190,22 @@ def _parse_self_train(arm, raw, base_dir, where):
     if arm.quality_match not in MATCH_BY:
         fail(where, f'quality_match={arm.quality_match!r}',
              f'Use one of {MATCH_BY}.')
+    arm.student_init = _student_init(raw.get('student_init'), base_dir, where)
+
+
+def _student_init(value, base_dir, where):
+    """A self_train arm's ``student_init``: ``'teacher'``, ``'random'``, a
+    URL or a checkpoint file (relative to the study config's folder, else
+    to the working directory; made absolute)."""
+    if value is None or (isinstance(value, str) and
+                         (value in STUDENT_INITS or '://' in value)):
+        return value
+    if not isinstance(value, str) or not value:
+        fail(
+            where, f'student_init={value!r}', f'Use one of {STUDENT_INITS} '
+            '(the teacher\'s final weights, Zoph et al. 2020 Sec. 3.2, or '
+            'random init, App. C) or a checkpoint path.')
+    return _resolve(value, base_dir, f'{where}: student_init')
 
 
 def _check_init(arm: Arm, by_name: dict, at: str) -> None:
@@ -218,6 +266,71 @@ def _check_links(arms: List[Arm], where: str) -> None:
         if arm.counterpart is None and arm.teacher_arm:
             arm.counterpart = arm.teacher_arm
     _check_cycles(arms, where)
+
+
+def _check_gains(study: Study, templates: dict, where: str) -> None:
+    """``gain_over`` names another arm, without cycles; a stated gain
+    has a ``gain_over`` and agrees with the two arms' values, if given, up
+    to the rounding of the three numbers."""
+    names = [a.name for a in study.arms]
+    for arm in study.arms:
+        at = f'{where}: arm {arm.name!r}'
+        over = arm.gain_over
+        if over is None:
+            if arm.reference_gain:
+                fail(
+                    at, f'a reference gain for {sorted(arm.reference_gain)}'
+                    ' but no gain_over', 'Set gain_over to the arm the '
+                    'paper\'s gain is over (e.g. gain_over=\'effb7-scratch-'
+                    's1\', on a grid arm \'effb7-scratch-{aug}\'), or give '
+                    'the paper\'s value only.')
+            continue
+        written = ''
+        if arm.name in templates:
+            tmpl, values = templates[arm.name]
+            written = (f' (from {tmpl!r} with the grid values {values})'
+                       if tmpl != over else ' (written without grid names '
+                       f'in braces: the same for every arm of the grid over '
+                       f'{", ".join(values)})')
+        if not isinstance(over, str) or over not in names:
+            fail(
+                at, f'gain_over={over!r}{written} is not an arm of the '
+                'study', 'Name the arm whose result the gain is over; on a '
+                'grid arm put the grid names in braces so that every '
+                'expanded arm names one (e.g. gain_over=\'r50-scratch-'
+                f'{{sched}}\'). Arms: {names}.')
+        if over == arm.name:
+            fail(
+                at, f'gain_over={over!r}{written} is the arm itself',
+                'A gain is over another arm (the paper\'s baseline row, '
+                'e.g. Rand Init); drop gain_over or name that arm.')
+    for arm in study.arms:
+        chain, name = [arm.name], arm.gain_over
+        while name is not None:
+            chain.append(name)
+            if name == arm.name:
+                fail(
+                    f'{where}: arm {arm.name!r}', 'its gain_over chain '
+                    f'{" -> ".join(chain)} leads back to itself', 'A gain is'
+                    ' over a baseline: drop gain_over on the baseline arm.')
+            if name in chain[:-1]:
+                break  # a cycle not through this arm: found from its arms
+            name = study.arm(name).gain_over
+    for arm in study.arms:
+        for key, gain in arm.reference_gain.items():
+            over = study.arm(arm.gain_over).reference.get(key)
+            value = arm.reference.get(key)
+            if over is None or value is None:
+                continue
+            digits = study.metric(key).digits
+            if abs(value - over - gain) > 1.5 * 10**-digits + 1e-9:
+                fail(
+                    f'{where}: arm {arm.name!r}', f'its reference for '
+                    f'{key!r} states gain {gain:+g} over {arm.gain_over!r}'
+                    f', but value {value:g} - {over:g} = '
+                    f'{value - over:+.{digits}f}', 'Check the paper\'s '
+                    'numbers; or give the value only (the gain is then '
+                    'the difference) or the gain only.')
 
 
 def _parse_metrics(raw, where) -> List[Metric]:
@@ -318,12 +431,15 @@ def parse_study(cfg: Config) -> Study:
             where, 'no arms', 'List the arms: arms=[dict(name=..., '
             'config=..., seeds=[0, 1]), ...].')
     arms = []
+    templates = {}  # grid arm name -> (its gain_over as written, values)
     for i, raw in enumerate(raw_arms):
         at = f'{where}: arms[{i}]'
         if not isinstance(raw, dict):
             fail(at, f'{raw!r}', 'An arm is a dict.')
         for arm_raw, values in expand_grid(dict(raw), at):
             arms.append(_parse_arm(arm_raw, values, base_dir, at))
+            if values and 'gain_over' in raw:
+                templates[arms[-1].name] = (raw['gain_over'], values)
     names = [a.name for a in arms]
     dup = sorted({n for n in names if names.count(n) > 1})
     if dup:
@@ -338,16 +454,29 @@ def parse_study(cfg: Config) -> Study:
         if name not in names or not isinstance(ref, dict):
             fail(
                 where, f'references[{name!r}]', f'Keys are arm names '
-                f'{names}, values dicts metric key -> number.')
-        arms[names.index(name)].reference.update(ref)
+                f'{names}, values dicts metric key -> number (or -> '
+                'dict(value=..., gain=...)).')
+        value, gain = _references(ref, f'{where}: references[{name!r}]')
+        arms[names.index(name)].reference.update(value)
+        arms[names.index(name)].reference_gain.update(gain)
     metrics = _parse_metrics(cfg.get('metrics'), where)
     keys = [m.key for m in metrics]
     for a in arms:
-        bad = sorted(set(a.reference) - set(keys))
+        bad = sorted((set(a.reference) | set(a.reference_gain)) - set(keys))
         if bad:
             fail(
                 where, f'arm {a.name!r}: reference for {bad}, not among '
                 f'the metrics {keys}', 'Add the metric or drop it.')
+    study = Study(
+        name=str(
+            cfg.get('name') or osp.splitext(osp.basename(cfg.filename))[0]),
+        filename=osp.abspath(cfg.filename),
+        arms=arms,
+        metrics=metrics,
+        tables=[],
+        curve_metrics=[],
+        description=str(cfg.get('description', '')))
+    _check_gains(study, templates, where)
     tables = [
         _parse_table(t, i, metrics, arms, where)
         for i, t in enumerate(cfg.get('tables') or [dict(title='Results')])
@@ -355,15 +484,8 @@ def parse_study(cfg: Config) -> Study:
     curve = list(cfg.get('curve_metrics', keys[:1]))
     if not all(k in keys for k in curve):
         fail(where, f'curve_metrics {curve}', f'Use metric keys {keys}.')
-    name = cfg.get('name') or osp.splitext(osp.basename(cfg.filename))[0]
-    return Study(
-        name=str(name),
-        filename=osp.abspath(cfg.filename),
-        arms=arms,
-        metrics=metrics,
-        tables=tables,
-        curve_metrics=curve,
-        description=str(cfg.get('description', '')))
+    study.tables, study.curve_metrics = tables, curve
+    return study
 
 
 def load_study(path: str) -> Study:

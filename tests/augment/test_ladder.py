@@ -57,8 +57,10 @@ def test_fragment_pipelines(strength):
     if strength in ('s2', 's3'):
         assert step(base, policy)['policy'] == 'v0'
     if strength == 's4':
+        # Zoph et al. 2020, Sec. 3.1: magnitude 10 [V]; N = 1 [U]
         ra = step(base, policy)
-        assert (ra['num_ops'], ra['magnitude']) == (1, 15)
+        assert (ra['num_ops'], ra['magnitude']) == (1, 10)
+        assert (cfg.aug_num_ops, cfg.aug_magnitude) == (1, 10)
     assert set(cfg.aug_pipelines) == {
         'boxes', 'masks', 'shapes_boxes', 'shapes_masks'
     }
@@ -76,6 +78,36 @@ def test_fragment_pipelines(strength):
         assert step(pipeline, 'Pad')['size'] == size
         for t in pipeline:
             TRANSFORMS.build(copy.deepcopy(t))
+
+
+def test_aug_s4_m15_fragment_reaches_every_pipeline(tmp_path):
+    """aug-s4-m15.py (Table 12, ResNet-101: magnitude 15) sets the
+    magnitude in the RandAugment step of every pipeline, not only in its
+    ``aug_magnitude`` key (mmengine does not re-evaluate the base's dicts),
+    also when a user config lists it; everything else is Aug-S4's."""
+    s4 = fragment('s4')
+    m15 = Config.fromfile(osp.join(FRAGMENTS, 'aug-s4-m15.py'))
+    assert (m15.aug_magnitude, m15.aug_num_ops) == (15, 1)
+    assert m15.aug_randaugment['magnitude'] == 15
+    pipelines = dict(m15.aug_pipelines, train=m15.aug_train_pipeline)
+    assert set(pipelines) == {'train', *s4.aug_pipelines}
+    for name, pipeline in pipelines.items():
+        ra = step(pipeline, 'DetectionRandAugment')
+        assert (ra['magnitude'], ra['num_ops']) == (15, 1), name
+        built = TRANSFORMS.build(copy.deepcopy(ra))
+        assert built.magnitude == 15
+        base = (
+            s4.aug_train_pipeline
+            if name == 'train' else s4.aug_pipelines[name])
+        assert [dict(t, magnitude=None) for t in pipeline
+                ] == [dict(t, magnitude=None) for t in base], name
+    path = tmp_path / 'user_m15.py'
+    path.write_text(
+        f'_base_ = [{osp.join(FRAGMENTS, "aug-s4-m15.py")!r}]\n'
+        'train_dataloader = dict(\n'
+        '    dataset=dict(pipeline={{_base_.aug_pipelines.boxes}}))\n')
+    pipeline = Config.fromfile(str(path)).train_dataloader.dataset.pipeline
+    assert step(pipeline, 'DetectionRandAugment')['magnitude'] == 15
 
 
 def test_changing_a_key_recipe(tmp_path):

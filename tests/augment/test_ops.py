@@ -309,6 +309,45 @@ def test_bbox_only_per_box_probability_is_prob_over_3():
     assert abs(hits - p * trials) < 5 * math.sqrt(trials * p * (1 - p))
 
 
+@pytest.mark.parametrize(
+    'level,overflow,inverted_from',
+    [
+        (10, 'wrap', 0),  # 256 -> uint8 0: every pixel of the box inverted
+        (15, 'wrap', 128),  # 384 -> uint8 128
+        (10, 'clip', None),  # no-op reading of thresholds above 255
+        (15, 'clip', None),
+        (8, 'clip', 204),  # below 256 both readings agree
+    ])
+def test_solarize_only_bboxes_thresholds_above_255(level, overflow,
+                                                   inverted_from):
+    """The released ``solarize`` (uint8 threshold, modulo 256) inside the
+    selected box; pixels outside it never change."""
+    img = np.tile(np.arange(256, dtype=np.uint8), (4, 1))
+    img = np.repeat(img[..., None], 3, axis=2)  # 4 x 256, v = column
+    op = build('SolarizeOnlyBBoxes', level=level, threshold_overflow=overflow)
+    assert f'threshold_overflow={overflow!r}' in repr(op)
+    v = np.arange(256)
+    expected = v if inverted_from is None else np.where(
+        v < inverted_from, v, 255 - v)
+    seen = False
+    for seed in range(40):  # the box is selected with probability 1/3
+        sample = boxes_sample(img.copy(), [[0., 0., 255., 1.]])
+        np.random.seed(seed)
+        _, apply, _, _ = op._draw(1)
+        np.random.seed(seed)
+        out = op(sample)['img']
+        np.testing.assert_array_equal(out[2:], img[2:])  # below the box
+        if apply[0]:
+            seen = True
+            for row in (0, 1):
+                np.testing.assert_array_equal(out[row, :, 0], expected)
+        else:
+            np.testing.assert_array_equal(out, img)
+    assert seen
+    with pytest.raises(ValueError, match='threshold_overflow'):
+        build('SolarizeOnlyBBoxes', threshold_overflow='modulo')
+
+
 def test_overlapping_boxes_compound():
     """Two identical boxes: Solarize L0 applied to both restores the pixels
     (the op runs once per selected box, in sequence)."""

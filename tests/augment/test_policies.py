@@ -259,13 +259,11 @@ def pixels(*values):
     return np.repeat(np.array(values, np.uint8)[None, :, None], 3, axis=2)
 
 
-def test_mmdet_solarize_and_posterize_get_released_magnitudes():
+def test_solarize_and_posterize_get_released_magnitudes():
     # Solarize L3: threshold int(0.3 * 256) = 76 (mmdet's own level=3 maps
-    # to 76.8 and would keep 76); L15: threshold 384, no pixel changes.
+    # to 76.8 and would keep 76)
     np.testing.assert_array_equal(
         apply('Solarize', 3, pixels(75, 76))[0, :, 0], [75, 179])
-    img = pixels(0, 128, 255)
-    np.testing.assert_array_equal(apply('Solarize', 15, img), img)
     # Posterize L4: int(1.6) = 1 bit (mmdet's level=4 keeps ceil(1.6) = 2);
     # L2: 0 bits, which TF's CPU kernels clamp to a 7-bit shift = 1 bit.
     for level in (2, 4):
@@ -273,6 +271,101 @@ def test_mmdet_solarize_and_posterize_get_released_magnitudes():
             apply('Posterize', level, pixels(200, 100))[0, :, 0], [128, 0])
     np.testing.assert_array_equal(
         apply('Posterize', 6, pixels(200, 100))[0, :, 0], [192, 64])
+
+
+SOLARIZE_PIXELS = (0, 1, 127, 128, 200, 255)
+
+
+@pytest.mark.parametrize(
+    'level,threshold,expected',
+    [
+        # 256 converted to uint8 is 0: every pixel v becomes 255 - v
+        (10, 0, [255, 254, 128, 127, 55, 0]),
+        # 384 -> 128: the pixels >= 128 are inverted
+        (15, 128, [0, 1, 127, 127, 55, 0]),
+        # below 10 the threshold fits in uint8: L8 = 204
+        (8, 204, [0, 1, 127, 128, 200, 0]),
+    ])
+def test_solarize_above_255_wraps_as_released(level, threshold, expected):
+    """The released ``solarize`` compares the uint8 image with the threshold
+    ``int(L/10*256)`` converted to uint8 (modulo 256); ``'clip'`` is the
+    no-op reading of thresholds above 255. The same through both policy
+    transforms."""
+    img = pixels(*SOLARIZE_PIXELS)
+    wrap = TRANSFORMS.build(op_config('Solarize', 1.0, level))
+    assert wrap.threshold == threshold
+    np.testing.assert_array_equal(
+        wrap(dict(img=img.copy()))['img'][0, :, 0], expected)
+    clip = TRANSFORMS.build(
+        op_config('Solarize', 1.0, level, solarize_threshold_overflow='clip'))
+    out = clip(dict(img=img.copy()))['img'][0, :, 0]
+    if level >= 10:
+        np.testing.assert_array_equal(out, SOLARIZE_PIXELS)
+    else:
+        np.testing.assert_array_equal(out, expected)
+    for overflow, want in (('wrap', expected), ('clip', out)):
+        augments = (DetectionAutoAugment(
+            policies=[[('Solarize', 1.0, level)]],
+            solarize_threshold_overflow=overflow),
+                    DetectionRandAugment(
+                        ops=['Solarize'],
+                        magnitude=level,
+                        solarize_threshold_overflow=overflow))
+        for augment in augments:
+            res = augment(dict(img=img.copy(), img_shape=img.shape[:2]))
+            np.testing.assert_array_equal(res['img'][0, :, 0], want)
+            assert f"solarize_threshold_overflow={overflow!r}" in repr(augment)
+
+
+def test_solarize_threshold_overflow_is_checked():
+    with pytest.raises(ValueError, match='threshold_overflow'):
+        TRANSFORMS.build(
+            dict(type='TFSolarize', level=10, threshold_overflow='mod'))
+    with pytest.raises(ValueError, match='threshold_overflow'):
+        op_config('Solarize', 1.0, 10, solarize_threshold_overflow=None)
+    with pytest.raises(ValueError, match='threshold_overflow'):
+        DetectionRandAugment(solarize_threshold_overflow='no-op')
+
+
+def released_autocontrast(img):
+    """The released ``autocontrast`` in NumPy float32 (one rounding per TF
+    op: ``255 / (hi - lo)``, ``-lo * scale``, ``v * scale``, ``+ offset``),
+    clipped and truncated to uint8, channel by channel."""
+    out = img.copy()
+    for c in range(img.shape[2]):
+        ch = img[..., c]
+        lo, hi = np.float32(ch.min()), np.float32(ch.max())
+        if hi > lo:
+            scale = np.float32(255.0) / (hi - lo)
+            offset = -lo * scale
+            val = ch.astype(np.float32) * scale + offset
+            out[..., c] = np.clip(val, np.float32(0.0),
+                                  np.float32(255.0)).astype(np.uint8)
+    return out
+
+
+def test_autocontrast_differs_from_release_only_where_whole():
+    """mmdet's AutoContrast (float64) against the released float32
+    arithmetic: equal, except +-1 where ``(v - lo) * 255 / (hi - lo)`` is a
+    whole number, in both directions (examples of colour.py)."""
+    # lo=0, hi=7: released 7 -> 254 (254.99998), ours 255
+    assert released_autocontrast(pixels(0, 7))[0, 1, 0] == 254
+    assert apply('AutoContrast', 0, pixels(0, 7))[0, 1, 0] == 255
+    # lo=0, hi=25: released 25 -> 255, ours 254 (254.99999999999997)
+    assert released_autocontrast(pixels(0, 25))[0, 1, 0] == 255
+    assert apply('AutoContrast', 0, pixels(0, 25))[0, 1, 0] == 254
+    rng = np.random.default_rng(0)
+    differ = 0
+    for _ in range(300):
+        lo, hi = sorted(rng.choice(256, size=2, replace=False))
+        img = pixels(*range(lo, hi + 1))
+        ours = apply('AutoContrast', 0, img).astype(int)
+        diff = ours - released_autocontrast(img).astype(int)
+        v = np.arange(lo, hi + 1)
+        whole = (v - lo) * 255 % (hi - lo) == 0
+        assert (np.abs(diff) <= 1).all() and not diff[0, ~whole].any()
+        differ += np.count_nonzero(diff)
+    assert differ > 0
 
 
 def test_tf_colour_ops_hand_computed():

@@ -16,7 +16,7 @@ from tests.conftest import REPO, python_tool, run_tool
 HE_DIR = osp.join(REPO, 'configs', 'rethinking-imagenet-pretraining')
 ZOPH_DIR = osp.join(REPO, 'configs', 'rethinking-self-training')
 HE_STUDY = osp.join(HE_DIR, 'study_he2019_coco.py')
-ZOPH_STUDY = osp.join(ZOPH_DIR, 'study_zoph2020_retinanet-effb7_coco.py')
+ZOPH_STUDY = osp.join(ZOPH_DIR, 'study_zoph2020_table3.py')
 STUDIES = sorted(
     glob.glob(osp.join(HE_DIR, 'study_*.py')) +
     glob.glob(osp.join(ZOPH_DIR, 'study_*.py')))
@@ -63,24 +63,42 @@ def test_he2019_study_is_the_papers_grid_with_its_numbers():
     assert [t.columns for t in study.tables] == ['sched', 'data', 'metric']
 
 
-def test_zoph2020_study_is_the_papers_grid():
+def test_zoph2020_table3_study_is_the_papers_table():
+    """Table 3 of Zoph et al. 2020 (Aug-S4, 20/50/100% COCO): the paper's
+    box AP of every cell, written out here; each self-training arm chains
+    its supervised teacher and states its gain over it."""
     study = load_study(ZOPH_STUDY)
-    teachers = [a for a in study.arms if a.kind == 'train']
-    students = [a for a in study.arms if a.kind == 'self_train']
-    # 20/50/100% x Aug-S1..S4 x {Rand Init, ImageNet Init}, with and
-    # without self-training
-    assert len(teachers) == len(students) == 3 * 4 * 2
-    for student in students:
-        teacher = study.arm(student.teacher_arm)
-        assert student.name == teacher.name + '-selftrain'
-        assert student.counterpart == teacher.name  # the cost ratio
-        assert osp.basename(student.config) == osp.basename(
-            teacher.config).replace('_coco-', '_selftrain-imagenet_coco-')
-        assert student.labels['method'] == 'self-training'
-        assert {k: student.labels[k] for k in ('init', 'aug', 'frac')} == \
-            {k: teacher.labels[k] for k in ('init', 'aug', 'frac')}
-        assert student.score_thr == 0.5
-    assert {a.labels['frac'] for a in teachers} == {'20p', '50p', '100p'}
+    cells = {
+        (a.labels['row'], a.labels['labels']): a
+        for a in study.arms if a.labels['role'] == 'cell'
+    }
+    paper = {
+        'Rand Init': (30.7, 39.6, 44.3),
+        'Rand Init + self-training': (34.1, 41.4, 45.6),
+        'ImageNet Init': (33.3, 38.8, 43.3),
+        'ImageNet Init + self-training': (36.0, 40.5, 44.6),
+        'ImageNet++ Init': (35.9, 39.9, 43.8),
+        'ImageNet++ Init + self-training': (37.2, 41.5, 44.6),
+    }
+    assert len(cells) == 18
+    for row, aps in paper.items():
+        for frac, ap in zip(('20% COCO', '50% COCO', '100% COCO'), aps):
+            assert cells[row, frac].reference[BOX] == ap, (row, frac)
+    for arm in study.arms:
+        if arm.kind == 'self_train':
+            teacher = study.arm(arm.teacher_arm)
+            assert arm.gain_over == teacher.name
+            assert '_st-in1k-a' in osp.basename(arm.config)
+            assert osp.basename(teacher.config).startswith(
+                osp.basename(arm.config).split('_st-')[0] + '_32xb8-')
+            assert arm.score_thr == 0.5
+    st20 = cells['Rand Init + self-training', '20% COCO']
+    assert osp.basename(st20.config) == (
+        'retinanet_effb7-scratch_fpn_syncbn-all_st-in1k-a3.0_32xb16-aug-s4-'
+        '90k_coco-20p.py')
+    assert study.paper_gain(st20, BOX) == pytest.approx(3.4)
+    in1k20 = cells['ImageNet Init', '20% COCO']
+    assert study.arm(in1k20.gain_over).labels['row'] == 'Rand Init'
 
 
 def dry_run(study, tmp_path):
@@ -104,14 +122,14 @@ def test_he2019_dry_run_prints_one_train_command_per_arm(tmp_path):
 def test_zoph2020_dry_run_chains_teacher_and_student(tmp_path):
     work, lines = dry_run(ZOPH_STUDY, tmp_path)
     cmds = {name: cmd for name, _, cmd in lines}
-    assert len(cmds) == 48
-    teacher = 'effb7-scratch-aug-s4-coco-20p'
+    assert len(cmds) == 18
+    teacher = 'effb7-scratch-aug-s4-45k-coco-20p'
     assert 'tools/train.py' in cmds[teacher]
-    student = cmds[teacher + '-selftrain']
+    student = cmds['effb7-scratch-st-in1k-a3.0-aug-s4-90k-coco-20p']
     assert 'tools/self_train.py' in student
-    # the teacher arm's final checkpoint (1,852,000 iterations) labels
+    # the teacher arm's final checkpoint (45k iterations, App. H) labels
     # ImageNet train for its student
     assert (f'--teacher-checkpoint {work}/arms/{teacher}/seed0/'
-            'iter_1852000.pth') in student
+            'iter_45000.pth') in student
     assert '--unlabeled data/imagenet/train' in student
     assert '--score-thr 0.5' in student

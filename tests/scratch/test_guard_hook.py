@@ -23,6 +23,8 @@ from rethink_mmdet.scratch.init import (ScratchInitError, format_weight_stats,
 from rethink_mmdet.scratch.init_hook import ScratchInitHook  # noqa: F401
 from tests.conftest import (MASK_RCNN, REPO, RETINANET, plain_model_cfg,
                             short_run_options)
+# the student's data: human shapes + pseudo labels of a real store
+from tests.self_training.test_student import dataset_cfg
 
 register_all_modules(init_default_scope=False)
 # Enough weights for the sample std to be within a few % of the true std.
@@ -412,3 +414,167 @@ def test_shipped_scratch_config_refuses_foreign_load_from_and_resumes(
     assert resumed['meta']['iter'] == 2
     assert resumed['meta'][SCRATCH_META_KEY] == \
         torch.load(ckpt, weights_only=True)['meta'][SCRATCH_META_KEY]
+
+
+def lineage_cfg(shapes_root, work_dir, name, store=None, **changes):
+    """The shipped tiny RetinaNet (GN-all from random init) guarded by
+    ScratchGuardHook, one iteration, checkpointed, no validation; with
+    ``store`` its self-training student (``SelfTrainingDetector`` around
+    the same model config, human + pseudo batches)."""
+    cfg = Config.fromfile(RETINANET)
+    parser = argparse.ArgumentParser()
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction)
+    opts = short_run_options(shapes_root, max_iters=1, ckpt_interval=1)
+    cfg.merge_from_dict(
+        parser.parse_args(['--cfg-options', *opts]).cfg_options)
+    cfg.train_cfg.val_interval = 1000  # no evaluation
+    if store is not None:
+        cfg.model = dict(type='SelfTrainingDetector', detector=cfg.model)
+        cfg.train_dataloader.batch_size = 4
+        cfg.train_dataloader.sampler = dict(
+            type='DefaultSampler', shuffle=True)
+        cfg.train_dataloader.dataset = dataset_cfg(shapes_root, store)
+    cfg.work_dir = str(work_dir)
+    cfg.experiment_name = cfg.visualizer.name = name
+    cfg.custom_hooks = [dict(type='ScratchGuardHook')]
+    cfg.merge_from_dict(changes)
+    return cfg
+
+
+@pytest.fixture(scope='module')
+def pseudo_store(shapes_root, tmp_path_factory):
+    """A pseudo-label store over the shapes train images: their ground-truth
+    boxes as the teacher's, at score 0.9."""
+    import json
+
+    import numpy as np
+
+    from rethink_mmdet.data import SHAPES_CLASSES
+    from rethink_mmdet.self_training.store import finalize_store, write_chunk
+    with open(osp.join(shapes_root, 'annotations',
+                       'instances_train.json')) as f:
+        coco = json.load(f)
+    records = []
+    for img in coco['images']:
+        boxes = [[x, y, x + w, y + h]
+                 for x, y, w, h in (a['bbox'] for a in coco['annotations']
+                                    if a['image_id'] == img['id'])]
+        records.append(
+            dict(
+                path=img['file_name'],
+                image_id=img['id'],
+                height=img['height'],
+                width=img['width'],
+                boxes=np.array(boxes, np.float32).reshape(-1, 4),
+                scores=np.full(len(boxes), 0.9, np.float32),
+                labels=np.array([
+                    a['category_id'] - 1
+                    for a in coco['annotations'] if a['image_id'] == img['id']
+                ], np.int64)))
+    store = str(tmp_path_factory.mktemp('lineage_store') / 'store')
+    write_chunk(store, 0, 0, records)
+    finalize_store(
+        store,
+        dict(
+            classes=list(SHAPES_CLASSES),
+            score_floor=0.5,
+            created_by='test_guard_hook'))
+    return store
+
+
+def test_a_scratch_lineage_stays_scratch(shapes_root, pseudo_store, tmp_path):
+    """Zoph et al. 2020, Sec. 3.2: the student starts from its teacher's
+    weights. The guard accepts ``load_from`` (no resume) of a checkpoint
+    whose mark proves a from-scratch run of the same detector -- the plain
+    teacher, and in round 2 the round-1 student -- and refuses anything
+    else with its load_from error (real Runners)."""
+    from rethink_mmdet.self_training.student_init import prepare_student_init
+
+    def mark(path):
+        return torch.load(path, weights_only=True)['meta'][SCRATCH_META_KEY]
+
+    runner = Runner.from_cfg(
+        lineage_cfg(shapes_root, tmp_path / 'teacher', 'lineage_teacher'))
+    runner.train()
+    teacher = str(tmp_path / 'teacher' / 'iter_1.pth')
+    t_mark = mark(teacher)
+    assert t_mark['model'] == t_mark['detector'] == 'RetinaNet'
+    assert t_mark['fingerprint'] == t_mark['detector_fingerprint']
+
+    # round 1: the student from its teacher, a fresh run (load, no resume)
+    runner = Runner.from_cfg(
+        lineage_cfg(
+            shapes_root,
+            tmp_path / 'round1',
+            'lineage_round1',
+            pseudo_store,
+            load_from=teacher,
+            resume=False))
+    runner.train()
+    log = read_log(runner)
+    assert (f'starting from {teacher}, a checkpoint of a guarded '
+            'from-scratch run of this RetinaNet detector') in log
+    assert f'Load checkpoint from {teacher}' in log
+    student = str(tmp_path / 'round1' / 'iter_1.pth')
+    s_mark = mark(student)
+    assert (s_mark['model'], s_mark['detector']) == ('SelfTrainingDetector',
+                                                     'RetinaNet')
+    assert s_mark['detector_fingerprint'] == t_mark['fingerprint'] != \
+        s_mark['fingerprint']
+
+    # round 2: the teacher is a student, through tools/self_train.py's
+    # start weights (no loss_norm.*): accepted, the normalizer starts fresh
+    cfg = lineage_cfg(shapes_root, tmp_path / 'round2', 'lineage_round2',
+                      pseudo_store)
+    init = prepare_student_init(cfg, student, str(tmp_path / 'init.pth'),
+                                'teacher')
+    cfg.load_from, cfg.resume = init, False
+    runner = Runner.from_cfg(cfg)
+    runner.train()
+    assert f'starting from {init}' in read_log(runner)
+    saved = torch.load(tmp_path / 'round2' / 'iter_1.pth', weights_only=True)
+    assert int(saved['state_dict']['loss_norm.num_steps']) == 1  # not 2
+    assert mark(tmp_path / 'round2' / 'iter_1.pth') == s_mark
+
+    # refused, before anything is loaded: an ImageNet-style backbone
+    # checkpoint, the teacher's weights without the mark, another model's
+    # mark, and the teacher with resume=True (mmengine would resume the
+    # teacher's iteration and optimizer)
+    plain = torch.load(teacher, weights_only=True)
+    plain['meta'].pop(SCRATCH_META_KEY)
+    imagenet = dict(
+        state_dict={
+            k[len('backbone.'):]: v
+            for k, v in plain['state_dict'].items()
+            if k.startswith('backbone.')
+        })
+    other = torch.load(teacher, weights_only=True)
+    other['meta'][SCRATCH_META_KEY].update(
+        fingerprint='0' * 64, detector_fingerprint='0' * 64)
+    cases = (
+        ('imagenet.pth', imagenet, False, "no meta['scratch_guard']"),
+        ('unmarked.pth', plain, False, "no meta['scratch_guard']"),
+        ('other_model.pth', other, False, 'guarded run of another model'),
+        ('resumed.pth', torch.load(teacher, weights_only=True), True,
+         'set resume=False'),
+    )
+    for name, saved, resume, words in cases:
+        foreign = str(tmp_path / name)
+        torch.save(saved, foreign)
+        work = tmp_path / name[:-4]
+        runner = Runner.from_cfg(
+            lineage_cfg(
+                shapes_root,
+                work,
+                f'lineage_{name[:-4]}',
+                pseudo_store,
+                load_from=foreign,
+                resume=resume))
+        with pytest.raises(ScratchTrainingError) as info:
+            runner.train()
+        text = str(info.value)
+        assert [p.module for p in info.value.problems] == ['load_from'], text
+        for word in (foreign, words, 'Set load_from=None',
+                     'self-training student'):
+            assert word in text, text
+        assert not osp.exists(work / 'iter_1.pth')

@@ -329,10 +329,16 @@ def test_no_weight_decay_on_norm_parameters():
 
 
 EFFNET_RETINA = 'efficientnet/retinanet_effb3_fpn_8xb4-crop896-1x_coco.py'
-SELFTRAIN_EFFB7_SCRATCH = osp.join(
+SELFTRAIN_DIR = osp.join(
     osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))), 'configs',
-    'rethinking-self-training',
-    'retinanet_effb7-scratch_fpn_syncbn-all_aug-s1_coco-20p.py')
+    'rethinking-self-training')
+SELFTRAIN_EFFB7_SCRATCH = osp.join(
+    SELFTRAIN_DIR,
+    'retinanet_effb7-scratch_fpn_syncbn-all_32xb8-aug-s4-45k_coco-20p.py')
+SELFTRAIN_EFFB7_SCRATCH_STUDENT = osp.join(
+    SELFTRAIN_DIR,
+    'retinanet_effb7-scratch_fpn_syncbn-all_st-in1k-a3.0_32xb16-aug-s4-90k_'
+    'coco-20p.py')
 
 
 def test_efficientnet_nothing_frozen_is_zero():
@@ -385,8 +391,10 @@ def test_selftrain_efficientnet_scratch_config_passes_the_guard():
 
 def test_selftrain_efficientnet_scratch_runtime_runs_the_guard():
     """Its runtime (_base_/effb7-scratch_runtime.py) runs ScratchGuardHook
-    and ScratchInitHook for the teacher and for the student."""
-    cfg = Config.fromfile(SELFTRAIN_EFFB7_SCRATCH)
-    for hooks in (cfg.custom_hooks, cfg.student_custom_hooks):
-        types = [h['type'] for h in hooks]
-        assert {'ScratchGuardHook', 'ScratchInitHook'} <= set(types), types
+    and ScratchInitHook, for a student as for its teacher (both hooks find
+    the student's inner detector)."""
+    cfg = Config.fromfile(SELFTRAIN_EFFB7_SCRATCH_STUDENT)
+    assert cfg.model.type == 'SelfTrainingDetector'
+    types = [h['type'] for h in cfg.custom_hooks]
+    assert {'ScratchGuardHook', 'ScratchInitHook'} <= set(types), types
+    assert 'student_custom_hooks' not in cfg

@@ -141,6 +141,12 @@ def test_dry_run_prints_the_stage_commands(configs, tmp_path, launcher,
         assert f'[{stage}] ' in out
     for pattern in commands:
         assert re.search(pattern, out), pattern
+    # each student starts from its teacher (Zoph et al. 2020, Sec. 3.2)
+    for r, teacher in ((1, '<teacher checkpoint>'),
+                       (2, '<round1 student checkpoint>')):
+        assert (f"[round{r}/student_init] student_init='teacher': starts from "
+                f'{teacher} (load_from {work_dir}/round{r}/student_init.pth'
+                in out)
     assert not work_dir.exists()
 
 
@@ -191,6 +197,30 @@ def test_two_rounds_resume_and_skip(configs):
     for r in records:  # the store each student trained on
         student_cfg = open(r['student_config']).read()
         assert repr(r['store']) in student_cfg
+    # Each student started from its teacher's final weights (Zoph et al.
+    # 2020, Sec. 3.2) through load_from: round 1 from the trained teacher,
+    # round 2 from the round-1 student without its normalizer's state.
+    import torch
+    from mmengine.config import Config
+    for r in records:
+        init = work_dir / f'round{r["round"]}' / 'student_init.pth'
+        assert r['student_init'] == 'teacher'
+        assert r['student_init_checkpoint'] == str(init)
+        saved = torch.load(init, weights_only=True)
+        assert saved['meta']['student_init']['source'] == \
+            r['teacher_checkpoint']
+        cfg = Config.fromfile(r['student_config'])
+        assert (cfg.load_from, cfg.resume) == (str(init), False)
+    dropped = [
+        torch.load(
+            work_dir / f'round{r}' / 'student_init.pth',
+            weights_only=True)['meta']['student_init']['dropped']
+        for r in (1, 2)
+    ]
+    assert dropped[0] == [] and len(dropped[1]) == 5
+    assert f'Load checkpoint from {work_dir}/round1/student_init.pth' in \
+        (configs[3] / 'killed.log').read_text()
+    assert f'Load checkpoint from {work_dir}/round2/student_init.pth' in out
 
     # 3. The same command once more: every stage is skipped.
     out = run_tool(cmd)
@@ -221,3 +251,167 @@ def test_a_preempted_stage_exits_75_and_is_not_marked_done(tmp_path):
             SelfTrainingError, match='round1/student exited with 3'):
         _run(stage(3), False, print)
     assert not done.exists()
+
+
+# ----------------------------------------------------------------------
+# Where the student starts (Zoph et al. 2020, Sec. 3.2, App. C)
+# ----------------------------------------------------------------------
+RETINA_STUDENT = osp.join(
+    REPO, 'configs', 'studies', 'shapes_mini_replication',
+    'retinanet_r18-scratch_fpn_gn-all_selftrain_shapes.py')
+
+
+def _student_cfg(**changes):
+    from mmengine.config import Config
+    cfg = Config.fromfile(RETINA_STUDENT)
+    cfg.merge_from_dict(changes)
+    return cfg
+
+
+def _warm_student_checkpoint(path, mark=None):
+    """A student checkpoint (the round-2 teacher) whose normalizer has
+    warmed up, with a scratch-guard mark in its meta."""
+    import torch
+
+    from rethink_mmdet.self_training.student_init import _build_model
+    model = _build_model(_student_cfg())
+    assert type(model).__name__ == 'SelfTrainingDetector'
+    with torch.no_grad():
+        model.loss_norm.human_avg.fill_(2.5)
+        model.loss_norm.pseudo_avg.fill_(0.5)
+        model.loss_norm.human_count.fill_(7)
+        model.loss_norm.pseudo_count.fill_(7)
+        model.loss_norm.num_steps.fill_(7)
+    meta = dict(iter=7, scratch_guard=mark or dict(fingerprint='f' * 64))
+    torch.save(
+        dict(
+            meta=meta,
+            state_dict=model.state_dict(),
+            optimizer=dict(state={}, param_groups=[])), str(path))
+    return model
+
+
+def test_student_init_value_precedence_and_errors(tmp_path):
+    from rethink_mmdet.self_training.student_init import (StudentInitError,
+                                                          student_init_value)
+    cfg = _student_cfg()
+    assert student_init_value(cfg) == 'teacher'  # the paper's default
+    cfg.student_init = 'random'
+    assert student_init_value(cfg) == 'random'  # the config's key
+    assert student_init_value(cfg, 'teacher') == 'teacher'  # the flag wins
+    ckpt = tmp_path / 'c.pth'
+    ckpt.write_bytes(b'')
+    assert student_init_value(None, str(ckpt)) == str(ckpt)
+    for bad in ('teachr', str(tmp_path / 'missing.pth')):
+        with pytest.raises(StudentInitError) as info:
+            student_init_value(cfg, bad)
+        for words in (repr(bad), '--student-init', "'teacher'", "'random'"):
+            assert words in str(info.value)
+
+
+def test_prepared_start_weights_leave_the_normalizer_fresh(tmp_path):
+    """Round 2: the teacher is a student. Its weights, not its warmed-up
+    loss normalization, reach the new student through mmengine's ordinary
+    load_from (real Runner)."""
+    import torch
+    from mmengine.runner import Runner
+
+    from rethink_mmdet.self_training.student_init import (apply_student_init,
+                                                          prepare_student_init)
+    teacher = _warm_student_checkpoint(tmp_path / 'round1_student.pth')
+    out = str(tmp_path / 'student_init.pth')
+    cfg = _student_cfg()
+    assert prepare_student_init(cfg, str(tmp_path / 'round1_student.pth'), out,
+                                'teacher') == out
+    saved = torch.load(out, weights_only=True)
+    assert set(saved) == {'meta', 'state_dict'}  # no optimizer, no iter
+    assert not any(k.startswith('loss_norm.') for k in saved['state_dict'])
+    assert saved['meta']['scratch_guard'] == dict(fingerprint='f' * 64)
+    assert saved['meta']['student_init']['source'] == str(tmp_path /
+                                                          'round1_student.pth')
+    assert len(saved['meta']['student_init']['dropped']) == 5
+
+    apply_student_init(cfg, 'teacher', out)
+    assert (cfg.load_from, cfg.resume, cfg.student_init) == (out, False,
+                                                             'teacher')
+    cfg.work_dir = str(tmp_path / 'work')
+    cfg.experiment_name = cfg.visualizer.name = 'student_init_fresh'
+    runner = Runner.from_cfg(cfg)
+    runner.load_or_resume()
+    model = runner.model
+    for name, buf in model.loss_norm.named_buffers():
+        assert float(buf) == 0, name  # un-warmed: as a fresh student
+    reference = teacher.state_dict()
+    weights = model.state_dict()
+    assert [k for k in weights if not k.startswith('loss_norm.')] == \
+        list(saved['state_dict'])
+    for key, value in saved['state_dict'].items():
+        assert torch.equal(weights[key], reference[key]), key
+
+
+def test_a_checkpoint_of_another_model_is_refused(tmp_path):
+    """mmengine's load_from would warn and train the rest from random
+    init; the switch refuses, naming the key, the weights and the fix."""
+    import torch
+    from mmengine.config import Config
+    from mmengine.registry import DefaultScope
+
+    from mmdet.registry import MODELS
+    from rethink_mmdet.self_training.student_init import (StudentInitError,
+                                                          prepare_student_init)
+    with DefaultScope.overwrite_default_scope('mmdet'):
+        mask_rcnn = MODELS.build(Config.fromfile(TEACHER).model)
+    path = str(tmp_path / 'mask_rcnn.pth')
+    torch.save(dict(state_dict=mask_rcnn.state_dict()), path)
+    with pytest.raises(StudentInitError) as info:
+        prepare_student_init(_student_cfg(), path, str(tmp_path / 'out.pth'),
+                             path)
+    text = str(info.value)
+    for words in (f'student_init={path!r}', 'is not a checkpoint of this '
+                  "student's detector (SelfTrainingDetector around "
+                  'RetinaNet)', "of the student's 100 weights are not in it",
+                  'have another shape (neck.lateral_convs.0.conv.weight: '
+                  '(32, 16, 1, 1) there, (32, 32, 1, 1) here',
+                  'of its keys are not in the student', '--teacher-config',
+                  "student_init='random'", 'App. C'):
+        assert words in text, text
+    assert not osp.exists(tmp_path / 'out.pth')
+
+
+def test_random_init_and_an_own_load_from(configs, tmp_path):
+    """'random' leaves the student config's own init; a student config
+    with its own load_from is refused before any stage runs."""
+    from mmengine.config import Config
+
+    from rethink_mmdet.self_training.rounds import (SelfTrainingError,
+                                                    run_self_training,
+                                                    write_student_config)
+    teacher, student, unlabeled, _ = configs
+    out = write_student_config(
+        student,
+        str(tmp_path / 'labels'),
+        str(tmp_path / 'random.py'),
+        student_init='random')
+    cfg = Config.fromfile(out)
+    assert cfg.student_init == 'random' and cfg.load_from is None
+    lines = []
+    run_self_training(
+        student,
+        str(tmp_path / 'dry'),
+        unlabeled,
+        teacher,
+        teacher_checkpoint='t.pth',
+        student_init='random',
+        dry_run=True,
+        log=lines.append)
+    assert "[round1/student_init] student_init='random': starts from the " \
+        "student config's own init" in lines
+    with pytest.raises(SelfTrainingError, match="student_init='x.pth'"):
+        run_self_training(
+            student,
+            str(tmp_path / 'own'),
+            unlabeled,
+            teacher,
+            cfg_options={'load_from': 'x.pth'},
+            dry_run=True)
+    assert not (tmp_path / 'own').exists()

@@ -221,7 +221,7 @@ def test_scores_reach_the_student(samples, pseudo_store):
 def test_wrapper_trains_each_detector(kind, samples, tmp_path_factory):
     """Two real train steps; the second one's pseudo part has no box."""
     model = student(
-        model_cfg(kind, tmp_path_factory), loss_norm=dict(momentum=0.5))
+        model_cfg(kind, tmp_path_factory), loss_norm=dict(decay=0.5))
     items = samples[kind == 'mask_rcnn']
     forwards = count_forwards(model)
     optim = OptimWrapper(torch.optim.SGD(model.parameters(), lr=0.005))
@@ -425,7 +425,7 @@ def _ddp_worker(rank, world_size, init_file, out_dir, cfg, batches):
         init_method=f'file://{init_file}',
         rank=rank,
         world_size=world_size)
-    model = student(cfg, loss_norm=dict(momentum=0.5))
+    model = student(cfg, loss_norm=dict(decay=0.5))
     ddp = MMDistributedDataParallel(
         module=model, broadcast_buffers=False, find_unused_parameters=False)
     optim = OptimWrapper(torch.optim.SGD(ddp.parameters(), lr=0.01))
@@ -481,7 +481,7 @@ def test_ddp_two_gloo_processes(samples, tmp_path, tmp_path_factory):
     assert a1['pseudo_weight'] == 0. and a1['pseudo_boxes_per_image'] == 0.
     assert b1['pseudo_weight'] == pytest.approx(
         0.5 * b1['loss_human_avg'] / b1['loss_pseudo_avg'], rel=1e-6)
-    # step 2 (momentum 0.5): both ranks update both averages
+    # step 2 (decay 0.5): both ranks update both averages
     for key in ('human', 'pseudo'):
         want = 0.5 * a1[f'loss_{key}_avg'] + 0.25 * (
             a2[f'loss_{key}'] + b2[f'loss_{key}'])
@@ -620,7 +620,7 @@ def student_config(path, shapes_root, store):
     dataset = dict(dataset_cfg(shapes_root, store), _delete_=True)
     path.write_text(f"""_base_ = '{RETINANET}'
 model = dict(_delete_=True, type='SelfTrainingDetector',
-             detector={{{{_base_.model}}}}, loss_norm=dict(momentum=0.5))
+             detector={{{{_base_.model}}}}, loss_norm=dict(decay=0.5))
 train_dataloader = dict(
     batch_size=4, num_workers=0, persistent_workers=False,
     sampler=dict(type='DefaultSampler', shuffle=True), dataset={dataset!r})

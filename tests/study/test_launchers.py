@@ -215,3 +215,39 @@ def test_cli_errors(tmp_path, capsys):
     assert 'needs --partition' in capsys.readouterr().err
     assert main(['status', str(tmp_path / 'nowhere')]) == 2
     assert 'not a study directory' in capsys.readouterr().err
+
+
+def test_student_init_reaches_self_train(tmp_path):
+    """A self_train arm's student_init (Zoph et al. 2020, App. C: 'random';
+    a grid over 'teacher' / 'random' gives Table 10) is passed to
+    tools/self_train.py as --student-init; unset, the student config's own
+    key decides (default 'teacher'); a path is resolved against the study
+    folder; a bad value names the key."""
+    ckpt = tmp_path / 'start.pth'
+    ckpt.write_bytes(b'')
+    arms = ARMS[:1] + [
+        dict(
+            ARMS[2],
+            name='st-{init}',
+            grid=dict(init=['teacher', 'random', 'start.pth']),
+            student_init='{init}'),
+        dict(ARMS[2], name='st-default'),
+    ]
+    cmds = dry_run(tmp_path, Launcher(), arms)
+
+    def flag(cmd):
+        return cmd[cmd.index('--student-init') + 1] \
+            if '--student-init' in cmd else None
+
+    assert flag(cmds['st-teacher_seed1']) == 'teacher'
+    assert flag(cmds['st-random_seed1']) == 'random'
+    assert flag(cmds['st-start.pth_seed1']) == str(ckpt)
+    assert flag(cmds['st-default_seed1']) is None
+    for bad, words in ((3, "student_init=3"),
+                       ('teachr', "student_init: 'teachr' does not exist")):
+        study = write_study(
+            tmp_path / 'bad.py',
+            arms=ARMS[:1] + [dict(ARMS[2], student_init=bad)],
+            metrics=['coco/bbox_mAP'])
+        with pytest.raises(StudyConfigError, match=words):
+            load_study(study)

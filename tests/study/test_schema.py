@@ -10,7 +10,8 @@ from tests.conftest import MASK_RCNN, RETINANET
 from tests.study.helpers import (SELFTRAIN_STUDENT, SELFTRAIN_TINY, TINY,
                                  write_study)
 
-METRICS = [dict(key='coco/bbox_mAP', name='box AP', scale=100)]
+BOX = 'coco/bbox_mAP'
+METRICS = [dict(key=BOX, name='box AP', scale=100)]
 
 
 def arm(name='a', **kw):
@@ -99,6 +100,64 @@ def test_validation_errors(tmp_path, keys, message):
     assert 'study.py' in str(err.value)  # the message names the file
 
 
+# relative references: the paper's gain over another arm
+@pytest.mark.parametrize('keys, message', [
+    (dict(arms=[arm(reference={BOX: dict(gain=1.7)})]),
+     r"a reference gain for \['coco/bbox_mAP'\] but no gain_over"),
+    (dict(arms=[arm(gain_over='b')]), "gain_over='b' is not an arm"),
+    (dict(arms=[arm(gain_over='a')]), "gain_over='a' is the arm itself"),
+    (dict(arms=[
+        arm(gain_over='b'),
+        arm('b', gain_over='c'),
+        arm('c', gain_over='a')
+    ]), 'gain_over chain a -> b -> c -> a leads back to itself'),
+    (dict(arms=[
+        arm('r-{x}', grid=dict(x=[1, 2])),
+        arm('s-{x}', grid=dict(x=[1, 2]), gain_over='r')
+    ]), r"gain_over='r' \(written without grid names in braces: the same "
+     r'for every arm of the grid over x\) is not an arm'),
+    (dict(arms=[
+        arm('r-{x}', grid=dict(x=[1, 2])),
+        arm('s-{x}', grid=dict(x=[1, 2]), gain_over='q-{x}')
+    ]), r"gain_over='q-1' \(from 'q-\{x\}' with the grid values "
+     r"\{'x': 1\}\) is not an arm"),
+    (dict(arms=[
+        arm('r-{x}', grid=dict(x=[1, 2])),
+        arm('s-{x}', grid=dict(x=[1, 2]), gain_over='r-{y}')
+    ]), "'r-{y}' cannot be formatted with the grid values"),
+    (dict(arms=[arm('r-{x}', grid=dict(x=[1]), gain_over='r-{x}')]),
+     r"gain_over='r-1' \(from 'r-\{x\}' with the grid values \{'x': 1\}\) "
+     'is the arm itself'),
+    (dict(
+        arms=[arm(), arm('b', gain_over='a')],
+        references={'b': {
+            'coco/segm_mAP': dict(gain=1.0)
+        }}), r"reference for \['coco/segm_mAP'\], not among the metrics"),
+    (dict(arms=[arm(reference={BOX: dict(val=1.0)})]),
+     r"reference\['coco/bbox_mAP'\]: unknown key\(s\) \['val'\]"),
+    (dict(arms=[arm(reference={BOX: dict()})]), 'References map metric key'),
+    (dict(arms=[arm(reference={BOX: '40.9'})]), 'References map metric key'),
+    (dict(arms=[arm()], references={'a': {
+        BOX: dict(gain=True)
+    }}), r"references\['a'\]\['coco/bbox_mAP'\]"),
+    (dict(
+        arms=[arm(), arm('b', gain_over='a')],
+        references={
+            'a': {
+                BOX: 39.2
+            },
+            'b': {
+                BOX: dict(value=40.9, gain=2.7)
+            }
+        }), r"states gain \+2.7 over 'a', but value 40.9 - 39.2 = \+1.7"),
+    (dict(
+        arms=[arm('r-{x}', grid=dict(x=[1]), reference={BOX: dict(
+            gain=1.0)})]), 'reference given on a grid arm'),
+])
+def test_relative_reference_errors(tmp_path, keys, message):
+    test_validation_errors(tmp_path, keys, message)
+
+
 def test_unreadable_study_config(tmp_path):
     path = tmp_path / 'broken.py'
     path.write_text('arms = [\n')
@@ -162,3 +221,49 @@ def test_shipped_studies_and_their_copy(tmp_path, path):
     assert all(
         a.config in (RETINANET, MASK_RCNN, SELFTRAIN_STUDENT)
         for a in study.arms)
+
+
+def test_relative_references_on_grid_arms(tmp_path):
+    """Zoph et al. 2020, Table 2 as a study: the self-training row states
+    its gain over the Rand Init row of the same column."""
+    study = parse(
+        tmp_path,
+        arms=[
+            arm('rand-{aug}',
+                grid=dict(aug=['s1', 's4']),
+                labels=dict(init='Rand Init')),
+            st_arm(
+                'st-{aug}',
+                teacher_arm='rand-{aug}',
+                grid=dict(aug=['s1', 's4']),
+                labels=dict(init='Rand Init + self-training'),
+                gain_over='rand-{aug}'),
+            arm('in1k', gain_over='rand-s4', reference={BOX: 43.3}),
+        ],
+        references={
+            'rand-s1': {
+                BOX: 39.2
+            },
+            'rand-s4': {
+                BOX: 44.3
+            },
+            'st-s1': {
+                BOX: dict(value=40.9, gain=1.7)
+            },  # both (they agree)
+            'st-s4': {
+                BOX: dict(gain=1.3)
+            },  # the gain only
+        })
+    st1, st4 = study.arm('st-s1'), study.arm('st-s4')
+    assert (st1.gain_over, st4.gain_over) == ('rand-s1', 'rand-s4')
+    assert study.arm('rand-s1').gain_over is None
+    assert (st1.reference, st1.reference_gain) == ({BOX: 40.9}, {BOX: 1.7})
+    assert (st4.reference, st4.reference_gain) == ({}, {BOX: 1.3})
+    assert study.paper_gain(st1, BOX) == 1.7  # stated
+    assert study.paper_gain(st4, BOX) == 1.3
+    in1k = study.arm('in1k')  # derived: 43.3 - 44.3
+    assert study.paper_gain(in1k, BOX) == pytest.approx(-1.0)
+    assert study.paper_gain(study.arm('rand-s1'), BOX) is None
+    # the copy a study directory keeps (grids expanded) parses back
+    copy = Config(study_to_dict(study), filename=str(tmp_path / 'study.py'))
+    assert parse_study(copy) == study

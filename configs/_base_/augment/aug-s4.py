@@ -6,12 +6,14 @@
 _base_ = './aug-s3.py'
 
 aug_policy = None  # RandAugment instead of an AutoAugment policy
-# [V] google/automl efficientdet/dataloader.py: distort_image_with_
-# randaugment(image, boxes, num_layers=1, magnitude=15). [U] the (N, M) of
-# Aug-S4 in the paper text. Magnitude 15 is above the policies' MAX_LEVEL 10:
-# the level formulas extrapolate, as released.
+# [U] the number of ops N: not in the paper text; 1 is the released
+# EfficientDet call (google/automl efficientdet/dataloader.py: distort_image_
+# with_randaugment(image, boxes, num_layers=1, magnitude=15)) [V, code].
 aug_num_ops = 1
-aug_magnitude = 15
+# [V] Zoph et al. 2020, Sec. 3.1: "For RandAugment we use a magnitude of 10
+# for all models" (the ResNet-101 runs of App. Table 12 use 15:
+# aug-s4-m15.py). EfficientDet's released call uses 15.
+aug_magnitude = 10
 aug_randaugment = dict(
     type='DetectionRandAugment',
     num_ops=aug_num_ops,

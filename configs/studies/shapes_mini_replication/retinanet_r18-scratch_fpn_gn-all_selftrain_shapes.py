@@ -23,7 +23,8 @@ model = dict(
         norm='GN',
         num_groups=8,
         detector={{_base_.model}}),
-    loss_norm=dict(pseudo_weight=1.0, momentum=0.99, normalize=True),
+    # 0.99, not 0.9997: horizon set for the short shapes schedule (issue 18)
+    loss_norm=dict(pseudo_weight=1.0, decay=0.99, normalize=True),
     score_weighted=False)
 # the scratch RetinaNet's LR (configs/shapes/retinanet_*_shapes.py)
 optim_wrapper = dict(optimizer=dict(lr=0.01))

@@ -14,7 +14,8 @@
 _base_ = 'mmdet::_base_/models/retinanet_r50_fpn.py'
 custom_imports = dict(imports=['rethink_mmdet'], allow_failed_imports=False)
 
-sync_bn = dict(type='SyncBN', requires_grad=True)
+# (not `sync_bn`: a top-level `sync_bn` is an option of mmengine's Runner)
+neck_head_norm = dict(type='SyncBN', requires_grad=True)
 model = dict(
     backbone=dict(
         _delete_=True,
@@ -32,5 +33,5 @@ model = dict(
         start_level=0,
         relu_before_extra_convs=True,
         no_norm_on_lateral=True,
-        norm_cfg=sync_bn),
-    bbox_head=dict(type='RetinaSepBNHead', num_ins=5, norm_cfg=sync_bn))
+        norm_cfg=neck_head_norm),
+    bbox_head=dict(type='RetinaSepBNHead', num_ins=5, norm_cfg=neck_head_norm))

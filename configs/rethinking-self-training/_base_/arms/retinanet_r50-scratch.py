@@ -1,9 +1,0 @@
-# One arm of the Zoph et al. 2020 grid: RetinaNet R50-FPN, SyncBN-all, random
-# init, with its runtime, the schedule and the pieces its self-training
-# students assemble (../selftrain/student.py).
-_base_ = [
-    '../models/retinanet_r50_fpn_syncbn-all.py',
-    '../r50-scratch_runtime.py',
-    '../schedules/zoph_1852k_b32.py',
-    '../selftrain/student.py',
-]
