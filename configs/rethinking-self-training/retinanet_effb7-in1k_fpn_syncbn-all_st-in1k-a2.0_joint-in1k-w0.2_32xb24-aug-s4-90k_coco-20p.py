@@ -22,7 +22,9 @@ human_dataset = dict(
     _base_.train_dataloader.dataset, pipeline=_base_.selftrain_pipelines.boxes)
 pseudo_dataset = dict(human_dataset, **_base_.unlabeled.in1k)
 loss_norm = dict(_base_.joint_selftrain_model.loss_norm, pseudo_weight=2.0)
-custom_hooks = [*_base_.custom_hooks, *_base_.joint_custom_hooks]
+custom_hooks = [
+    *_base_.custom_hooks, *_base_.student_hooks, *_base_.joint_custom_hooks
+]
 model = dict(
     _base_.joint_selftrain_model,
     detector=_base_.model,

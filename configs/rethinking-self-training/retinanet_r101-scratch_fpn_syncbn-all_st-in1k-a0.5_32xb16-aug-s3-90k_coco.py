@@ -22,6 +22,7 @@ human_dataset = dict(
 optim_wrapper = dict(paramwise_cfg=dict(norm_decay_mult=1.))
 pseudo_dataset = dict(human_dataset, **_base_.unlabeled.in1k)
 loss_norm = dict(_base_.student_model.loss_norm, pseudo_weight=0.5)
+custom_hooks = [*_base_.custom_hooks, *_base_.student_hooks]
 model = dict(_base_.student_model, detector=_base_.model, loss_norm=loss_norm)
 train_dataloader = dict(
     _base_.student_loader,

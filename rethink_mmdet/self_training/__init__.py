@@ -20,6 +20,7 @@ from .store import (FORMAT, FORMAT_VERSION, PseudoLabelStore,
                     PseudoLabelStoreError, completed_chunks, export_coco,
                     finalize_store, import_coco_results, write_chunk)
 from .student import SelfTrainingDetector
+from .student_init_hook import StudentInitCheckHook
 
 __all__ = [
     'FORMAT', 'FORMAT_VERSION', 'PseudoLabelStore', 'PseudoLabelStoreError',
@@ -30,7 +31,7 @@ __all__ = [
     'MixedSourceSampler', 'HUMAN', 'PSEUDO', 'SOURCE_KEY', 'STUDENT_META_KEYS',
     'MultiSourceDataset', 'PackStudentInputs', 'SetDataSource',
     'LoadPseudoAnnotations', 'LossNormalizer', 'NonFiniteLossError',
-    'SelfTrainingDetector', 'CLASSIFICATION', 'JointClsHead',
-    'JointNonFiniteLossError', 'JointTrainingDetector',
+    'SelfTrainingDetector', 'StudentInitCheckHook', 'CLASSIFICATION',
+    'JointClsHead', 'JointNonFiniteLossError', 'JointTrainingDetector',
     'ImageFolderClsDataset', 'PackJointClsInputs', 'JointStateHook'
 ]

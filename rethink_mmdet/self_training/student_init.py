@@ -54,7 +54,8 @@ from mmengine.utils import import_modules_from_strings
 from torch import nn
 
 from mmdet.registry import MODELS
-from .student import DETECTOR_KEY, LOSS_NORM_KEY
+from .joint import JOINT_STATE_PREFIXES
+from .student import DETECTOR_KEY
 
 __all__ = [
     'STUDENT_INIT_KEY', 'TEACHER_INIT', 'RANDOM_INIT', 'STUDENT_INITS',
@@ -78,6 +79,10 @@ STUDENT_INIT_FILE = 'student_init.pth'
 META_KEY = 'student_init'
 WHERE = ('tools/self_train.py --student-init, a study arm\'s student_init '
          'or the student config\'s top-level student_init')
+#: State of a student that starts fresh whatever it is initialized from
+#: (the loss normalization's moving averages; a joint model's
+#: classification head): never taken from the source, never required in it.
+FRESH_STATE_PREFIXES = JOINT_STATE_PREFIXES
 #: Names listed in a mismatch message, per kind.
 SHOWN = 3
 
@@ -139,14 +144,17 @@ def init_source(value: str, teacher_checkpoint: str) -> Optional[str]:
 def student_weights(checkpoint: dict) -> 'OrderedDict[str, torch.Tensor]':
     """The weights of a loaded checkpoint as the student loads them: its
     ``state_dict`` (or the dict itself), without a ``module.`` prefix (as
-    mmengine's load) and without the student's ``loss_norm.*`` buffers."""
+    mmengine's load) and without the state that starts fresh in every
+    student (:data:`FRESH_STATE_PREFIXES`: the loss normalization's
+    ``loss_norm.*`` buffers, a joint model's ``cls_head.*``)."""
     state = checkpoint.get('state_dict', checkpoint)
-    norm = LOSS_NORM_KEY + '.'
     out = OrderedDict()
     for key, value in state.items():
         if key.startswith('module.'):
             key = key[len('module.'):]
-        if isinstance(value, torch.Tensor) and not key.startswith(norm):
+        if isinstance(
+                value,
+                torch.Tensor) and not key.startswith(FRESH_STATE_PREFIXES):
             out[key] = value
     return out
 
@@ -175,10 +183,10 @@ def check_same_model(model: nn.Module, weights: Dict[str, torch.Tensor],
     Raises:
         StudentInitError: Naming the key, the mismatched names and the fix.
     """
-    norm = LOSS_NORM_KEY + '.'
     expected = {
         k: tuple(v.shape)
-        for k, v in model.state_dict().items() if not k.startswith(norm)
+        for k, v in model.state_dict().items()
+        if not k.startswith(FRESH_STATE_PREFIXES)
     }
     missing = [k for k in expected if k not in weights]
     shapes = [
@@ -245,7 +253,7 @@ def prepare_student_init(cfg: Config, source: str, out: str,
     weights = student_weights(checkpoint)
     check_same_model(_build_model(cfg), weights, value, source)
     state = checkpoint.get('state_dict', checkpoint)
-    dropped = sorted(k for k in state if k.startswith(LOSS_NORM_KEY + '.'))
+    dropped = sorted(k for k in state if k.startswith(FRESH_STATE_PREFIXES))
     meta = dict(checkpoint.get('meta') or {})
     meta[META_KEY] = dict(
         init=value,

@@ -374,6 +374,7 @@ def check_recipe(name, cfg):
         assert cfg.model.loss_norm.decay == 0.9997
         assert cfg.model.loss_norm.normalize is True
         assert cfg.student_init == row['student_init']
+        assert 'StudentInitCheckHook' in [h['type'] for h in cfg.custom_hooks]
     if joint:
         assert cfg.model.type == 'JointTrainingDetector'
         assert cfg.model.cls_weight == float(row['w'])
@@ -505,32 +506,37 @@ def _swap_norms(node):
 
 #: Top-level names of the grid's fragments that only build other keys.
 HELPER_PREFIXES = ('aug_', 'selftrain_', 'imagenet_joint_', 'joint_',
-                   'student_model', 'student_loader', 'unlabeled',
-                   'pseudo_label', 'mixed')
-# One arm per (detector, init) of the grid: teachers, students (from random
-# init: ``student_init='random'`` is App. C's switch; from the teacher is
-# tests/self_training/test_self_train.py's) and a joint arm.
+                   'student_model', 'student_loader', 'student_hooks',
+                   'unlabeled', 'pseudo_label', 'mixed')
+# One arm per (detector, init) of the grid: teachers, students and a joint
+# arm. A student from its teacher (the grid's default, student_init =
+# 'teacher') starts from the checkpoint the teacher's run just wrote, with
+# --cfg-options load_from=... resume=False as the StudentInitCheckHook's
+# message says: for a random-init teacher the scratch guard must accept it
+# (its mark); the App. C student from random init needs none.
+R50_TEACHER = 'retinanet_r50-scratch_fpn_syncbn-all_32xb8-aug-s4-200k_coco.py'
+R101_TEACHER = 'retinanet_r101-scratch_fpn_syncbn-all_32xb8-aug-s1-45k_coco.py'
 DIST_ARMS = (
-    'retinanet_effb7-scratch_fpn_syncbn-all_st-in1k-a0.5-student-random_'
-    '32xb16-aug-s4-135k_coco.py',
-    'retinanet_effb7-in1k_fpn_syncbn-all_joint-in1k-w0.5_32xb16-aug-s4-90k_'
-    'coco-20p.py',
-    'retinanet_effb7-in1k-ns_fpn_syncbn-all_32xb8-aug-s4-45k_coco.py',
-    'retinanet_r50-scratch_fpn_syncbn-all_32xb8-aug-s4-200k_coco.py',
-    'retinanet_r50-in1k_fpn_syncbn-all_32xb8-aug-s4-160k_coco.py',
-    'retinanet_r50-simclr_fpn_syncbn-all_32xb8-aug-s4-160k_coco.py',
-    'retinanet_r101-scratch_fpn_syncbn-all_32xb8-aug-s2-90k_coco.py',
+    ('retinanet_effb7-scratch_fpn_syncbn-all_st-in1k-a0.5-student-random_'
+     '32xb16-aug-s4-135k_coco.py', None),
+    ('retinanet_effb7-in1k_fpn_syncbn-all_joint-in1k-w0.5_32xb16-aug-s4-90k_'
+     'coco-20p.py', None),
+    ('retinanet_effb7-in1k-ns_fpn_syncbn-all_32xb8-aug-s4-45k_coco.py', None),
+    ('retinanet_r50-scratch_fpn_syncbn-all_st-in1k-a0.25_32xb16-aug-s4-120k_'
+     'coco.py', R50_TEACHER),
+    ('retinanet_r50-in1k_fpn_syncbn-all_32xb8-aug-s4-160k_coco.py', None),
+    ('retinanet_r50-simclr_fpn_syncbn-all_32xb8-aug-s4-160k_coco.py', None),
+    ('retinanet_r101-scratch_fpn_syncbn-all_st-in1k-a1.0_32xb16-aug-s1-90k_'
+     'coco.py', R101_TEACHER),
 )
 
 
-@pytest.mark.parametrize('name', DIST_ARMS)
-def test_arm_starts_under_dist_train(name, shapes_root, shapes_store, cls_root,
-                                     tmp_path):
-    """tools/dist_train.sh <leaf> 2 on CPU (torchrun + gloo), 2 iterations:
-    the Runner reads the config's top-level keys as in a user's run. The
-    config is the leaf with the data pointed at the shapes set, the norm
-    layers swapped (module docstring), no download of pre-trained weights
-    and no evaluation."""
+def dist_train(name, tmp_path, shapes_root, shapes_store, cls_root, **options):
+    """tools/dist_train.sh <leaf> 2 on CPU (torchrun + gloo), 2 iterations,
+    with ``options`` set on the config; returns the output and the work
+    dir. The config is the leaf with the data pointed at the shapes set,
+    the norm layers swapped (module docstring), no download of pre-trained
+    weights and no evaluation."""
     cfg = Config.fromfile(osp.join(CONFIG_DIR, name))
     use_shapes(cfg, shapes_root, shapes_store, cls_root)
     if cfg.model.type == 'JointTrainingDetector':
@@ -543,8 +549,9 @@ def test_arm_starts_under_dist_train(name, shapes_root, shapes_store, cls_root,
             d['backbone'].pop('init_cfg', None)
     cfg.update(
         val_cfg=None, val_dataloader=None, val_evaluator=None, resume=False)
+    cfg.update(options)
     cfg.train_cfg.update(max_iters=2, val_interval=2)
-    cfg.default_hooks.checkpoint.update(interval=100, save_last=False)
+    cfg.default_hooks.checkpoint.update(interval=2, save_last=True)
     cfg.default_hooks.logger.interval = 1
     # helper variables of the fragments (the Runner reads none of them;
     # test_no_top_level_name_collides_with_a_runner_key checks their names)
@@ -554,11 +561,28 @@ def test_arm_starts_under_dist_train(name, shapes_root, shapes_store, cls_root,
         cfg._cfg_dict.pop(key)
     path = str(tmp_path / name)
     cfg.dump(path)
+    work = tmp_path / osp.splitext(name)[0]
     out = run_tool([
         'bash', f'{REPO}/tools/dist_train.sh', path, '2', '--work-dir',
-        str(tmp_path / 'work')
+        str(work)
     ],
                    env={'PORT': str(free_port())})
     assert 'Distributed training: True' in out
     assert "'backend': 'gloo'" in out
     assert re.search(r'Iter\(train\) \[2/2\]', out), out[-3000:]
+    return out, work
+
+
+@pytest.mark.parametrize('name,teacher', DIST_ARMS, ids=lambda v: str(v))
+def test_arm_starts_under_dist_train(name, teacher, shapes_root, shapes_store,
+                                     cls_root, tmp_path):
+    """Each arm as a user starts it: the Runner reads the config's
+    top-level keys as in a user's run (2 gloo processes)."""
+    data = (shapes_root, shapes_store, cls_root)
+    options = {}
+    if teacher is not None:
+        _, work = dist_train(teacher, tmp_path, *data)
+        options = dict(load_from=str(work / 'iter_2.pth'), resume=False)
+    out, _ = dist_train(name, tmp_path, *data, **options)
+    if teacher is not None:  # loaded, and the scratch guard accepted it
+        assert 'Load checkpoint from' in out

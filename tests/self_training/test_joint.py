@@ -449,3 +449,42 @@ def test_joint_is_a_student_for_the_scratch_hooks(joint):
     assert inner_detector(model) is model.detector
     model.train()
     assert find_scratch_problems(model, model_cfg=cfg.model) == []
+
+
+# ----------------------------------------------------------------------
+# a joint student starts from its plain teacher (Zoph et al. 2020, Sec.
+# 3.2), and a student config started without its teacher stops
+# ----------------------------------------------------------------------
+def test_joint_student_starts_from_its_plain_teacher(tmp_path, shapes_root,
+                                                     cls_root):
+    from rethink_mmdet.self_training.student_init import (StudentInitError,
+                                                          prepare_student_init)
+    from rethink_mmdet.self_training.student_init_hook import \
+        StudentInitCheckHook  # noqa: F401 (registers the hook)
+    teacher = MODELS.build(Config.fromfile(RETINANET).model)
+    ckpt = str(tmp_path / 'teacher.pth')
+    save_checkpoint(teacher.state_dict(), ckpt)
+    cfg = joint_cfg(JOINT, shapes_root, cls_root)
+    out = prepare_student_init(cfg, ckpt, str(tmp_path / 'init.pth'),
+                               'teacher')
+    weights = torch.load(out, map_location='cpu')['state_dict']
+    assert not any(k.startswith(('cls_head.', 'loss_norm.')) for k in weights)
+    assert torch.equal(weights['backbone.conv1.weight'],
+                       teacher.state_dict()['backbone.conv1.weight'])
+    other = MODELS.build(Config.fromfile(MASK_RCNN).model)
+    save_checkpoint(other.state_dict(), str(tmp_path / 'mask.pth'))
+    with pytest.raises(StudentInitError, match='not a checkpoint of this'):
+        prepare_student_init(cfg, str(tmp_path / 'mask.pth'),
+                             str(tmp_path / 'bad.pth'), 'teacher')
+
+    # a config that says 'teacher', started without a checkpoint: refused
+    cfg.student_init = 'teacher'
+    cfg.custom_hooks = [*cfg.custom_hooks, dict(type='StudentInitCheckHook')]
+    cfg.work_dir = str(tmp_path / 'no_teacher')
+    with pytest.raises(StudentInitError, match='loaded no checkpoint'):
+        Runner.from_cfg(copy.deepcopy(cfg)).train()
+    # the same with the teacher's weights loaded: trains, from the teacher
+    cfg.update(load_from=out, resume=False, work_dir=str(tmp_path / 'ok'))
+    runner = Runner.from_cfg(cfg)
+    runner.train()
+    assert runner.iter == 2

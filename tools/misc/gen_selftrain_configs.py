@@ -317,12 +317,14 @@ def _composition(arm: Arm) -> List[str]:
             lines.append("student_init = 'random'  # App. C, Table 10")
     if arm.method == SELF_TRAINING:
         return lines + [
+            'custom_hooks = [*_base_.custom_hooks, *_base_.student_hooks]',
             'model = dict(_base_.student_model, detector=_base_.model, '
             'loss_norm=loss_norm)',
             'train_dataloader = dict(_base_.student_loader, dataset=dict('
             '_base_.mixed, datasets=[human_dataset, pseudo_dataset]))',
         ]
-    lines.append('custom_hooks = [*_base_.custom_hooks, '
+    student_hooks = ' *_base_.student_hooks,' if has_student(arm) else ''
+    lines.append(f'custom_hooks = [*_base_.custom_hooks,{student_hooks} '
                  '*_base_.joint_custom_hooks]')
     if arm.method == JOINT:
         return lines + [

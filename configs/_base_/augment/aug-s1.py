@@ -5,9 +5,10 @@
 # masks (boxes + instance masks), shapes_boxes, shapes_masks (256x256).
 _base_ = './aug-common.py'
 
-# [V] tensorflow/tpu configs/yaml/retinanet_autoaugment.yaml aug_scale_min
-# 0.8, aug_scale_max 1.2 (the scale jitter paired with policy v0). [U] the
-# range of Aug-S1 in the paper text.
+# [V] Zoph et al. 2020, Sec. 3.1: Aug-S1 is flip + scale jitter (0.8, 1.2)
+# of the target size, then crop (also tensorflow/tpu configs/yaml/
+# retinanet_autoaugment.yaml aug_scale_min 0.8, aug_scale_max 1.2, the
+# jitter paired with policy v0).
 aug_ratio_range = (0.8, 1.2)
 
 aug_train_pipeline = [

@@ -11,7 +11,9 @@ _base_ = './aug-common.py'
 # 2020 name detection AutoAugment v0 for Aug-S2.
 aug_policy = 'v0'
 # [V] tensorflow/tpu configs/yaml/retinanet_autoaugment.yaml: v0 with scale
-# jitter 0.8-1.2. [U] the range in the paper text.
+# jitter 0.8-1.2. The paper's text (Sec. 3.1) says "AutoAugment + flip +
+# crop" for Aug-S2 with no range of its own: Aug-S1's (0.8, 1.2) is our
+# reading [U].
 aug_ratio_range = (0.8, 1.2)
 
 aug_train_pipeline = [

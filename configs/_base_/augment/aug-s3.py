@@ -6,9 +6,9 @@
 # masks (boxes + instance masks), shapes_boxes, shapes_masks (256x256).
 _base_ = './aug-s2.py'
 
-# [U] large scale jitter 0.5-2.0 (secondary sources; the released SpineNet
-# configs use 0.5-2.0, e.g. configs/spinenet/spinenet49_mrcnn.yaml, and the
-# self-training ones 0.1-1.9).
+# [V] Zoph et al. 2020, Sec. 3.1: large scale jitter (0.5, 2.0) for Aug-S3
+# and Aug-S4 (the released SpineNet configs use 0.5-2.0 too, e.g.
+# configs/spinenet/spinenet49_mrcnn.yaml; the self-training ones 0.1-1.9).
 aug_ratio_range = (0.5, 2.0)
 
 aug_train_pipeline = [

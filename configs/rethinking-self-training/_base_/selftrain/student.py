@@ -12,7 +12,10 @@
 #   every experiment of the paper [V, Sec. 3.2, App. C]; tools/self_train.py
 #   and study arms load them ('teacher'), 'random' is App. C's comparison
 #   (Table 10), a path starts from that checkpoint. The normalizer's moving
-#   averages start fresh either way.
+#   averages start fresh either way. student_hooks: StudentInitCheckHook
+#   stops a student that should start from its teacher but was started
+#   without it (tools/train.py, dist_train.sh, mim: only self_train.py
+#   loads the teacher), naming the fixes.
 # - student_loader / mixed: 1 human : 1 pseudo image in every batch on every
 #   rank (MixedSourceSampler), iteration-based (no epoch): 256 + 256 images
 #   per iteration [V] on 32 GPUs x (8 + 8); the sources in the order of the
@@ -34,6 +37,7 @@ student_model = dict(
         pseudo_weight=1.0, decay=0.9997, normalize=True, overall_factor=True),
     score_weighted=False)
 student_init = 'teacher'
+student_hooks = [dict(type='StudentInitCheckHook')]
 # MixedSourceSampler's defaults: infinite (epoch_source=None), aspect-ratio
 # grouping on
 student_loader = dict(
