@@ -12,7 +12,8 @@ _base_ = [
     './_base_/schedules/zoph_optim.py',
     './_base_/schedules/zoph_cosine-45k.py',
 ]
-human_dataset = dict(
+coco_train = dict(
     _base_.train_dataloader.dataset, pipeline=_base_.selftrain_pipelines.boxes)
+human_dataset = dict(coco_train, **_base_.label_share)
 train_dataloader = dict(dataset=human_dataset)
 auto_scale_lr = dict(base_batch_size=256)

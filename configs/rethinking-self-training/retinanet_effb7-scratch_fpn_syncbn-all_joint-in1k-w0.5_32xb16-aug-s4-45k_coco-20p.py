@@ -15,8 +15,9 @@ _base_ = [
     '../_base_/joint_training.py',
     '../_base_/datasets/imagenet_joint.py',
 ]
-human_dataset = dict(
+coco_train = dict(
     _base_.train_dataloader.dataset, pipeline=_base_.selftrain_pipelines.boxes)
+human_dataset = dict(coco_train, **_base_.label_share)
 custom_hooks = [*_base_.custom_hooks, *_base_.joint_custom_hooks]
 model = dict(_base_.joint_model, detector=_base_.model, cls_weight=0.5)
 joint_sources = dict(datasets=[human_dataset, _base_.imagenet_joint_dataset])

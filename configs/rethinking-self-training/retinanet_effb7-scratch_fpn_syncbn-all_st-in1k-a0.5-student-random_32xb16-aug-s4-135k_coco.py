@@ -16,9 +16,10 @@ _base_ = [
     './_base_/schedules/zoph_cosine-135k.py',
     './_base_/selftrain/student.py',
 ]
-human_dataset = dict(
+coco_train = dict(
     _base_.train_dataloader.dataset, pipeline=_base_.selftrain_pipelines.boxes)
-pseudo_dataset = dict(human_dataset, **_base_.unlabeled.in1k)
+human_dataset = dict(coco_train, **_base_.label_share)
+pseudo_dataset = dict(coco_train, **_base_.unlabeled.in1k)
 loss_norm = dict(_base_.student_model.loss_norm, pseudo_weight=0.5)
 student_init = 'random'  # App. C, Table 10
 custom_hooks = [*_base_.custom_hooks, *_base_.student_hooks]

@@ -18,9 +18,10 @@ _base_ = [
     '../_base_/joint_training.py',
     '../_base_/datasets/imagenet_joint.py',
 ]
-human_dataset = dict(
+coco_train = dict(
     _base_.train_dataloader.dataset, pipeline=_base_.selftrain_pipelines.boxes)
-pseudo_dataset = dict(human_dataset, **_base_.unlabeled.in1k)
+human_dataset = dict(coco_train, **_base_.label_share)
+pseudo_dataset = dict(coco_train, **_base_.unlabeled.in1k)
 loss_norm = dict(_base_.joint_selftrain_model.loss_norm, pseudo_weight=2.0)
 custom_hooks = [
     *_base_.custom_hooks, *_base_.student_hooks, *_base_.joint_custom_hooks

@@ -12,8 +12,9 @@ _base_ = [
     './_base_/schedules/zoph_optim.py',
     './_base_/schedules/zoph_cosine-180k.py',
 ]
-human_dataset = dict(
+coco_train = dict(
     _base_.train_dataloader.dataset, pipeline=_base_.selftrain_pipelines.boxes)
+human_dataset = dict(coco_train, **_base_.label_share)
 # Table 12 (App. E) [V]: norm beta/gamma in the weight decay.
 optim_wrapper = dict(paramwise_cfg=dict(norm_decay_mult=1.))
 train_dataloader = dict(dataset=human_dataset)

@@ -245,8 +245,10 @@ def use_shapes(cfg, root, store, cls_root):
             metainfo=dict(classes=SHAPES_CLASSES))
         if d.type == 'PseudoLabelDataset':
             d.store = store
-        else:
-            d.ann_file = 'annotations/instances_train.json'
+        else:  # the shapes train split, not a share of COCO's
+            d.update(
+                ann_file='annotations/instances_train.json',
+                label_fraction=None)
         _shrink(d.pipeline)
     for split in ('val', 'test'):
         d = cfg[f'{split}_dataloader'].dataset
@@ -332,7 +334,8 @@ def check_recipe(name, cfg):
     human = sets[0]
     ann = ('annotations/instances_train2017.json' if row['labels'] == '100'
            else f'annotations/instances_train2017.1@{row["labels"]}.json')
-    assert human.type == 'CocoDataset' and human.ann_file == ann
+    assert human.type == 'CocoSubsetDataset' and human.ann_file == ann
+    assert human.label_fraction == int(row['labels']) / 100
     types = _pipeline_types(human)
     assert types[1] == 'LoadPseudoAnnotations'
     assert types[-1] == 'PackStudentInputs'
@@ -507,7 +510,8 @@ def _swap_norms(node):
 #: Top-level names of the grid's fragments that only build other keys.
 HELPER_PREFIXES = ('aug_', 'selftrain_', 'imagenet_joint_', 'joint_',
                    'student_model', 'student_loader', 'student_hooks',
-                   'unlabeled', 'pseudo_label', 'mixed')
+                   'unlabeled', 'pseudo_label', 'mixed', 'coco_train',
+                   'label_share')
 # One arm per (detector, init) of the grid: teachers, students and a joint
 # arm. A student from its teacher (the grid's default, student_init =
 # 'teacher') starts from the checkpoint the teacher's run just wrote, with

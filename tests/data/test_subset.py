@@ -264,3 +264,37 @@ def test_cli(coco_file, tmp_path):
     assert bad.returncode == 1
     assert 'only 37 images' in bad.stderr
     assert not osp.exists(str(tmp_path / 'x.json'))
+
+
+def test_coco_subset_dataset_checks_the_label_share(coco_file, tmp_path):
+    """CocoSubsetDataset accepts the file make_subset draws for its
+    label_fraction (20% of 37 -> 7 images) and refuses the full file or
+    another share, naming the file, the counts and the fix."""
+    from mmdet.registry import DATASETS
+    from rethink_mmdet.data import CocoSubsetDataset, LabelShareError
+    src, _ = coco_file
+    sub = str(tmp_path / 'sub.json')
+    make_subset(src, sub, fraction=0.2, seed=1)
+
+    def build(ann_file, fraction):
+        return DATASETS.build(
+            dict(
+                type='CocoSubsetDataset',
+                ann_file=ann_file,
+                label_fraction=fraction,
+                full_size=37,
+                metainfo=dict(classes=('a', 'b')),
+                data_prefix=dict(img=''),
+                filter_cfg=dict(filter_empty_gt=False),
+                pipeline=[]))
+
+    assert isinstance(build(sub, 0.2), CocoSubsetDataset)
+    assert len(build(sub, 0.2)) == 7
+    assert len(build(src, 1.0)) == 37
+    assert len(build(src, None)) == 37  # no check
+    for ann_file, fraction in ((src, 0.2), (sub, 0.5), (sub, 1.0)):
+        with pytest.raises(LabelShareError) as err:
+            build(ann_file, fraction)
+        text = str(err.value)
+        assert ann_file in text and f'label_fraction={fraction}' in text
+        assert 'tools/make_subset.py --fraction' in text

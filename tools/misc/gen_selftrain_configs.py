@@ -285,8 +285,11 @@ def leaf_text(arm: Arm, arms: List[Arm], cells: List[Cell]) -> str:
         lines += _comment(f'Teacher: {teacher}; the student starts from '
                           f'{init}.')
     lines += [GENERATED, '_base_ = [', *[f"    '{b}'," for b in bases], ']']
-    lines.append('human_dataset = dict(_base_.train_dataloader.dataset, '
+    # the COCO dataset with the arm's pipeline; the human part checks its
+    # label share (CocoSubsetDataset), the pseudo part swaps the type
+    lines.append('coco_train = dict(_base_.train_dataloader.dataset, '
                  'pipeline=_base_.selftrain_pipelines.boxes)')
+    lines.append('human_dataset = dict(coco_train, **_base_.label_share)')
     if arm.detector == 'r101':
         lines.append('# Table 12 (App. E) [V]: norm beta/gamma in the weight '
                      'decay.')
@@ -308,7 +311,7 @@ def _composition(arm: Arm) -> List[str]:
         model = ('_base_.student_model' if arm.method == SELF_TRAINING else
                  '_base_.joint_selftrain_model')
         lines += [
-            'pseudo_dataset = dict(human_dataset, '
+            'pseudo_dataset = dict(coco_train, '
             f'**_base_.unlabeled.{SOURCE})',
             f'loss_norm = dict({model}.loss_norm, '
             f'pseudo_weight={_num(arm.a)})',
