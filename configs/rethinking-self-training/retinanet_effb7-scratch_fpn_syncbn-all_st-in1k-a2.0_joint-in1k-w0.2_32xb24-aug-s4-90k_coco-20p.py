@@ -23,9 +23,7 @@ coco_train = dict(
 human_dataset = dict(coco_train, **_base_.label_share)
 pseudo_dataset = dict(coco_train, **_base_.unlabeled.in1k)
 loss_norm = dict(_base_.joint_selftrain_model.loss_norm, pseudo_weight=2.0)
-custom_hooks = [
-    *_base_.custom_hooks, *_base_.student_hooks, *_base_.joint_custom_hooks
-]
+custom_hooks = [*_base_.custom_hooks, *_base_.student_hooks]
 model = dict(
     _base_.joint_selftrain_model,
     detector=_base_.model,

@@ -9,7 +9,10 @@ averages (``loss_norm.*``), both in its ``state_dict`` (so that DDP, plain
 whose ``state_dict`` holds them does not load into the plain detector config
 with ``strict=True`` (``tools/test.py`` prints ``unexpected key``). This
 hook keeps them under :data:`JOINT_STATE_KEY` instead, as mmengine's
-``EMAHook`` keeps ``ema_state_dict``.
+``EMAHook`` keeps ``ema_state_dict``. A plain self-training student
+(:class:`~.student.SelfTrainingDetector`) has the same ``loss_norm.*``
+averages: the grid's students list this hook too, so every student
+checkpoint's ``state_dict`` is its detector's.
 """
 from collections import OrderedDict
 

@@ -440,7 +440,7 @@ def run_self_training(student_config: str,
                  if source else "starts from the student config's own init") +
                 ('' if fresh else '; resumes its own checkpoint now'))
             if not dry_run:
-                if init_file and fresh:  # (a resume ignores load_from)
+                if init_file and fresh:  # (--resume drops load_from)
                     _prepare_init(student_config, store, cfg_options, source,
                                   init_file, init, f'round{r}/student_init',
                                   log)

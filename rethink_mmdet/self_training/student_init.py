@@ -25,14 +25,19 @@ mmengine's ordinary load, so the optimizer, the LR schedule and the
 iteration start fresh (with ``resume = True``, as the He et al. runtimes
 set it, mmengine would *resume* from ``load_from``: the teacher's iteration
 and optimizer). An interrupted student resumes from its own work dir
-(``--resume`` ignores ``load_from``). The file holds the source's
-``state_dict`` without the student's loss-normalization buffers
-(``loss_norm.*``: a round-2 teacher is a student; its averages would
-otherwise be loaded and the student's normalizer start warm) and the
-source's ``meta`` (its ``scratch_guard`` mark, so that a scratch lineage
-stays scratch: :class:`~rethink_mmdet.scratch.guard_hook.ScratchGuardHook`
-accepts a teacher checkpoint that a guarded from-scratch run of the same
-detector wrote), with ``meta['student_init']`` recording what it is.
+(tools/train.py's ``--resume`` drops ``load_from`` and resumes
+``work_dir/last_checkpoint``). The file holds the source's
+``state_dict`` without the state that starts fresh
+(:data:`FRESH_STATE_PREFIXES`: the loss-normalization buffers
+``loss_norm.*`` -- a round-2 teacher is a student; its averages would
+otherwise be loaded and the student's normalizer start warm -- and a joint
+model's ``cls_head.*``) and, of the source's ``meta``, its
+``scratch_guard`` mark and ``dataset_meta`` (:data:`KEPT_META`; the mark
+keeps a scratch lineage scratch:
+:class:`~rethink_mmdet.scratch.guard_hook.ScratchGuardHook` accepts a
+teacher checkpoint that a guarded from-scratch run of the same detector
+wrote; the source's iteration and config are left out), with
+``meta['student_init']`` recording what it is.
 
 **A checkpoint of another model** is refused before the student trains:
 its parameter names and shapes are compared with the student's model
@@ -79,6 +84,9 @@ STUDENT_INIT_FILE = 'student_init.pth'
 META_KEY = 'student_init'
 WHERE = ('tools/self_train.py --student-init, a study arm\'s student_init '
          'or the student config\'s top-level student_init')
+#: ``meta`` keys of the source kept in the prepared checkpoint: the scratch
+#: guard's mark (``SCRATCH_META_KEY``) and the dataset's classes.
+KEPT_META = ('scratch_guard', 'dataset_meta')
 #: State of a student that starts fresh whatever it is initialized from
 #: (the loss normalization's moving averages; a joint model's
 #: classification head): never taken from the source, never required in it.
@@ -254,7 +262,11 @@ def prepare_student_init(cfg: Config, source: str, out: str,
     check_same_model(_build_model(cfg), weights, value, source)
     state = checkpoint.get('state_dict', checkpoint)
     dropped = sorted(k for k in state if k.startswith(FRESH_STATE_PREFIXES))
-    meta = dict(checkpoint.get('meta') or {})
+    # of the source's meta only what the load needs: the scratch guard's
+    # mark and the classes; its iteration, seed and config would tell a
+    # resume (load_from with resume=True) it is a run to continue
+    source_meta = checkpoint.get('meta') or {}
+    meta = {k: source_meta[k] for k in KEPT_META if k in source_meta}
     meta[META_KEY] = dict(
         init=value,
         source=source if _is_url(source) else osp.abspath(source),

@@ -326,9 +326,9 @@ def _composition(arm: Arm) -> List[str]:
             'train_dataloader = dict(_base_.student_loader, dataset=dict('
             '_base_.mixed, datasets=[human_dataset, pseudo_dataset]))',
         ]
-    student_hooks = ' *_base_.student_hooks,' if has_student(arm) else ''
-    lines.append(f'custom_hooks = [*_base_.custom_hooks,{student_hooks} '
-                 '*_base_.joint_custom_hooks]')
+    # a student's hooks include the joint state hook
+    hooks = 'student_hooks' if has_student(arm) else 'joint_custom_hooks'
+    lines.append(f'custom_hooks = [*_base_.custom_hooks, *_base_.{hooks}]')
     if arm.method == JOINT:
         return lines + [
             'model = dict(_base_.joint_model, detector=_base_.model, '

@@ -15,7 +15,10 @@
 #   averages start fresh either way. student_hooks: StudentInitCheckHook
 #   stops a student that should start from its teacher but was started
 #   without it (tools/train.py, dist_train.sh, mim: only self_train.py
-#   loads the teacher), naming the fixes.
+#   loads the teacher), naming the fixes; JointStateHook keeps the
+#   normalizer's averages under checkpoint['joint_state_dict'], so that the
+#   checkpoint's state_dict is the plain detector's (tools/test.py with the
+#   teacher config loads it without unexpected keys).
 # - student_loader / mixed: 1 human : 1 pseudo image in every batch on every
 #   rank (MixedSourceSampler), iteration-based (no epoch): 256 + 256 images
 #   per iteration [V] on 32 GPUs x (8 + 8); the sources in the order of the
@@ -37,7 +40,10 @@ student_model = dict(
         pseudo_weight=1.0, decay=0.9997, normalize=True, overall_factor=True),
     score_weighted=False)
 student_init = 'teacher'
-student_hooks = [dict(type='StudentInitCheckHook')]
+student_hooks = [
+    dict(type='StudentInitCheckHook'),
+    dict(type='JointStateHook')
+]
 # MixedSourceSampler's defaults: infinite (epoch_source=None), aspect-ratio
 # grouping on
 student_loader = dict(
