@@ -57,8 +57,23 @@ DONE_MARKER = 'stage_done.json'
 #: The per-round record file.
 ROUNDS_FILE = 'rounds.json'
 LAUNCHERS = ('none', 'pytorch', 'slurm')
-TOOLS = osp.join(
-    osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))), 'tools')
+
+
+def tools_dir() -> str:
+    """The folder of this package's tools (``train.py``, ``dist_train.sh``,
+    ``self_train.py``...): ``rethink_mmdet/.mim/tools`` where the package
+    ships it (a wheel copies the tools there, an editable install links it
+    to the checkout's, resolved here), else the checkout's ``tools/``
+    beside the package."""
+    package = osp.dirname(osp.dirname(osp.abspath(__file__)))
+    shipped = osp.join(package, '.mim', 'tools')
+    if osp.isdir(shipped):
+        return osp.realpath(shipped)
+    return osp.join(osp.dirname(package), 'tools')
+
+
+#: Where the stage commands' tools are (:func:`tools_dir`).
+TOOLS = tools_dir()
 
 
 def add_stage_launch_args(parser, unit: str = 'stage') -> None:

@@ -88,3 +88,19 @@ def test_mim_train_from_built_wheel(mim, shapes_root, tmp_path):
                    env={'PYTHONPATH': str(site)})
     assert str(shipped / 'configs' / 'shapes' / CONFIG_NAME) in out
     assert (tmp_path / 'w' / 'iter_1.pth').is_file()
+
+    # tools/study.py and tools/self_train.py from the wheel (.mim/tools,
+    # outside any checkout) build their stage commands from the wheel's
+    # own tools, not from a tools/ folder beside the package
+    study = shipped / 'configs' / 'studies' / 'shapes_selftrain_tiny.py'
+    out = run_tool([
+        sys.executable,
+        str(shipped / 'tools' / 'study.py'),
+        str(study), '--work-dir',
+        str(tmp_path / 'study'), '--dry-run'
+    ],
+                   cwd=tmp_path,
+                   env={'PYTHONPATH': str(site)})
+    tools = str(shipped / 'tools')
+    assert f'{tools}/train.py' in out and f'{tools}/self_train.py' in out
+    assert osp.join(REPO, 'tools') not in out
