@@ -75,15 +75,39 @@ class WarpArgs:
                 f'interpolation={self.interpolation}')
 
 
+#: ``Args:`` entry of the ops whose magnitude is in pixels.
+REFERENCE_SIZE_DOC = """\
+        reference_size (int, optional): Image size (px) the pixel magnitude
+            is for: None keeps the released constant (made for COCO-sized
+            images, 640 px); an int ``R`` scales the released pixels by
+            ``R / 640`` (``reference/papers.md`` §2: "In a miniature, pixel
+            magnitudes must scale with the image"). Defaults to None.
+"""
+
+
 class TranslateOp:
-    """Mixin: magnitude ``L/10 * translate_const`` px, matrix
-    :func:`translate_matrix` (``horizontal`` picks X or Y)."""
+    """Mixin: magnitude ``L/10 * translate_const`` px (times
+    ``reference_size / 640`` when given), matrix :func:`translate_matrix`
+    (``horizontal`` picks X or Y). Adds the ``reference_size`` keyword to
+    the constructor of the op it is mixed into."""
 
     horizontal = True
     translate_const = levels.TRANSLATE_CONST
 
+    def __init__(self, *args, reference_size=None, **kwargs):
+        # set before the base constructor, which calls _magnitude
+        self.reference_size = levels.check_reference_size(
+            reference_size,
+            type(self).__name__)
+        super().__init__(*args, **kwargs)
+
     def _magnitude(self, level):
-        return levels.translate_pixels(level, self.translate_const)
+        return levels.translate_pixels(level, self.translate_const,
+                                       self.reference_size)
+
+    def __repr__(self):
+        return (f'{super().__repr__()[:-1]}, '
+                f'reference_size={self.reference_size})')
 
     def _matrix(self, signed, height, width):
         return translate_matrix(signed, self.horizontal)

@@ -28,7 +28,8 @@ from mmcv.transforms.utils import cache_randomness
 from mmdet.registry import TRANSFORMS
 from mmdet.structures.mask import BitmapMasks, PolygonMasks
 from . import colour, levels
-from .affine import RotateOp, ShearOp, TranslateOp, WarpArgs, warp
+from .affine import (REFERENCE_SIZE_DOC, RotateOp, ShearOp, TranslateOp,
+                     WarpArgs, warp)
 from .cutout import cutout_slices, uniform_centre
 from .instances import MASKS_KEY, box_array, check_instances
 
@@ -229,20 +230,20 @@ class GeometricOnlyBBoxes(WarpArgs, BBoxOnlyTransform):
 
 
 @TRANSFORMS.register_module()
-@_doc(_MOVES_MODIFIED, extra_args=_GEOMETRIC_ARGS)
+@_doc(_MOVES_MODIFIED, extra_args=_GEOMETRIC_ARGS + REFERENCE_SIZE_DOC)
 class TranslateXOnlyBBoxes(TranslateOp, GeometricOnlyBBoxes):
     """TranslateX_Only_BBoxes (released ``translate_x_only_bboxes``): the
     content of each selected box moves horizontally by ``L/10*120`` px
-    (``translate_bbox_const``; sign random, content moves by ``-m`` as in
-    ``translate_x``); pixels leaving the box are lost, vacated ones filled
-    with 128."""
+    (``translate_bbox_const``; times ``reference_size / 640`` when given;
+    sign random, content moves by ``-m`` as in ``translate_x``); pixels
+    leaving the box are lost, vacated ones filled with 128."""
 
     horizontal = True
     translate_const = levels.TRANSLATE_BBOX_CONST
 
 
 @TRANSFORMS.register_module()
-@_doc(_MOVES_MODIFIED, extra_args=_GEOMETRIC_ARGS)
+@_doc(_MOVES_MODIFIED, extra_args=_GEOMETRIC_ARGS + REFERENCE_SIZE_DOC)
 class TranslateYOnlyBBoxes(TranslateXOnlyBBoxes):
     """TranslateY_Only_BBoxes (released ``translate_y_only_bboxes``): the
     vertical version of :class:`TranslateXOnlyBBoxes` (``L/10*120`` px; L2
@@ -345,19 +346,25 @@ class SolarizeOnlyBBoxes(BBoxOnlyTransform):
     level_note='Pad ``int(L/10*50)``.\n            Required.',
     extra_args="""\
         fill_in (int | tuple): Fill of the hole. Defaults to 128.
-""")
+""" + REFERENCE_SIZE_DOC)
 class CutoutOnlyBBoxes(BBoxOnlyTransform):
     """Cutout_Only_BBoxes (released ``cutout_only_bboxes``): the released
     ``cutout`` inside each selected crop -- a square of side ``2 * pad``,
-    ``pad = int(L/10*50)`` (``cutout_bbox_const``), centred uniformly at
-    random in the crop and clipped to it."""
+    ``pad = int(L/10*50)`` (``cutout_bbox_const``; with ``reference_size``
+    ``int(pad * reference_size / 640)``), centred uniformly at random in the
+    crop and clipped to it."""
 
-    def __init__(self, prob=1.0, level=None, fill_in=levels.FILL_VALUE):
+    def __init__(self,
+                 prob=1.0,
+                 level=None,
+                 fill_in=levels.FILL_VALUE,
+                 reference_size=None):
         super().__init__(prob, level)
+        name = type(self).__name__
+        self.reference_size = levels.check_reference_size(reference_size, name)
         self.pad = levels.cutout_pad(
-            levels.require_level(level,
-                                 type(self).__name__),
-            levels.CUTOUT_BBOX_CONST)
+            levels.require_level(level, name), levels.CUTOUT_BBOX_CONST,
+            self.reference_size)
         self.fill_in = fill_in
 
     def _crop_op(self, crop, uniform, sign, fill, interpolation):
@@ -369,7 +376,8 @@ class CutoutOnlyBBoxes(BBoxOnlyTransform):
 
     def __repr__(self):
         return (f'{type(self).__name__}(prob={self.prob}, '
-                f'level={self.level}, fill_in={self.fill_in})')
+                f'level={self.level}, fill_in={self.fill_in}, '
+                f'reference_size={self.reference_size})')
 
 
 @_doc(level_note=_ENHANCE_LEVEL)

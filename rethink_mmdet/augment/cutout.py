@@ -9,6 +9,7 @@ from mmcv.transforms.utils import cache_randomness
 
 from mmdet.registry import TRANSFORMS
 from . import levels
+from .affine import REFERENCE_SIZE_DOC
 from .instances import box_array, num_instances
 
 _KEYS_DOC = """
@@ -58,16 +59,26 @@ class CenteredCutout(BaseTransform):
     """Cutout (released ``cutout``): one square hole of side ``2 * pad``,
     ``pad = int(L/10*100)`` (``cutout_const``; L8 -> 160 px), centred
     uniformly at random over the image and clipped at the borders, filled
-    with 128. mmdet's ``CutOut`` instead places a hole of a fixed size with
-    its top-left corner uniform over the image (so the hole is never
-    clipped at the top or left and covers the top-left corner less often)."""
-    __doc__ += _KEYS_DOC.format(boxes_note='; unused')
+    with 128. With ``reference_size`` the released pad is scaled by
+    ``reference_size / 640`` and truncated: ``int(int(L/10*100) * R /
+    640)`` (L8 at 256: pad 32, a 64 px hole). mmdet's ``CutOut`` instead
+    places a hole of a fixed size with its top-left corner uniform over the
+    image (so the hole is never clipped at the top or left and covers the
+    top-left corner less often)."""
+    __doc__ += _KEYS_DOC.format(boxes_note='; unused') + REFERENCE_SIZE_DOC
 
-    def __init__(self, prob=1.0, level=None, fill_in=levels.FILL_VALUE):
+    def __init__(self,
+                 prob=1.0,
+                 level=None,
+                 fill_in=levels.FILL_VALUE,
+                 reference_size=None):
         name = type(self).__name__
         self.prob = levels.check_probability(prob, 'prob', name)
         self.level = level
-        self.pad = levels.cutout_pad(levels.require_level(level, name))
+        self.reference_size = levels.check_reference_size(reference_size, name)
+        self.pad = levels.cutout_pad(
+            levels.require_level(level, name), levels.CUTOUT_CONST,
+            self.reference_size)
         self.fill_in = fill_in
 
     @cache_randomness
@@ -89,7 +100,8 @@ class CenteredCutout(BaseTransform):
 
     def __repr__(self):
         return (f'{type(self).__name__}(prob={self.prob}, '
-                f'level={self.level}, fill_in={self.fill_in})')
+                f'level={self.level}, fill_in={self.fill_in}, '
+                f'reference_size={self.reference_size})')
 
 
 @TRANSFORMS.register_module()
@@ -100,7 +112,9 @@ class BBoxCutout(CenteredCutout):
     and ``bh, bw`` the box's pixel size, is centred at a uniform pixel of
     the box and clipped to the image (not to the box). The fill is 128, or
     the box's per-channel mean pixel with ``replace_with_mean``. Without
-    boxes the image is unchanged. mmdet has no equivalent."""
+    boxes the image is unchanged. The hole is a fraction of the box, not a
+    pixel constant, so it takes no ``reference_size``. mmdet has no
+    equivalent."""
     __doc__ += _KEYS_DOC.format(boxes_note='; without boxes nothing\n'
                                 '      happens') + """\
         replace_with_mean (bool): Fill with the chosen box's mean pixel

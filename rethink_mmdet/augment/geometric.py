@@ -28,9 +28,9 @@ from mmdet.registry import TRANSFORMS
 from mmdet.structures.bbox import autocast_box_type
 from mmdet.structures.mask import BitmapMasks, PolygonMasks
 from . import levels
-from .affine import (RotateOp, ShearOp, TranslateOp, WarpArgs, bitmap_boxes,
-                     corner_boxes, homography, to_continuous,
-                     transform_polygons, warp, warp_masks)
+from .affine import (REFERENCE_SIZE_DOC, RotateOp, ShearOp, TranslateOp,
+                     WarpArgs, bitmap_boxes, corner_boxes, homography,
+                     to_continuous, transform_polygons, warp, warp_masks)
 from .instances import (MASKS_KEY, REQUIRED_KEYS_DOC, box_array,
                         check_instances, clip_and_drop)
 
@@ -72,6 +72,12 @@ _COMMON_DOC = REQUIRED_KEYS_DOC + """
 def _with_common_doc(cls):
     """Append the shared Keys / Args sections to the class docstring."""
     cls.__doc__ = cls.__doc__.rstrip() + '\n' + _COMMON_DOC
+    return cls
+
+
+def _with_reference_size_doc(cls):
+    """Append the ``reference_size`` argument (the translate ops)."""
+    cls.__doc__ = cls.__doc__.rstrip() + '\n' + REFERENCE_SIZE_DOC
     return cls
 
 
@@ -177,11 +183,13 @@ class BBoxAffineTransform(WarpArgs, BaseTransform):
 
 
 @TRANSFORMS.register_module()
+@_with_reference_size_doc
 @_with_common_doc
 class TranslateXBBox(TranslateOp, BBoxAffineTransform):
     """TranslateX_BBox (released ``translate_bbox``, ``shift_horizontal``):
-    shift image and boxes horizontally by ``L/10*250`` px (L4 = 100 px),
-    sign random; content moves by ``-m`` for the signed magnitude ``m`` as in
+    shift image and boxes horizontally by ``L/10*250`` px (L4 = 100 px;
+    times ``reference_size / 640`` when given: L4 = 40 px at 256), sign
+    random; content moves by ``-m`` for the signed magnitude ``m`` as in
     ``translate_x``. mmdet's ``TranslateX`` shifts by ``L/10*0.1`` of the
     image width instead and never drops boxes."""
 
@@ -189,6 +197,7 @@ class TranslateXBBox(TranslateOp, BBoxAffineTransform):
 
 
 @TRANSFORMS.register_module()
+@_with_reference_size_doc
 @_with_common_doc
 class TranslateYBBox(TranslateXBBox):
     """TranslateY_BBox (released ``translate_bbox``): the vertical version

@@ -12,9 +12,24 @@ The released policies use levels 0..10 (``_MAX_LEVEL = 10``); levels above
 10 follow the same linear formulas (EfficientDet's detection RandAugment runs
 at magnitude 15). The random sign of the geometric ops
 (``_randomly_negate_tensor``) is drawn by the transforms, not here.
+
+Pixel magnitudes relative to the image. The released pixel constants
+(translate 250 px, bbox-only translate 120 px, cutout 100 px, bbox-only
+cutout 50 px) are for COCO-sized images (about 640 px on the long side,
+before the scale jitter). The ops that take a pixel magnitude, and the
+policies, have a ``reference_size`` key: None (default) keeps the released
+constants and their rounding exactly; an int ``R`` multiplies the released
+pixel magnitude by ``R / REFERENCE_SIZE`` (``R / 640``), so a miniature on
+``R``-pixel images keeps the augmentation's strength relative to the image
+(docs ``reference/papers.md`` §2, "In a miniature, pixel magnitudes must
+scale with the image"). The scale applies to the released pixel result:
+translate ``L/10 * const * R/640`` px (a float, no rounding, as released);
+cutout pad ``int(int(L/10 * const) * R/640)`` -- the released ``int`` first,
+then the scaled pad truncated again. Non-pixel magnitudes (shear, rotate,
+bbox-cutout fraction, colour factors, solarize thresholds) never change.
 """
 import math
-from numbers import Real
+from numbers import Integral, Real
 
 # autoaugment_utils._MAX_LEVEL
 MAX_LEVEL = 10.0
@@ -40,6 +55,10 @@ SOLARIZE_ADD_CONST = 110
 SOLARIZE_ADD_THRESHOLD = 128  # solarize_add(threshold=128)
 POSTERIZE_CONST = 4
 
+#: Image size (px) the released pixel constants are made for: COCO's
+#: ~640 px long side (the TPU RetinaNet ``output_size`` [640, 640]).
+REFERENCE_SIZE = 640
+
 
 def check_level(level, owner='transform'):
     """Validate a magnitude level and return it as a float.
@@ -63,13 +82,49 @@ def check_level(level, owner='transform'):
     return float(level)
 
 
-def translate_pixels(level, const=TRANSLATE_CONST):
-    """``_translate_level_to_arg``: ``level / 10 * const`` pixels.
+def check_reference_size(reference_size, owner='transform'):
+    """Validate a ``reference_size`` (None or a positive int, pixels).
+
+    Args:
+        reference_size (int, optional): Size of the images the pixel
+            magnitudes are for; None keeps the released constants.
+        owner (str): Name used in the error message. Defaults to
+            'transform'.
+
+    Returns:
+        int | None: ``reference_size``.
+    """
+    if reference_size is None:
+        return None
+    if isinstance(reference_size, bool) or \
+            not isinstance(reference_size, Integral) or reference_size < 1:
+        raise ValueError(
+            f'{owner}: reference_size must be None (the released pixel '
+            f'constants, made for {REFERENCE_SIZE} px images) or a positive '
+            f'int, the image size in pixels to scale them to (e.g. 256 for '
+            f'the 256x256 shapes images); got {reference_size!r}.')
+    return int(reference_size)
+
+
+def scale_pixels(pixels, reference_size=None):
+    """A released pixel magnitude at ``reference_size``: ``pixels`` itself
+    for None, else ``pixels * reference_size / 640`` (a float, unrounded;
+    the multiplication comes first, so whole results are exact)."""
+    if check_reference_size(reference_size, 'scale_pixels') is None:
+        return pixels
+    return pixels * reference_size / REFERENCE_SIZE
+
+
+def translate_pixels(level, const=TRANSLATE_CONST, reference_size=None):
+    """``_translate_level_to_arg``: ``level / 10 * const`` pixels, times
+    ``reference_size / 640`` when ``reference_size`` is given.
 
     ``const`` is 250 for TranslateX/Y_BBox and 120 for the bbox-only
-    translates (L4 -> 100 px, L2 -> 24 px of ``TRANSLATE_BBOX_CONST``).
+    translates (L4 -> 100 px, L2 -> 24 px of ``TRANSLATE_BBOX_CONST``; at
+    ``reference_size=256``, L4 -> 40 px). Not rounded, as released.
     """
-    return check_level(level, 'translate') / MAX_LEVEL * float(const)
+    pixels = check_level(level, 'translate') / MAX_LEVEL * float(const)
+    return scale_pixels(pixels, reference_size)
 
 
 def shear_factor(level):
@@ -82,13 +137,17 @@ def rotate_degrees(level):
     return check_level(level, 'rotate') / MAX_LEVEL * MAX_ROTATE_DEGREES
 
 
-def cutout_pad(level, const=CUTOUT_CONST):
+def cutout_pad(level, const=CUTOUT_CONST, reference_size=None):
     """``level_to_arg['Cutout']``: pad size ``int(level / 10 * const)``.
 
     The hole is a square of side ``2 * pad`` (``cutout``). ``const`` is 100
-    for Cutout and 50 (``CUTOUT_BBOX_CONST``) for Cutout_Only_BBoxes.
+    for Cutout and 50 (``CUTOUT_BBOX_CONST``) for Cutout_Only_BBoxes. With
+    ``reference_size`` the released pad is scaled by ``reference_size /
+    640`` and truncated again: ``int(int(L/10 * const) * R / 640)`` (L8 at
+    256: 80 -> 32, a 64 px hole).
     """
-    return int(check_level(level, 'cutout') / MAX_LEVEL * const)
+    pad = int(check_level(level, 'cutout') / MAX_LEVEL * const)
+    return int(scale_pixels(pad, reference_size))
 
 
 def bbox_cutout_pad_fraction(level, max_fraction=CUTOUT_MAX_PAD_FRACTION):

@@ -104,26 +104,32 @@ POLICIES = dict(v0=POLICY_V0, v1=POLICY_V1, v2=POLICY_V2, v3=POLICY_V3)
 # besides prob): 'level'; 'max_mag' (mmdet's Posterize: the exact released
 # magnitude at level=10); 'img_border_value' / 'fill_in' take the fill, the
 # released ``replace`` (BBox_Cutout's released fill is a fixed 128);
-# 'threshold_overflow' the Solarize ops' reading of thresholds above 255.
+# 'threshold_overflow' the Solarize ops' reading of thresholds above 255;
+# 'reference_size' the image size the pixel magnitudes are for (the ops
+# whose magnitude is in pixels: translate, bbox-only translate, cutout,
+# bbox-only cutout; BBox_Cutout's hole is a fraction of the box).
 _OPS = {
-    'TranslateX_BBox': ('TranslateXBBox', 'level', 'img_border_value'),
-    'TranslateY_BBox': ('TranslateYBBox', 'level', 'img_border_value'),
+    'TranslateX_BBox':
+    ('TranslateXBBox', 'level', 'img_border_value', 'reference_size'),
+    'TranslateY_BBox':
+    ('TranslateYBBox', 'level', 'img_border_value', 'reference_size'),
     'ShearX_BBox': ('ShearXBBox', 'level', 'img_border_value'),
     'ShearY_BBox': ('ShearYBBox', 'level', 'img_border_value'),
     'Rotate_BBox': ('RotateBBox', 'level', 'img_border_value'),
     'TranslateX_Only_BBoxes':
-    ('TranslateXOnlyBBoxes', 'level', 'img_border_value'),
+    ('TranslateXOnlyBBoxes', 'level', 'img_border_value', 'reference_size'),
     'TranslateY_Only_BBoxes':
-    ('TranslateYOnlyBBoxes', 'level', 'img_border_value'),
+    ('TranslateYOnlyBBoxes', 'level', 'img_border_value', 'reference_size'),
     'ShearX_Only_BBoxes': ('ShearXOnlyBBoxes', 'level', 'img_border_value'),
     'ShearY_Only_BBoxes': ('ShearYOnlyBBoxes', 'level', 'img_border_value'),
     'Rotate_Only_BBoxes': ('RotateOnlyBBoxes', 'level', 'img_border_value'),
     'Flip_Only_BBoxes': ('FlipOnlyBBoxes', ),
     'Equalize_Only_BBoxes': ('EqualizeOnlyBBoxes', ),
-    'Solarize_Only_BBoxes':
-    ('SolarizeOnlyBBoxes', 'level', 'threshold_overflow'),
-    'Cutout_Only_BBoxes': ('CutoutOnlyBBoxes', 'level', 'fill_in'),
-    'Cutout': ('CenteredCutout', 'level', 'fill_in'),
+    'Solarize_Only_BBoxes': ('SolarizeOnlyBBoxes', 'level',
+                             'threshold_overflow'),
+    'Cutout_Only_BBoxes': ('CutoutOnlyBBoxes', 'level', 'fill_in',
+                           'reference_size'),
+    'Cutout': ('CenteredCutout', 'level', 'fill_in', 'reference_size'),
     'BBox_Cutout': ('BBoxCutout', 'level'),
     'Color': ('TFColor', 'level'),
     'Contrast': ('TFContrast', 'level'),
@@ -157,7 +163,8 @@ def op_config(name,
               prob,
               level,
               img_border_value=levels.FILL_VALUE,
-              solarize_threshold_overflow=colour.RELEASED_THRESHOLD_OVERFLOW):
+              solarize_threshold_overflow=colour.RELEASED_THRESHOLD_OVERFLOW,
+              reference_size=None):
     """The mmdet transform config of one released op.
 
     Args:
@@ -171,6 +178,11 @@ def op_config(name,
             Solarize ops: 'wrap' (released: threshold modulo 256, level 10
             inverts every pixel) or 'clip' (above 255 no pixel changes).
             Defaults to 'wrap'.
+        reference_size (int, optional): ``reference_size`` of the ops
+            whose magnitude is in pixels (translate, bbox-only translate,
+            cutout, bbox-only cutout): None keeps the released pixels (640
+            px images), an int ``R`` scales them by ``R / 640``. Other ops
+            get no such key. Defaults to None.
 
     Returns:
         dict: A config for ``mmdet.registry.TRANSFORMS.build``.
@@ -182,6 +194,7 @@ def op_config(name,
     level = levels.check_level(level, name)
     colour.check_threshold_overflow(solarize_threshold_overflow, 'op_config',
                                     'solarize_threshold_overflow')
+    levels.check_reference_size(reference_size, 'op_config')
     type_, *args = _OPS[name]
     cfg = dict(type=type_, prob=float(prob))
     for arg in args:
@@ -192,6 +205,8 @@ def op_config(name,
                 level=10, min_mag=0.0, max_mag=_mmdet_magnitude(name, level))
         elif arg == 'threshold_overflow':
             cfg['threshold_overflow'] = solarize_threshold_overflow
+        elif arg == 'reference_size':
+            cfg['reference_size'] = reference_size
         else:
             cfg[arg] = img_border_value
     return cfg
@@ -261,6 +276,17 @@ class DetectionAutoAugment(RandomChoice):
             (levels >= 10): 'wrap' as released (modulo 256: level 10
             inverts every pixel) or 'clip' (no pixel changes). Defaults to
             'wrap'.
+        reference_size (int, optional): Image size (px) the pixel
+            magnitudes are for. None keeps the released ones, made for
+            COCO-sized images (640 px): translate ``L/10*250``, bbox-only
+            translate ``L/10*120``, cutout pad ``int(L/10*100)``, bbox-only
+            cutout pad ``int(L/10*50)``. An int ``R`` scales each by ``R /
+            640`` (translates unrounded; a cutout pad truncated again after
+            scaling), so the policy keeps its strength relative to smaller
+            images (``reference/papers.md`` §2: "In a miniature, pixel
+            magnitudes must scale with the image"; at 256, TranslateX L4 =
+            40 px, Cutout L8 = a 64 px hole). Shear, rotate, BBox_Cutout's
+            box fraction and the colour ops do not change. Defaults to None.
 """
 
     def __init__(
@@ -268,7 +294,8 @@ class DetectionAutoAugment(RandomChoice):
             policy='v0',
             policies=None,
             img_border_value=levels.FILL_VALUE,
-            solarize_threshold_overflow=colour.RELEASED_THRESHOLD_OVERFLOW):
+            solarize_threshold_overflow=colour.RELEASED_THRESHOLD_OVERFLOW,
+            reference_size=None):
         if policies is None:
             if policy not in POLICIES:
                 raise KeyError(
@@ -285,13 +312,16 @@ class DetectionAutoAugment(RandomChoice):
         self.solarize_threshold_overflow = colour.check_threshold_overflow(
             solarize_threshold_overflow,
             type(self).__name__, 'solarize_threshold_overflow')
+        self.reference_size = levels.check_reference_size(
+            reference_size,
+            type(self).__name__)
         #: The transform configs, one list per sub-policy.
         self.policies = [[
             op_config(
                 *op,
                 img_border_value=img_border_value,
-                solarize_threshold_overflow=solarize_threshold_overflow)
-            for op in sub
+                solarize_threshold_overflow=solarize_threshold_overflow,
+                reference_size=self.reference_size) for op in sub
         ] for sub in table]
         # Built from mmdet's registry here, so that no default scope is
         # needed (mmcv's Compose would look the names up in mmcv's).
@@ -303,4 +333,5 @@ class DetectionAutoAugment(RandomChoice):
                 f'num_sub_policies={len(self.table)}, '
                 f'img_border_value={self.img_border_value}, '
                 'solarize_threshold_overflow='
-                f'{self.solarize_threshold_overflow!r})')
+                f'{self.solarize_threshold_overflow!r}, '
+                f'reference_size={self.reference_size})')

@@ -48,7 +48,8 @@ class DetectionRandAugment(BaseTransform):
     threshold 384 becomes 128 in uint8 (the pixels >= 128 are inverted).
     ``solarize_threshold_overflow='clip'`` makes Solarize above 255 leave
     the image unchanged instead (:mod:`.colour`). Released hparams:
-    ``translate_const`` 250, ``cutout_const`` 100, fill 128.
+    ``translate_const`` 250, ``cutout_const`` 100, fill 128; those pixel
+    magnitudes are for 640 px images, ``reference_size`` scales them.
     """
     __doc__ += POLICY_KEYS_DOC + """\
     Args:
@@ -69,6 +70,15 @@ class DetectionRandAugment(BaseTransform):
             (magnitudes >= 10): 'wrap' as released (modulo 256: magnitude 10
             inverts every pixel, 15 the pixels >= 128) or 'clip' (no pixel
             changes). Defaults to 'wrap'.
+        reference_size (int, optional): Image size (px) the pixel
+            magnitudes are for. None keeps the released ones, made for
+            COCO-sized images (640 px): translate ``M/10*250`` px, cutout
+            pad ``int(M/10*100)``. An int ``R`` scales them by ``R / 640``
+            (translate unrounded, the cutout pad truncated again after
+            scaling): ``reference/papers.md`` §2, "In a miniature, pixel
+            magnitudes must scale with the image" (at 256 and magnitude 10:
+            translate 100 px, an 80 px cutout hole). Shear, rotate and the
+            colour ops do not change. Defaults to None.
     """
 
     def __init__(
@@ -79,7 +89,8 @@ class DetectionRandAugment(BaseTransform):
             prob_range=(0.2, 0.8),
             gate_all_ops=False,
             img_border_value=levels.FILL_VALUE,
-            solarize_threshold_overflow=colour.RELEASED_THRESHOLD_OVERFLOW):
+            solarize_threshold_overflow=colour.RELEASED_THRESHOLD_OVERFLOW,
+            reference_size=None):
         name = type(self).__name__
         if isinstance(num_ops, bool) or not isinstance(num_ops, Integral) \
                 or num_ops < 1:
@@ -106,11 +117,13 @@ class DetectionRandAugment(BaseTransform):
         self.img_border_value = img_border_value
         self.solarize_threshold_overflow = colour.check_threshold_overflow(
             solarize_threshold_overflow, name, 'solarize_threshold_overflow')
+        self.reference_size = levels.check_reference_size(reference_size, name)
         # bbox-only ops get the drawn probability as their own argument, so
         # they are built per draw; the others are built once, always on.
         self._cfgs = [
             op_config(op, 1.0, self.magnitude, img_border_value,
-                      solarize_threshold_overflow) for op in self.ops
+                      solarize_threshold_overflow, self.reference_size)
+            for op in self.ops
         ]
         self._built = [
             None if op in BBOX_ONLY_OPS else TRANSFORMS.build(cfg)
@@ -145,4 +158,5 @@ class DetectionRandAugment(BaseTransform):
                 f'gate_all_ops={self.gate_all_ops}, '
                 f'img_border_value={self.img_border_value}, '
                 'solarize_threshold_overflow='
-                f'{self.solarize_threshold_overflow!r})')
+                f'{self.solarize_threshold_overflow!r}, '
+                f'reference_size={self.reference_size})')

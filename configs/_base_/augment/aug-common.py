@@ -17,6 +17,16 @@
 aug_output_size = (640, 640)
 # The built-in shapes images (tools/make_shapes.py) are 256x256.
 aug_shapes_output_size = (256, 256)
+# Image size the policies' pixel magnitudes are for (reference_size of
+# DetectionAutoAugment / DetectionRandAugment): None keeps the released
+# constants (translate 250 px, bbox-only translate 120 px, cutout 100 px,
+# bbox-only cutout 50 px at level 10), made for COCO-sized images (~640 px).
+# The shapes variants scale them to the 256 px images (x 256/640), so the
+# miniature keeps the paper's strength relative to the image
+# (reference/papers.md Sec. 2: "In a miniature, pixel magnitudes must scale
+# with the image").
+aug_reference_size = None
+aug_shapes_reference_size = aug_shapes_output_size[0]
 # [V] input_utils.random_horizontal_flip: probability 0.5.
 aug_flip_prob = 0.5
 # [V] autoaugment_utils.build_and_apply_nas_policy: replace_value 128.
@@ -59,6 +69,8 @@ aug_crop_to_output = [
 # aug_output_size) into aug_pipelines: what they change, by transform type.
 aug_with_masks = dict(LoadAnnotations=dict(with_mask=True))
 aug_at_shapes_size = dict(
+    DetectionAutoAugment=dict(reference_size=aug_shapes_reference_size),
+    DetectionRandAugment=dict(reference_size=aug_shapes_reference_size),
     RandomResize=dict(scale=aug_shapes_output_size),
     RandomCropInstances=dict(crop_size=aug_shapes_output_size),
     Pad=dict(size=aug_shapes_output_size))

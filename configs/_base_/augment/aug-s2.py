@@ -21,7 +21,8 @@ aug_train_pipeline = [
     dict(
         type='DetectionAutoAugment',
         policy=aug_policy,
-        img_border_value=_base_.aug_img_border_value),
+        img_border_value=_base_.aug_img_border_value,
+        reference_size=_base_.aug_reference_size),
     _base_.aug_flip,
     dict(_base_.aug_resize, ratio_range=aug_ratio_range),
     *_base_.aug_crop_to_output,

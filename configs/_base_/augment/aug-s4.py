@@ -18,7 +18,8 @@ aug_randaugment = dict(
     type='DetectionRandAugment',
     num_ops=aug_num_ops,
     magnitude=aug_magnitude,
-    img_border_value=_base_.aug_img_border_value)
+    img_border_value=_base_.aug_img_border_value,
+    reference_size=_base_.aug_reference_size)
 
 aug_train_pipeline = [
     aug_randaugment if t['type'] == 'DetectionAutoAugment' else t
