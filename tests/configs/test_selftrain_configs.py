@@ -55,14 +55,10 @@ LEAVES = sorted(
 # configs set on purpose: a helper variable of one of these names changes
 # how the run starts (`sync_bn = dict(...)` made every B7 config die with
 # 'sync_bn should be "torch" or "mmcv"' under dist_train.sh).
-RUNNER_KEYS = ('sync_bn', 'compile', 'launcher', 'model_wrapper_cfg',
-               'strategy', 'cfg', 'find_unused_parameters', 'experiment_name',
-               'log_level', 'visualizer', 'randomness', 'env_cfg',
-               'default_scope', 'data_preprocessor', 'load_from', 'resume',
-               'work_dir', 'runner_type', 'auto_scale_lr', 'log_processor')
-# What each key may hold where a config sets it.
+# What each may hold where a config sets it.
 RUNNER_KEY_TYPES = {
     'sync_bn': str,
+    'cfg': dict,
     'compile': (bool, dict),
     'launcher': str,
     'strategy': dict,
@@ -472,13 +468,13 @@ def test_no_top_level_name_collides_with_a_runner_key(path):
     """A helper variable named like a key the Runner reads changes how the
     run starts; keys set on purpose must hold what the Runner expects."""
     cfg = Config.fromfile(osp.join(REPO, path))
-    for key in RUNNER_KEYS:
+    for key, types in RUNNER_KEY_TYPES.items():
         if key not in cfg:
             continue
         value = cfg[key]
         if hasattr(value, 'to_dict'):
             value = value.to_dict()
-        ok = isinstance(value, RUNNER_KEY_TYPES[key])
+        ok = isinstance(value, types)
         if key == 'sync_bn':
             ok = ok and value in ('torch', 'mmcv')
         assert ok, (
