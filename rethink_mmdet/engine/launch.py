@@ -16,6 +16,7 @@ read until the runner has built the hook (see
 preempted while it starts is requeued, not killed.
 """
 import argparse
+import atexit
 import os
 import os.path as osp
 import subprocess
@@ -147,12 +148,29 @@ def setup_launcher(cfg: Config) -> None:
             rank=int(os.environ['RANK']),
             world_size=int(os.environ['WORLD_SIZE']),
             **kwargs)
+        atexit.register(destroy_at_exit)
     wrapper = cfg.get('model_wrapper_cfg') or ConfigDict(
         type='MMDistributedDataParallel',
         broadcast_buffers=False,
         find_unused_parameters=cfg.get('find_unused_parameters', False))
     wrapper['device_ids'] = None
     cfg.model_wrapper_cfg = wrapper
+
+
+def destroy_at_exit() -> None:
+    """Destroy the default process group while the interpreter is alive.
+
+    Registered with :mod:`atexit` by :func:`setup_launcher` for the ``gloo``
+    group it starts. A process that exits with the group alive can abort
+    (``terminate called without an active exception``, SIGABRT) while the
+    interpreter is torn down: gloo's worker threads still hold work objects
+    with Python references (pytorch/pytorch#179291, #190489). torch's docs
+    ask every trainer process to call ``destroy_process_group`` at its end;
+    for gloo this is local to the process (no collective), so it is safe on
+    every exit path, including a rank that exits before the others.
+    """
+    if torch_dist.is_available() and torch_dist.is_initialized():
+        torch_dist.destroy_process_group()
 
 
 # -- launcher='slurm' on CPU (tools/slurm_train.sh with GPUS_PER_NODE=0) ------
