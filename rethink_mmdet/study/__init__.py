@@ -7,9 +7,10 @@ One concern per module: :mod:`.schema` (the study config format),
 (``study.json``), :mod:`.slurm` (sbatch / squeue / sacct),
 :mod:`.runner` (running and resuming), :mod:`.status`, :mod:`.metrics`
 (``scalars.json``), :mod:`.results` (per-run numbers and cost),
-:mod:`.tables`, :mod:`.plots`, :mod:`.quality` (pseudo labels against
-hidden ground truth), :mod:`.report` (``report.md``). Nothing here is
-registered: ``tools/study.py`` imports it.
+:mod:`.tables`, :mod:`.verdict` (verdicts on the paper's claims),
+:mod:`.plots`, :mod:`.quality` (pseudo labels against hidden ground
+truth), :mod:`.report` (``report.md``). Nothing here is registered:
+``tools/study.py`` imports it.
 """
 from .plan import LAUNCHERS, Launcher, plan_runs
 from .quality import pseudo_label_quality

@@ -1,6 +1,7 @@
 """``DIR/report.md`` (and ``DIR/report.json``, ``DIR/plots/*.png``) of a
-study: the tables, the cost of every run and the cost ratios, the pseudo
-labels' quality, the plots, from the runs' work dirs alone (mmengine's
+study: the tables, the verdicts on the paper's claims (:mod:`.verdict`),
+the cost of every run and the cost ratios, the pseudo labels' quality,
+the plots, from the runs' work dirs alone (mmengine's
 ``vis_data/scalars.json``, ``tools/self_train.py``'s ``rounds.json``, the
 stores) and ``DIR/study.json``."""
 import os.path as osp
@@ -16,9 +17,10 @@ from .results import RunResult, collect
 from .schema import SELF_TRAIN, Study, StudyConfigError
 from .state import STUDY_COPY, StudyState
 from .status import study_status
-from .tables import (MISSING, cost_ratios, cost_rows, markdown, render_table,
-                     table_cells)
+from .tables import (MISSING, _signed, cost_ratios, cost_rows, markdown,
+                     render_table, table_cells)
 from .validate import load_study
+from .verdict import evaluate_claims
 
 __all__ = ['REPORT', 'REPORT_JSON', 'PLOTS', 'write_report', 'load_state']
 
@@ -142,6 +144,38 @@ def _ratio_lines(ratios):
     ]
 
 
+def _claim_lines(claims: List[dict], study: Study) -> List[str]:
+    """The claims table (:mod:`.verdict`) and how to read it."""
+    rows = []
+    for c in claims:
+        metric = study.metric(c['metric'])
+        ours = MISSING if c['d'] is None else _signed(c['d'], metric.digits)
+        if c['se'] is not None:
+            ours += f' ± {c["se"]:.{metric.digits}f}'
+        seeds = ' vs '.join(f'{n}' if n == of else f'{n}/{of}'
+                            for n, of in (c['seeds'], c['over_seeds']))
+        verdict = c['verdict'] if c['verdict'] == 'inconclusive' else \
+            f'**{c["verdict"]}**'
+        rows.append([
+            c['name'], c['paper'].replace('|', '\\|'),
+            f'{metric.name}, d = {c["arm"]} − {c["over"]}: {c["rule"]}',
+            f'{ours} ({seeds} seeds)', f'{verdict}: {c["reason"]}'
+        ])
+    k = f'{study.verdict_k:g}'
+    return [
+        markdown(['claim', 'paper', 'rule', 'ours', 'verdict'], rows), '',
+        'd: the difference of the two arms\' means over their finished '
+        'seeds, in the metric\'s shown units (scaled as in the tables); se:'
+        ' its standard error sqrt(s1²/n1 + s2²/n2); k = '
+        f'{k} (verdict_k). The rule is fixed in the study config before the'
+        f' run: "d > {k} se" agrees if d > {k} se and disagrees if d < '
+        f'-{k} se (the mirror for "d < -{k} se"); "d ± {k} se within ±m" (an'
+        ' equivalence test, like TOST) agrees if that interval lies within '
+        '[-m, m] and disagrees if it lies entirely outside; anything else, '
+        'or an arm with fewer than 2 seeds, is inconclusive.'
+    ]
+
+
 def write_report(study_dir: str, log: Callable = print) -> str:
     """Write ``report.md``, ``report.json`` and the plots of a study
     directory; returns the report's path."""
@@ -153,6 +187,7 @@ def write_report(study_dir: str, log: Callable = print) -> str:
     tables = [table_cells(t, study, results) for t in study.tables]
     ratios = cost_ratios(study, results)
     quality_lines, quality = _quality(study, results, state)
+    claims = evaluate_claims(study, results)
     counts = {}
     for r in results:
         counts[r.status] = counts.get(r.status, 0) + 1
@@ -173,6 +208,8 @@ def write_report(study_dir: str, log: Callable = print) -> str:
         md.append('')
     for table, data in zip(study.tables, tables):
         md += [f'## {table.title}', '', render_table(data, study, table), '']
+    if claims:
+        md += ['## Claims', ''] + _claim_lines(claims, study) + ['']
     md += [
         '## Cost', '',
         markdown([
@@ -205,6 +242,7 @@ def write_report(study_dir: str, log: Callable = print) -> str:
         dict(
             study=study.name,
             tables=tables,
+            claims=claims,
             ratios=ratios,
             quality=quality,
             plots=plots,

@@ -60,6 +60,34 @@ difference::
         'effb7-st-s4': {'coco/bbox_mAP': dict(gain=1.3)},  # gain only
     }
 
+``claims`` state a paper's claims as tests on the study's results, with
+the rule fixed in the config before the run (:mod:`.verdict`): each
+compares two arms on one metric, ``d = mean(arm) - mean(over)`` over the
+seeds of their finished runs, in the metric's displayed units (the
+logged value x its ``scale``, as the tables show it), against ``k`` (the
+top-level ``verdict_k``, default 2) times its standard error ``se``
+(the gains table's ``sqrt(s1^2/n1 + s2^2/n2)``)::
+
+    claims = [
+        dict(name='he-long-catch-up',
+             paper='He et al. 2019, Sec. 5.1 / Table 1: from random init, '
+                   'a long schedule matches ImageNet pre-training',
+             metric='coco/bbox_mAP', arm='scratch-6x', over='pretrained-6x',
+             expect='equal', margin=2.0),    # in box AP points (scale 100)
+        dict(name='st-helps-s4', paper='Zoph et al. 2020, Table 2',
+             metric='coco/bbox_mAP', arm='st-s4', over='rand-s4',
+             expect='greater'),
+    ]
+    verdict_k = 2.0
+
+``expect='greater'`` agrees if ``d > k se``, disagrees if ``d < -k se``;
+``'less'`` the mirror; ``'equal'`` (an equivalence test, like TOST; needs
+``margin`` m > 0 and only it takes one) agrees if ``[d - k se, d + k se]``
+lies within ``[-m, m]``, disagrees if it lies entirely outside
+(``|d| - k se > m``). Anything else, and an arm with fewer than 2
+finished seeds with a value (no standard error), is inconclusive. The
+report's "Claims" section gives each verdict with its numbers.
+
 Top-level names starting with ``_`` are helpers of the file (shared
 override dicts, a data root) and are ignored; any other unknown key is an
 error, as is an unknown key inside an arm, metric or table.
@@ -70,8 +98,8 @@ from typing import Dict, List, Optional, Tuple
 
 __all__ = [
     'TRAIN', 'SELF_TRAIN', 'KINDS', 'ARM', 'METRIC', 'LOAD_FROM',
-    'REFERENCE_KEYS', 'StudyConfigError', 'Metric', 'Table', 'Arm', 'Study',
-    'fail', 'study_to_dict'
+    'REFERENCE_KEYS', 'CLAIM_KEYS', 'EXPECTS', 'VERDICT_K', 'StudyConfigError',
+    'Metric', 'Table', 'Arm', 'Claim', 'Study', 'fail', 'study_to_dict'
 ]
 
 TRAIN = 'train'
@@ -84,7 +112,7 @@ METRIC = 'metric'
 NAME_RE = re.compile(r'^[A-Za-z0-9][A-Za-z0-9_.+-]*$')
 
 TOP_KEYS = ('name', 'description', 'arms', 'metrics', 'tables', 'references',
-            'curve_metrics')
+            'curve_metrics', 'claims', 'verdict_k')
 COMMON_ARM_KEYS = ('name', 'kind', 'config', 'cfg_options', 'seed', 'seeds',
                    'labels', 'grid', 'reference', 'counterpart', 'init_arm',
                    'init_key', 'gain_over')
@@ -104,6 +132,12 @@ REFERENCE_KEYS = ('value', 'gain')
 METRIC_KEYS = ('key', 'name', 'scale', 'digits')
 TABLE_KEYS = ('title', 'metrics', 'rows', 'columns', 'where')
 MATCH_BY = ('image_id', 'file_name')
+CLAIM_KEYS = ('name', 'paper', 'metric', 'arm', 'over', 'expect', 'margin')
+#: A claim's ``expect``: the sign of ``mean(arm) - mean(over)``, or equal
+#: within ``margin``.
+EXPECTS = ('greater', 'less', 'equal')
+#: Default ``verdict_k``: the multiple of the standard error.
+VERDICT_K = 2.0
 
 
 class StudyConfigError(ValueError):
@@ -202,6 +236,30 @@ class Arm:
 
 
 @dataclass
+class Claim:
+    """A paper's claim, tested on the study's results by the rule of
+    :mod:`.verdict` (see the module docstring).
+
+    Args:
+        name (str): Names the claim in the report.
+        paper (str): Where the paper claims it (and what it reports).
+        metric (str): The metric key compared.
+        arm (str): The arm whose mean over seeds is compared ...
+        over (str): ... with this arm's: ``d = mean(arm) - mean(over)``.
+        expect (str): ``'greater'``, ``'less'`` or ``'equal'``.
+        margin (float, optional): ``'equal'``: the equivalence margin, in
+            the metric's displayed units (after ``scale``).
+    """
+    name: str
+    paper: str
+    metric: str
+    arm: str
+    over: str
+    expect: str
+    margin: Optional[float] = None
+
+
+@dataclass
 class Study:
     """A parsed, validated study config."""
     name: str
@@ -211,6 +269,8 @@ class Study:
     tables: List[Table]
     curve_metrics: List[str]
     description: str = ''
+    claims: List[Claim] = field(default_factory=list)
+    verdict_k: float = VERDICT_K
 
     def arm(self, name: str) -> Arm:
         for arm in self.arms:
@@ -279,4 +339,9 @@ def study_to_dict(study: Study) -> dict:
         arms=arms,
         metrics=[asdict(m) for m in study.metrics],
         tables=[dict(asdict(t), rows=list(t.rows)) for t in study.tables],
-        curve_metrics=list(study.curve_metrics))
+        curve_metrics=list(study.curve_metrics),
+        claims=[{
+            k: v
+            for k, v in asdict(c).items() if v is not None
+        } for c in study.claims],
+        verdict_k=study.verdict_k)

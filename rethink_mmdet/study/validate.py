@@ -1,6 +1,7 @@
-"""Validation of a study config (the format: :mod:`.schema`): every
-mistake a :class:`~.schema.StudyConfigError` naming the key, the problem
-and the fix."""
+"""Validation of a study config (the format: :mod:`.schema`; its claims:
+:func:`.verdict.parse_claims`): every mistake a
+:class:`~.schema.StudyConfigError` naming the key, the problem and the
+fix."""
 import os.path as osp
 from typing import List
 
@@ -11,8 +12,9 @@ from rethink_mmdet.utils import is_int
 from .grid import expand_grid
 from .schema import (ARM, COMMON_ARM_KEYS, KINDS, LOAD_FROM, MATCH_BY, METRIC,
                      METRIC_KEYS, NAME_RE, REFERENCE_KEYS, SELF_TRAIN,
-                     SELF_TRAIN_KEYS, TABLE_KEYS, TOP_KEYS, TRAIN, Arm, Metric,
-                     Study, StudyConfigError, Table, fail)
+                     SELF_TRAIN_KEYS, TABLE_KEYS, TOP_KEYS, TRAIN, VERDICT_K,
+                     Arm, Metric, Study, StudyConfigError, Table, fail)
+from .verdict import parse_claims
 
 __all__ = ['parse_study', 'load_study']
 
@@ -485,6 +487,8 @@ def parse_study(cfg: Config) -> Study:
     if not all(k in keys for k in curve):
         fail(where, f'curve_metrics {curve}', f'Use metric keys {keys}.')
     study.tables, study.curve_metrics = tables, curve
+    study.claims, study.verdict_k = parse_claims(
+        cfg.get('claims', []), cfg.get('verdict_k', VERDICT_K), study, where)
     return study
 
 
