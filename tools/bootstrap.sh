@@ -16,6 +16,12 @@ TORCH_VERSION="${TORCH_VERSION:-2.13.0}"
 MMCV_VERSION=2.1.0
 MMENGINE_VERSION=0.10.7
 MMDET_VERSION=3.3.0
+# The libraries that draw the built-in data and decode it: pinned, so that
+# every machine generates the same shapes images and the main job's numbers
+# differ between machines only where their floating-point kernels do.
+NUMPY_VERSION=2.4.6
+PILLOW_VERSION=13.0.0
+OPENCV_VERSION=5.1.0.95
 
 log() { echo "[bootstrap] $*"; }
 
@@ -75,9 +81,13 @@ tests_ok() {
 # requirements/runtime.txt states the tested ranges; the exact tested
 # versions are pinned here.
 if ! has mmengine "$MMENGINE_VERSION" || ! has mmdet "$MMDET_VERSION" \
+   || ! has numpy "$NUMPY_VERSION" || ! has pillow "$PILLOW_VERSION" \
+   || ! has opencv-python "$OPENCV_VERSION" \
    || ! has pycocotools || ! tests_ok; then
   log "installing mmengine, mmdet, pycocotools, openmim, pytest, linters"
   "${PIP[@]}" install "mmengine==$MMENGINE_VERSION" "mmdet==$MMDET_VERSION" \
+    "numpy==$NUMPY_VERSION" "pillow==$PILLOW_VERSION" \
+    "opencv-python==$OPENCV_VERSION" \
     -r "$ROOT/requirements/runtime.txt" -r "$ROOT/requirements/tests.txt"
 fi
 

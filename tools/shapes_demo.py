@@ -21,6 +21,7 @@ import os
 import os.path as osp
 import sys
 import time
+from typing import Optional
 
 from rethink_mmdet.data import make_shapes
 from rethink_mmdet.data.shapes import UNLABELED_GT_FILE
@@ -31,10 +32,12 @@ from rethink_mmdet.study.report import REPORT_JSON
 HERE = osp.dirname(osp.abspath(__file__))
 DEFAULT_STUDY = osp.join(HERE, '..', 'configs', 'studies',
                          'shapes_mini_replication.py')
-# Default split sizes: detection train / val / unlabeled (Zoph et al.'s
-# teacher labels 20% of train; the unlabeled split is as large as train)
-# and the classification pre-training data.
-NUM_TRAIN, NUM_VAL, NUM_UNLABELED = 600, 200, 600
+# Default split sizes and image side (the study config's header gives the
+# reasons): detection train (He et al.'s data-rich split; Zoph et al.'s
+# labeled sets are its first images) / val / unlabeled (ten times Zoph et
+# al.'s labeled set), and the classification pre-training data.
+NUM_TRAIN, NUM_VAL, NUM_UNLABELED = 3000, 200, 3000
+IMAGE_SIZE = 128
 NUM_CLS_TRAIN, NUM_CLS_VAL = 2000, 400
 #: report.md sections printed (everything before the plots).
 PLOTS_HEADING = '## Plots'
@@ -55,23 +58,63 @@ def parse_args(argv=None):
     parser.add_argument('--num-train', type=int, default=NUM_TRAIN)
     parser.add_argument('--num-val', type=int, default=NUM_VAL)
     parser.add_argument('--num-unlabeled', type=int, default=NUM_UNLABELED)
+    parser.add_argument(
+        '--image-size',
+        type=int,
+        default=IMAGE_SIZE,
+        help='side of the detection images (the configs read it from '
+        'SHAPES_IMAGE_SIZE)')
     parser.add_argument('--num-cls-train', type=int, default=NUM_CLS_TRAIN)
     parser.add_argument('--num-cls-val', type=int, default=NUM_CLS_VAL)
     return parser.parse_args(argv)
 
 
+def _read(ann_file: str) -> Optional[dict]:
+    if not osp.isfile(ann_file):
+        return None
+    with open(ann_file) as f:
+        return json.load(f)
+
+
+def _has_split(ann_file: str, num: int, size: int) -> bool:
+    """Whether ``ann_file`` exists with ``num`` images of side ``size``."""
+    ann = _read(ann_file)
+    return ann is not None and len(ann['images']) == num and all(
+        (im['width'], im['height']) == (size, size)
+        for im in ann['images'][:1])
+
+
+def _has_cls_split(ann_file: str, num: int) -> bool:
+    """Whether ``ann_file`` exists with ``num`` images of the default
+    (out-of-domain) classes; an older in-domain set is generated again."""
+    ann = _read(ann_file)
+    return (ann is not None and len(ann.get('data_list', [])) == num
+            and ann.get('metainfo', {}).get('families') == 'disjoint')
+
+
 def ensure_data(args) -> None:
-    """Generate the two datasets where their files are missing."""
-    hidden = osp.join(args.data_root, 'annotations', UNLABELED_GT_FILE)
-    if not osp.isfile(hidden):
+    """Generate the two datasets where their files are missing, or where
+    the detection splits differ in size or image side from the arguments
+    (an older ``data/shapes`` is generated again, not trained on)."""
+    ann = osp.join(args.data_root, 'annotations')
+    splits = (('instances_train.json', args.num_train),
+              ('instances_val.json', args.num_val), (UNLABELED_GT_FILE,
+                                                     args.num_unlabeled))
+    if not all(
+            _has_split(osp.join(ann, name), num, args.image_size)
+            for name, num in splits):
         print(f'Generating the shapes dataset in {args.data_root} ...')
         make_shapes(
             args.data_root,
             args.num_train,
             args.num_val,
             args.num_unlabeled,
-            seed=args.seed)
-    if not osp.isfile(osp.join(args.cls_root, 'annotations', 'val.json')):
+            seed=args.seed,
+            image_size=args.image_size)
+    cls_ann = osp.join(args.cls_root, 'annotations')
+    if not (_has_cls_split(
+            osp.join(cls_ann, 'train.json'), args.num_cls_train) and
+            _has_cls_split(osp.join(cls_ann, 'val.json'), args.num_cls_val)):
         print('Generating the shapes classification dataset in '
               f'{args.cls_root} ...')
         make_shapes_classification(
@@ -96,6 +139,7 @@ def main(argv=None):
     # do the arms' processes
     os.environ['SHAPES_ROOT'] = osp.abspath(args.data_root)
     os.environ['SHAPES_CLS_ROOT'] = osp.abspath(args.cls_root)
+    os.environ['SHAPES_IMAGE_SIZE'] = str(args.image_size)
     state = run_study(args.study, args.work_dir, Launcher(), jobs=args.jobs)
     report = write_report(args.work_dir, log=lambda line: None)
     print('\n' + report_tables(report) + '\n')

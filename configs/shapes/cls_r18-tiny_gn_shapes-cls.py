@@ -2,11 +2,17 @@
 # data: the tiny ResNet-18 of configs/shapes (mmdet's ResNet, depth 18, base
 # width 16, GroupNorm with 8 groups, nothing frozen) pre-trained as an image
 # classifier (global average pooling + linear + cross-entropy) on the shapes
-# classification images (rethink_mmdet.data.shapes_classification: the four
-# shape families of the detection data, one dominant object per image).
-# He et al. 2019, Sec. 5 ("ImageNet pre-training"): their pre-trained
-# baselines start from a GN ResNet trained on ImageNet classification and are
-# fine-tuned with GN (the *-pretrained_fpn_gn-all_shapes.py configs here).
+# classification images (rethink_mmdet.data.shapes_classification: 10
+# classes the detection data does not contain, six shape families (ring,
+# cross, hexagon, crescent, ellipse, arrow) and four textures (stripes,
+# checkerboard, dots, zigzag), one iconic object or texture per image,
+# rendered like the detection data). He et al. 2019, Sec. 5 ("ImageNet
+# pre-training"): their pre-trained baselines start from a GN ResNet trained
+# on ImageNet classification, a different task on different images than
+# COCO, and are fine-tuned with GN (the *-pretrained_fpn_gn-all_shapes.py
+# configs here). The former in-domain set (the detector's own four shape
+# families): `make_shapes_classification.py --families detection` and
+# `--cfg-options model.num_classes=4`.
 #
 #   python tools/make_shapes_classification.py --out data/shapes_cls
 #   python tools/train.py configs/shapes/cls_r18-tiny_gn_shapes-cls.py
@@ -39,7 +45,7 @@ model = dict(
         norm_eval=False,
         zero_init_residual=False,
         init_cfg=None),
-    num_classes=4,
+    num_classes=10,  # len(shapes_classification.SHAPES_CLS_CLASSES)
     in_channels=128,
     # the detectors' DetDataPreprocessor mean/std (mmdet's RetinaNet and
     # Mask R-CNN bases): the fine-tuned backbone sees the same inputs

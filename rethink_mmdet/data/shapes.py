@@ -143,6 +143,51 @@ def _background(rng, size):
     return img
 
 
+def _sample_pose(rng,
+                 size,
+                 min_diameter=_MIN_DIAMETER,
+                 max_diameter=_MAX_DIAMETER):
+    """Sample the placement of one object on a ``size`` canvas.
+
+    The diameter is uniform in ``[min_diameter, max_diameter] * size``
+    (the detection objects': ``[0.1, 0.4]``); the centre keeps at
+    least ~70% of the radius inside the canvas, so objects may be slightly
+    truncated by the border.
+
+    Args:
+        rng (np.random.Generator): Per-image random generator.
+        size (int): Canvas side length in pixels.
+        min_diameter (float): Smallest diameter relative to ``size``.
+        max_diameter (float): Largest diameter relative to ``size``.
+
+    Returns:
+        tuple[float, float, float, float]: Centre ``cx``, ``cy``, radius
+        ``r`` and rotation ``theta`` (radians).
+    """
+    diameter = rng.uniform(min_diameter, max_diameter) * size
+    r = diameter / 2
+    cx, cy = rng.uniform(0.7 * r, size - 0.7 * r, 2)
+    theta = rng.uniform(0, 2 * np.pi)
+    return cx, cy, r, theta
+
+
+def _draw_polygon(draw, cx, cy, radii, angles, fill=1):
+    """Fill the polygon with vertices at polar ``(radii, angles)`` around
+    ``(cx, cy)``.
+
+    Args:
+        draw (PIL.ImageDraw.ImageDraw): Drawing context of the mask.
+        cx (float): Centre x.
+        cy (float): Centre y.
+        radii (np.ndarray): Vertex distances from the centre.
+        angles (np.ndarray): Vertex angles in radians.
+        fill (int): Fill value. Defaults to 1.
+    """
+    pts = np.stack([cx + radii * np.cos(angles), cy + radii * np.sin(angles)],
+                   1)
+    draw.polygon([(float(x), float(y)) for x, y in pts], fill=fill)
+
+
 def _shape_mask(rng, cls_idx, size):
     """Sample the geometry of one object and rasterise its binary mask.
 
@@ -154,12 +199,7 @@ def _shape_mask(rng, cls_idx, size):
     Returns:
         np.ndarray: Boolean mask of shape (size, size).
     """
-    diameter = rng.uniform(_MIN_DIAMETER, _MAX_DIAMETER) * size
-    r = diameter / 2
-    # centres keep at least ~70% of the radius inside the image, so objects
-    # may be slightly truncated by the border
-    cx, cy = rng.uniform(0.7 * r, size - 0.7 * r, 2)
-    theta = rng.uniform(0, 2 * np.pi)
+    cx, cy, r, theta = _sample_pose(rng, size)
     canvas = Image.new('L', (size, size), 0)
     draw = ImageDraw.Draw(canvas)
     name = SHAPES_CLASSES[cls_idx]
@@ -173,9 +213,7 @@ def _shape_mask(rng, cls_idx, size):
         else:  # star
             radii = np.tile([r, r * _STAR_INNER_RATIO], 5)
         angles = theta + np.arange(len(radii)) * (2 * np.pi / len(radii))
-        pts = np.stack(
-            [cx + radii * np.cos(angles), cy + radii * np.sin(angles)], 1)
-        draw.polygon([(float(x), float(y)) for x, y in pts], fill=1)
+        _draw_polygon(draw, cx, cy, radii, angles)
     return np.asarray(canvas, dtype=np.uint8).astype(bool)
 
 

@@ -6,6 +6,12 @@ display and no global backend state needed).
   iterations, scratch vs pre-trained; Fig. 2: against images / pixels
   seen). With several seeds the line is the mean at each evaluation and
   the band the min-max over seeds; x is the seeds' mean.
+- ``{table}_vs_images_seen_incl_upstream.png``: for each table with a
+  ``where`` (a comparison), its first metric against the images seen with
+  the upstream run's images added to its arms' x (He et al. 2019, Fig. 2:
+  the pre-trained curves start at ImageNet's images; an arm with an
+  ``init_arm`` or ``teacher_arm`` starts at that run's final images seen,
+  same seed).
 - ``loss.png``: the total training loss of every arm against iterations.
 - ``self_training_losses.png``: ``loss_human``, ``loss_pseudo`` and
   ``pseudo_weight`` of the self-training arms (logged by
@@ -16,6 +22,7 @@ import os
 import os.path as osp
 import re
 from collections import defaultdict
+from dataclasses import replace
 from typing import Dict, List, Optional
 
 import numpy as np
@@ -123,6 +130,60 @@ def _metric_plots(study, arms, out_dir, notes) -> List[str]:
     return paths
 
 
+def _shifted(runs: List[RunResult], upstream: List[RunResult]):
+    """``runs`` whose images-seen history starts at the final images seen
+    of the upstream run of the same seed (else the first upstream run)."""
+    if not upstream:
+        return runs
+    by_seed = {u.seed: u for u in upstream}
+    out = []
+    for r in runs:
+        up = by_seed.get(r.seed, upstream[0])
+        offset = float(up.images_seen or 0)
+        val = [
+            dict(rec, **{IMAGES: float(rec[IMAGES]) +
+                         offset}) if IMAGES in rec else rec
+            for rec in r.history.val
+        ]
+        out.append(replace(r, history=replace(r.history, val=val, train=[])))
+    return out
+
+
+def _table_plots(study, arms, out_dir, notes) -> List[str]:
+    runs = dict(arms)
+    paths = []
+    for table in study.tables:
+        if not table.where:
+            continue
+        key = table.metrics[0]
+        metric = study.metric(key)
+        curves = []
+        for arm in study.arms:
+            if arm.name not in runs or not all(
+                    arm.labels.get(k) == v for k, v in table.where.items()):
+                continue
+            up = study.upstream(arm)
+            curve = _mean_curve(
+                _shifted(runs[arm.name], runs.get(up, [])), key, IMAGES, True)
+            if curve is not None:
+                curves.append((arm.name + (f' (+ {up})' if up else ''), curve))
+        if not curves:
+            notes.append(f'no {metric.name} against images seen for '
+                         f'"{table.title}"')
+            continue
+        fig = Figure(figsize=(6.4, 4.2))
+        ax = fig.subplots()
+        for i, (name, curve) in enumerate(curves):
+            _line(ax, curve, name, i, metric.scale, marker=True)
+        path = osp.join(
+            out_dir, f'{_slug(table.title)[:60]}_vs_images_seen_incl_'
+            'upstream.png')
+        _finish(fig, ax, path, 'images seen, incl. the upstream run\'s',
+                metric.name, table.title)
+        paths.append(path)
+    return paths
+
+
 def _loss_plots(study, arms, out_dir, notes) -> List[str]:
     paths = []
     curves = [(n, _mean_curve(rs, 'loss', ITER, False)) for n, rs in arms]
@@ -178,4 +239,5 @@ def plot_study(study: Study,
     notes = notes if notes is not None else []
     arms = _by_arm(study, results)
     return (_metric_plots(study, arms, out_dir, notes) +
+            _table_plots(study, arms, out_dir, notes) +
             _loss_plots(study, arms, out_dir, notes))

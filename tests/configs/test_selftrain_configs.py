@@ -32,6 +32,7 @@ from mmengine.config import Config
 from mmengine.runner import Runner, set_random_seed
 
 from rethink_mmdet.data.shapes import SHAPES_CLASSES
+from rethink_mmdet.data.shapes_classification import SHAPES_CLS_CLASSES
 from rethink_mmdet.self_training.rounds import point_at_store
 from tests.conftest import REPO, run_tool
 
@@ -434,7 +435,7 @@ def test_leaf_recipe_and_build(name, shapes_root, shapes_store, cls_root,
     sources = check_recipe(name, cfg)
     use_shapes(cfg, shapes_root, shapes_store, cls_root)
     if 'classification' in sources:  # the shapes classes, not ImageNet's
-        cfg.model.cls_head.num_classes = 4
+        cfg.model.cls_head.num_classes = len(SHAPES_CLS_CLASSES)
 
     key = _key(cfg.model)
     if key not in built:  # no init_weights: nothing is downloaded
@@ -540,7 +541,7 @@ def dist_train(name, tmp_path, shapes_root, shapes_store, cls_root, **options):
     cfg = Config.fromfile(osp.join(CONFIG_DIR, name))
     use_shapes(cfg, shapes_root, shapes_store, cls_root)
     if cfg.model.type == 'JointTrainingDetector':
-        cfg.model.cls_head.num_classes = 4
+        cfg.model.cls_head.num_classes = len(SHAPES_CLS_CLASSES)
     _swap_norms(cfg._cfg_dict)
     for d in (cfg.model, cfg.model.get('detector', {})):
         if d.get('type') == 'ScratchNormDetector':

@@ -17,7 +17,8 @@ from mmengine.structures import BaseDataElement
 
 import rethink_mmdet  # noqa: F401  (registers the components)
 from mmdet.registry import DATASETS, METRICS, MODELS
-from rethink_mmdet.data.shapes_classification import make_shapes_classification
+from rethink_mmdet.data.shapes_classification import (
+    SHAPES_CLS_CLASSES, make_shapes_classification)
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CLS_CONFIG = osp.join(REPO, 'configs', 'shapes',
@@ -55,10 +56,9 @@ def test_generator_deterministic_and_balanced(tmp_path):
     with open(osp.join(a, 'annotations/train.json')) as f:
         ann = json.load(f)
     counts = collections.Counter(d['gt_label'] for d in ann['data_list'])
-    assert sorted(counts) == [0, 1, 2, 3]
+    assert sorted(counts) == list(range(len(SHAPES_CLS_CLASSES)))
     assert max(counts.values()) - min(counts.values()) <= 1
-    assert ann['metainfo']['classes'] == list(
-        rethink_mmdet.data.SHAPES_CLASSES)
+    assert ann['metainfo']['classes'] == list(SHAPES_CLS_CLASSES)
 
 
 def _build_dataset(root):
@@ -79,17 +79,18 @@ def test_dataset_reads_and_checks_labels(tmp_path):
     make_shapes_classification(root, num_train=5, num_val=0, img_size=32)
     with DefaultScope.overwrite_default_scope('mmdet'):
         ds = _build_dataset(root)
-    assert len(ds) == 5 and ds.get_cat_ids(4) == [0]
+    assert len(ds) == 5 and ds.get_cat_ids(4) == [4]
+    assert ds.metainfo['classes'] == SHAPES_CLS_CLASSES  # the file's
     item = ds[1]
     assert item['inputs'].shape == (3, 32, 32)
     assert item['data_samples'].gt_label.tolist() == [1]
     with open(osp.join(root, 'annotations/train.json')) as f:
         ann = json.load(f)
-    ann['data_list'][0]['gt_label'] = 4
+    ann['data_list'][0]['gt_label'] = len(SHAPES_CLS_CLASSES)
     bad = osp.join(root, 'annotations/bad.json')
     with open(bad, 'w') as f:
         json.dump(ann, f)
-    with pytest.raises(ValueError, match='gt_label 4'):
+    with pytest.raises(ValueError, match='gt_label 10'):
         DATASETS.build(
             dict(type='ShapesClsDataset', ann_file=bad, data_root=root))
 
@@ -160,7 +161,7 @@ def test_classifier_modes():
     model = MODELS.build(cfg.model)
     model.init_weights()
     inputs = torch.randn(2, 3, 32, 32)
-    assert model(inputs, mode='tensor').shape == (2, 4)
+    assert model(inputs, mode='tensor').shape == (2, len(SHAPES_CLS_CLASSES))
     preds = model(inputs, mode='predict')
     assert all(p.pred_label.item() == p.pred_score.argmax().item()
                for p in preds)

@@ -21,8 +21,9 @@ from mmengine.runner import Runner, load_checkpoint, save_checkpoint
 from PIL import Image
 
 from mmdet.registry import DATASETS, MODELS
+from rethink_mmdet.data.shapes import SHAPES_CLASSES
 from rethink_mmdet.data.shapes_classification import (
-    SHAPES_CLASSES, make_shapes_classification)
+    SHAPES_CLS_CLASSES, make_shapes_classification)
 from rethink_mmdet.self_training.joint import (CLS_TERM,
                                                JointNonFiniteLossError,
                                                JointTrainingDetector)
@@ -130,7 +131,8 @@ def test_classification_samples_carry_label_and_source(joint, cls_root):
         sample = item['data_samples']
         assert sample.metainfo[SOURCE_KEY] == CLS
         assert sample.gt_label.dtype == torch.int64
-        assert sample.gt_label.tolist() == [i % 4]  # label = index % 4
+        # label = index % num_classes
+        assert sample.gt_label.tolist() == [i % len(SHAPES_CLS_CLASSES)]
         assert len(sample.gt_instances) == 0
         assert tuple(item['inputs'].shape) == (3, 256, 256)
 

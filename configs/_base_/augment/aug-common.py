@@ -15,14 +15,15 @@
 # the size of its AutoAugment RetinaNet (configs/yaml/
 # retinanet_autoaugment.yaml). [U] Zoph et al. 2020's own size.
 aug_output_size = (640, 640)
-# The built-in shapes images (tools/make_shapes.py) are 256x256.
-aug_shapes_output_size = (256, 256)
+# The built-in shapes images (tools/make_shapes.py) are 256x256, or
+# SHAPES_IMAGE_SIZE a side (as in _base_/datasets/shapes_detection.py).
+aug_shapes_output_size = (int('{{$SHAPES_IMAGE_SIZE:256}}'), ) * 2
 # Image size the policies' pixel magnitudes are for (reference_size of
 # DetectionAutoAugment / DetectionRandAugment): None keeps the released
 # constants (translate 250 px, bbox-only translate 120 px, cutout 100 px,
 # bbox-only cutout 50 px at level 10), made for COCO-sized images (~640 px).
-# The shapes variants scale them to the 256 px images (x 256/640), so the
-# miniature keeps the paper's strength relative to the image
+# The shapes variants scale them to the shapes images (x 256/640 at 256),
+# so the miniature keeps the paper's strength relative to the image
 # (reference/papers.md Sec. 2: "In a miniature, pixel magnitudes must scale
 # with the image").
 aug_reference_size = None

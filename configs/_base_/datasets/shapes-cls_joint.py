@@ -1,8 +1,9 @@
 # The shapes classification images (rethink_mmdet.data.shapes_
 # classification; `python tools/make_shapes_classification.py --out
 # data/shapes_cls`) as the classification source of joint training on the
-# built-in shapes data: the package's ImageNet stand-in (four shape families,
-# one dominant object per image, one image-level label), in the form of
+# built-in shapes data: the package's ImageNet stand-in (10 shape families
+# and textures that the detection data does not contain, one iconic object
+# or texture per image, one image-level label), in the form of
 # imagenet_joint.py. Another data root: SHAPES_CLS_ROOT=/path (mmengine's
 # {{$VAR:default}} substitution).
 #
@@ -14,7 +15,7 @@
 #   cls = _base_.shapes_cls_joint_dataset          # boxes (RetinaNet, ...)
 #   cls = _base_.shapes_cls_joint_datasets.masks   # Mask R-CNN
 shapes_cls_joint_root = '{{$SHAPES_CLS_ROOT:data/shapes_cls}}/'
-shapes_cls_joint_num_classes = 4
+shapes_cls_joint_num_classes = 10  # len(SHAPES_CLS_CLASSES)
 shapes_cls_joint_scale = (256, 256)
 
 shapes_cls_joint_pipeline = [

@@ -7,7 +7,11 @@
 custom_imports = dict(imports=['rethink_mmdet'], allow_failed_imports=False)
 dataset_type = 'ShapesDataset'
 data_root = 'data/shapes/'
-image_scale = (256, 256)
+# The images' side: 256 (make_shapes' default), or the environment's
+# SHAPES_IMAGE_SIZE (mmengine substitutes it when the config is read;
+# tools/shapes_demo.py generates and trains the main job at 128).
+shapes_image_size = int('{{$SHAPES_IMAGE_SIZE:256}}')
+image_scale = (shapes_image_size, shapes_image_size)
 backend_args = None
 
 train_pipeline = [
