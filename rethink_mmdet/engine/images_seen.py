@@ -196,7 +196,7 @@ class ImagesSeenHook(Hook):
     def add_rider(self, rider) -> None:
         """Let another hook's per-rank integer ride on the counts'
         all-reduce, so that our hooks add one collective per iteration
-        between them (issue 12): at every summing point the SUM of
+        between them: at every summing point the SUM of
         ``rider.local_value()`` over ranks is handed to
         ``rider.agreed(total, iteration)``, ``iteration`` being the number
         of iterations trained (``runner.iter`` after the iteration).

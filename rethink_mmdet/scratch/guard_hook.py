@@ -4,7 +4,7 @@
 The rules and where the paper states them are in :mod:`.guard`; the
 initialization that goes with them is :class:`.init_hook.ScratchInitHook`.
 
-Resume cannot bring pre-trained weights in (issue 11). Our He et al.
+Resume cannot bring pre-trained weights in. Our He et al.
 runtimes set ``resume = True`` (auto-resume), and with ``resume=True``
 mmengine *resumes from* ``load_from`` when one is set: ``--cfg-options
 load_from=pretrained.pth`` would start a "from scratch" run from those

@@ -30,7 +30,7 @@ Documented choices of this implementation:
   mmengine's ``IterBasedTrainLoop`` (same arguments, same batches) whose
   sampler position is saved in every checkpoint: a
   6x-9x run restarted after a preemption at iteration 500k resumes at once
-  instead of loading 500k batches again (issue 11). Every fragment sets it;
+  instead of loading 500k batches again. Every fragment sets it;
   a config that lists a fragment needs ``custom_imports =
   dict(imports=['rethink_mmdet'])`` (the he2019 model fragments set it).
 - **Rounding**: the train loop and ``MultiStepLR`` need

@@ -105,9 +105,9 @@ class SelfTrainingDetector(BaseDetector):
     :class:`~.loss_norm.LossNormalizer` (Zoph et al. 2020, App. B) into
     ``L = human_weight * L_h + pseudo_weight * L_p``. The total is returned
     under :data:`TOTAL_KEY` and :meth:`parse_losses` uses it as it is; every
-    other entry is logged only (the items below are named as the issue asks,
-    e.g. ``loss_human_avg``, which mmengine's base ``parse_losses`` would add
-    to the total because the name contains ``'loss'``). Logged: ``loss``
+    other entry is logged only (e.g. ``loss_human_avg``, which mmengine's
+    base ``parse_losses`` would add to the total because the name contains
+    ``'loss'``). Logged: ``loss``
     (= L), ``loss_human``, ``loss_pseudo`` (L_h, L_p before weighting),
     ``loss_human_avg``, ``loss_pseudo_avg`` (the moving averages),
     ``human_weight``, ``pseudo_weight`` (the factors of L_h and L_p),

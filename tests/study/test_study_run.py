@@ -102,7 +102,9 @@ def test_table_equals_the_logs(study):
 
 def test_plots(study):
     plots = load_json(study['dir'], 'report.json')['plots']
+    # the table with a where (a comparison) also gets its Fig. 2 plot
     assert sorted(osp.basename(p) for p in plots) == [
+        'All_metrics_vs_images_seen_incl_upstream.png',
         'coco_bbox_mAP_50_vs_images_seen.png', 'coco_bbox_mAP_50_vs_iter.png',
         'coco_bbox_mAP_50_vs_pixels_seen.png', 'loss.png'
     ]
