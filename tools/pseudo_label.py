@@ -62,7 +62,8 @@ def parse_args():
         '--score-thr',
         type=float,
         default=0.5,
-        help='score floor: boxes below it are not kept (default 0.5)')
+        help='score floor: boxes below it are not kept; the teacher\'s own '
+        'test score thresholds above it are lowered to it (default 0.5)')
     parser.add_argument(
         '--chunk-size',
         type=int,

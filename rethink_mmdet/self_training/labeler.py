@@ -50,6 +50,7 @@ from .image_list import (IMAGE_EXTENSIONS, SOURCE_COCO, SOURCE_FOLDER,
 from .label_identity import (RUN_FILE, StoreMismatchError, check_same_run,
                              checkpoint_identity, config_sha256, file_sha256,
                              run_identity)
+from .score_floor import lower_score_floor
 from .store import (CHUNKS_DIR, META_FILE, completed_chunks, finalize_store,
                     write_chunk)
 from .store.columns import read_json
@@ -159,14 +160,25 @@ def _detector_cfg(model_cfg):
     return model_cfg
 
 
-def build_teacher(cfg: Config, checkpoint: str, device: str):
+def build_teacher(cfg: Config,
+                  checkpoint: str,
+                  device: str,
+                  score_thr: Optional[float] = None):
     """Build the teacher detector in eval mode with ``checkpoint`` loaded
     (mmengine's ``load_checkpoint``, i.e. weights-only loading) and its
     class names in ``model.dataset_meta``: the checkpoint's
-    ``meta.dataset_meta`` if present, else the test dataset's metainfo."""
+    ``meta.dataset_meta`` if present, else the test dataset's metainfo.
+    With ``score_thr`` (the labeler's floor), the model's own test score
+    thresholds above it are lowered to it (:func:`lower_score_floor`), so
+    that the floor the labeler reports is the one applied."""
     init_default_scope(cfg.get('default_scope', 'mmdet'))
     from mmdet.registry import DATASETS, MODELS
     model_cfg = copy.deepcopy(cfg.model)
+    if score_thr is not None:
+        for change in lower_score_floor(model_cfg, score_thr):
+            print_log(
+                f'teacher test score threshold lowered to the '
+                f'labeler\'s floor: {change}', 'current')
     model_cfg.pop('init_cfg', None)
     if 'init_cfg' in model_cfg.get('backbone', {}):
         model_cfg.backbone.init_cfg = None  # no pre-trained download
@@ -373,7 +385,7 @@ def label_images(cfg: Config,
         f'{num_chunks} chunks of {chunk_size}; {len(todo)} chunks to label '
         f'on {world_size} rank(s)', logger)
 
-    model = build_teacher(cfg, checkpoint, device)
+    model = build_teacher(cfg, checkpoint, device, score_thr)
     dataset = UnlabeledImages(items, source_meta['root'],
                               test_pipeline_cfg(cfg))
     loader = torch.utils.data.DataLoader(
