@@ -379,6 +379,7 @@ class PseudoLabelDataset(BaseDetDataset):
         list of data infos by an index array (see the class docstring)."""
         if self._fully_initialized:
             return
+        self._check_masks()
         counts = self._count_kept_boxes()
         idx = np.arange(len(counts), dtype=np.int64)
         if not self.keep_empty:
@@ -391,6 +392,28 @@ class PseudoLabelDataset(BaseDetDataset):
         if self.check_files:
             self._check_image_files()
         self._fully_initialized = True
+
+    def _check_masks(self) -> None:
+        """Refuse a pipeline that loads masks from a store without masks
+        (a box-only teacher, e.g. RetinaNet, labeling for a Mask R-CNN
+        student): mmdet's loader would fail at the first batch with a bare
+        ``KeyError: 'mask'``."""
+        if self.store.meta.get('has_masks', False):
+            return
+        wanted = [
+            type(t).__name__ for t in getattr(self.pipeline, 'transforms', [])
+            if getattr(t, 'with_mask', False)
+        ]
+        if wanted:
+            teacher = self.store.meta.get('teacher') or {}
+            raise ValueError(
+                f'{self._meta_file}: the store holds boxes only (its '
+                f'teacher: {teacher.get("config", "?")}, checkpoint '
+                f'{teacher.get("checkpoint", "?")}), but the pipeline loads '
+                f'masks ({", ".join(wanted)} with with_mask=True). Label the '
+                'images with an instance-segmentation teacher (e.g. Mask '
+                'R-CNN), or train a box-only student: with_mask=False and a '
+                'detector without a mask head.')
 
     def load_data_list(self) -> List[dict]:
         """Every data info as a list, as ``BaseDataset`` promises (built in

@@ -542,3 +542,33 @@ train_dataloader = dict(
     assert 'loss_cls' in out
     assert 'kept 6 of 12 boxes' in out
     assert osp.isfile(work_dir / 'iter_1.pth')
+
+
+# --------------------------------------------------------------------------
+# a mask pipeline on a box-only store
+# --------------------------------------------------------------------------
+def test_mask_pipeline_on_a_box_only_store_is_refused(shapes,
+                                                      tmp_path_factory):
+    root, images = shapes
+    boxes_only = build_store(
+        str(tmp_path_factory.mktemp('pl_boxes') / 'store'),
+        images,
+        masks=False)
+    # a box pipeline is fine
+    box_pipeline = [
+        dict(t, with_mask=False) if t['type'] == 'LoadAnnotations' else t
+        for t in PIPELINE
+    ]
+    assert len(make_ds(boxes_only, root, pipeline=box_pipeline)) > 0
+    # masks from the pseudo loader or mmdet's: refused at start, naming the
+    # store's teacher and the fix
+    for loader in ('LoadAnnotations', 'LoadPseudoAnnotations'):
+        pipeline = [
+            dict(t, type=loader) if t['type'] == 'LoadAnnotations' else t
+            for t in PIPELINE
+        ]
+        with pytest.raises(
+                ValueError,
+                match=r'boxes only .*t\.py.*'
+                r'with_mask=True.*instance-segmentation teacher'):
+            make_ds(boxes_only, root, pipeline=pipeline)
