@@ -190,9 +190,10 @@ def he_schedule(multiple=None,
     if not 0 < gamma < 1:
         raise ValueError(f'he_schedule: gamma={gamma!r} must be in (0, 1) '
                          '(He et al. use 0.1; 0.02 for the small-data runs).')
-    if warmup_iters < 0:
+    if warmup_iters < 0 or warmup_iters == 1:
         raise ValueError(f'he_schedule: warmup_iters={warmup_iters} must be '
-                         '>= 0 (0 disables the warm-up).')
+                         '0 (no warm-up) or >= 2: mmengine\'s LinearLR over '
+                         'one iteration never rises from warmup_ratio.')
     if not 0 < warmup_ratio <= 1:
         raise ValueError(f'he_schedule: warmup_ratio={warmup_ratio!r} must '
                          'be in (0, 1] (the LR factor at iteration 0).')

@@ -18,6 +18,7 @@ EMA decay ``d`` through its horizon ``1 / (1 - d)``, which is a length::
 
     he = TimeScale(paper_iters=90000, iters=150)     # He et al.'s 1x
     he.schedule_he(6, batch_size=4, base_lr=0.12)    # steps and warm-up
+    he.warmup(500)       # 0.83 iterations: 2, the shortest LinearLR
     zoph = TimeScale(paper_iters=45000, iters=150)   # Zoph et al.'s 45k
     zoph.schedule_cosine(120000)                     # the 120k arm
     zoph.decay(0.9997)   # 1 - 1 / (3333.3 * 150 / 45000) = 0.91
@@ -60,6 +61,15 @@ class TimeScale:
             1,
             math.floor(Fraction(paper_iters) * self.factor + Fraction(1, 2)))
 
+    def warmup(self, paper_iters: int) -> int:
+        """A linear warm-up of ``paper_iters`` in the miniature: 0 where it
+        scales to under half an iteration, else at least 2 iterations
+        (mmengine's ``LinearLR`` over ``[0, end)`` reaches its end factor
+        at iteration ``end - 1``: with ``end = 1`` it never rises, and the
+        schedulers after it keep the start factor for the whole run)."""
+        n = math.floor(Fraction(paper_iters) * self.factor + Fraction(1, 2))
+        return 0 if n == 0 else max(2, n)
+
     def decay(self, paper_decay: float) -> float:
         """The EMA decay whose horizon ``1 / (1 - d)`` is the paper's horizon
         scaled like an iteration count (0 where it is under one iteration:
@@ -75,7 +85,7 @@ class TimeScale:
         """He et al.'s ``multiple``-x schedule (``he_schedule``) with 1x and
         the warm-up scaled; ``kwargs`` go to ``he_schedule`` (its
         ``base_lr`` is the LR at batch 16)."""
-        kwargs.setdefault('warmup_iters', self.iters(DETECTRON_WARMUP_ITERS))
+        kwargs.setdefault('warmup_iters', self.warmup(DETECTRON_WARMUP_ITERS))
         kwargs.setdefault('warmup_ratio', DETECTRON_WARMUP_FACTOR)
         return he_schedule(
             multiple=multiple,
@@ -97,7 +107,9 @@ class TimeScale:
             ``param_scheduler``.
         """
         max_iters = self.iters(paper_iters)
-        warmup = min(self.iters(ZOPH_WARMUP_ITERS), max_iters - 1)
+        warmup = self.warmup(ZOPH_WARMUP_ITERS)
+        if warmup >= max_iters:  # a run as short as the warm-up: none
+            warmup = 0
         schedulers = [
             dict(
                 type='CosineAnnealingLR',

@@ -40,20 +40,40 @@ def test_ema_horizon_is_the_same_fraction_of_the_run():
         zoph.decay(1.0)
 
 
+def test_warm_up_never_a_single_iteration():
+    he = TimeScale(90000, 150)
+    # Detectron's 500 of 90k: 0.83 iterations -> 2, the shortest warm-up
+    # mmengine's LinearLR rises through
+    assert he.warmup(500) == 2
+    assert TimeScale(90000, 3).warmup(500) == 0  # 0.017: none
+    assert TimeScale(45000, 200).warmup(1000) == 4
+    with pytest.raises(ValueError, match='warmup_iters=1'):
+        he_schedule(multiple=2, warmup_iters=1)
+
+
 def test_he_schedule_scaled_with_its_warm_up():
     he = TimeScale(90000, 150)
     s = he.schedule_he(6, batch_size=4, base_lr=0.12, val_interval=150)
     # 6x = 540k, steps at the last 60k and 20k: 480k, 520k
     assert s['max_iters'] == 900
     assert s['milestones'] == [800, 867]
-    assert s['param_scheduler'][0]['end'] == 1
+    assert s['param_scheduler'][0]['end'] == 2
     assert s['lr'] == pytest.approx(0.03)
+    # stepping the real schedulers: the LR reaches 0.03 after the warm-up
+    # and keeps it until the first step (a one-iteration LinearLR left it
+    # at a third for the whole run)
+    lrs = _lrs(s, base_lr=s['lr'])
+    assert lrs[0] == pytest.approx(0.01)
+    assert lrs[1] == pytest.approx(0.03)
+    assert lrs[799] == pytest.approx(0.03)
+    assert lrs[800] == pytest.approx(0.003)
+    assert lrs[867] == pytest.approx(0.0003)
     ref = he_schedule(
         multiple=6,
         batch_size=4,
         base_lr=0.12,
         iters_per_x=150,
-        warmup_iters=1,
+        warmup_iters=2,
         val_interval=150)
     assert s == ref
 
@@ -83,7 +103,7 @@ def test_cosine_schedule_of_an_arm():
     assert s['train_cfg']['max_iters'] == 400
     assert s['train_cfg']['val_interval'] == 400
     lrs = _lrs(s)
-    warmup = zoph.iters(1000)  # 3.33 -> 3
+    warmup = zoph.warmup(1000)  # 3.33 -> 3
     assert warmup == 3
     assert lrs[0] == pytest.approx(0.001)  # 1% of the LR (0.0032 / 0.32)
     assert lrs[warmup] == pytest.approx(0.1)
