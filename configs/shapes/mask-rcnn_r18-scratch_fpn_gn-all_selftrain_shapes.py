@@ -37,7 +37,8 @@ model = dict(
         num_groups=8,
         detector={{_base_.model}}),
     # 0.99, not the paper's 0.9997 (App. B): a horizon of ~100 of this
-    # config's 800 iterations (TimeScale.decay scales the paper's horizon)
+    # config's 800 iterations (the paper's share of a 45k-90k run would be
+    # 30-59 iterations; TimeScale.decay computes it for a study)
     loss_norm=dict(pseudo_weight=1.0, decay=0.99, normalize=True),
     score_weighted=False)
 

@@ -6,7 +6,7 @@
 # the rule in `claims` (rethink_mmdet/study/verdict.py), also fixed here.
 #
 # Data (tools/shapes_demo.py): 128 px images (the iteration is 2.2x cheaper
-# than at 256 and the four shapes stay 10-60 px); a detection train split of
+# than at 256 and the four shapes stay 13-51 px); a detection train split of
 # 3000 images; 200 val images; an unlabeled split of 3000 images with its
 # hidden ground truth (pseudo-label quality only); the pre-training set: a
 # classification task on shape families and textures the detection set does
@@ -23,7 +23,8 @@
 #    - Short and long schedules: 2x, 4x and 6x of He et al.'s rule (Sec. 4:
 #      N x 90k iterations, LR x0.1 at the last 60k and 20k, 500 warm-up
 #      iterations), every length scaled by one factor (TimeScale: 1x = 150
-#      iterations at batch 4), pre-trained at 2x and 6x. Convergence
+#      iterations at batch 4; the warm-up 0.83 -> 2 iterations, the
+#      shortest LinearLR that rises), pre-trained at 2x and 6x. Convergence
 #      criterion of the scratch arm: its 6x within 1.0 AP of its 4x by the
 #      verdict rule below (the paper: 40.7 -> 41.3, +0.6); the report says
 #      whether it holds.
@@ -32,8 +33,8 @@
 #      (the paper shortens its small-data schedules; their length is not
 #      stated [U]). The paper expects pre-training to keep its lead there.
 #    - Cost: the pre-training's images are counted in the pre-trained arms'
-#      images seen (Fig. 2); the pre-training sees ~30x the images of a 2x
-#      fine-tune (ImageNet's 100 epochs: 44x COCO's 2x).
+#      images seen (Fig. 2); the pre-training sees 26.7x the images of a
+#      2x fine-tune (ImageNet's 100 epochs: 44x COCO's 2x).
 # 2. Zoph et al. 2020. The same RetinaNet at Aug-S1 and Aug-S4, three inits:
 #    Rand Init, pre-trained Init (the backbone of `pretrain`) and Rand Init +
 #    self-training (Table 2 layout), and Table 3's comparison at Aug-S4 on a
@@ -64,6 +65,9 @@
 #
 # Environment knobs (mmengine's {{$VAR:default}} substitution; the test runs
 # a tiny version with them): SHAPES_ROOT, SHAPES_CLS_ROOT (data roots),
+# SHAPES_IMAGE_SIZE (the images' side: tools/shapes_demo.py sets 128; the
+# shapes configs default to 256, so set it when running this file with
+# tools/study.py),
 # MINI_ITERS_PER_X (He et al.'s 1x, default 150), MINI_ZOPH_45K (Zoph et
 # al.'s 45k iterations, default 200), MINI_PRETRAIN_ITERS (default 1000),
 # MINI_LABELED / MINI_SMALL_LABELED (default 300 / 60), MINI_HE_SMALL (100),

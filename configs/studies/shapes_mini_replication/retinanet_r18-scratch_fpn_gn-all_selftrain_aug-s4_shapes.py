@@ -1,7 +1,7 @@
 # The RetinaNet student of retinanet_r18-scratch_fpn_gn-all_selftrain_
-# shapes.py with Aug-S4 (configs/_base_/augment/aug-s4.py, 256x256) on both
-# the human and the pseudo images (Zoph et al. 2020, Sec. 4.1: the student
-# is trained with the augmentation strength of the row).
+# shapes.py with Aug-S4 (configs/_base_/augment/aug-s4.py, at the shapes' size)
+# on both the human and the pseudo images (Zoph et al. 2020, Sec. 4.1: the
+# student is trained with the augmentation strength of the row).
 _base_ = [
     './retinanet_r18-scratch_fpn_gn-all_selftrain_shapes.py',
     '../../_base_/augment/aug-s4.py',

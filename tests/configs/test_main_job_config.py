@@ -1,0 +1,72 @@
+"""The main job's study config at its defaults (no MINI_* knob): the
+numbers its header states are the ones its arms get (He et al.'s scaled
+rule with a warm-up that rises, App. H's iterations and a scaled by one
+factor, the scaled loss-normalization decay, 3 seeds, the data sizes)."""
+import os.path as osp
+
+import pytest
+from mmengine.config import Config
+
+from rethink_mmdet.study.validate import load_study
+from tests.conftest import REPO
+
+STUDY = osp.join(REPO, 'configs', 'studies', 'shapes_mini_replication.py')
+
+
+@pytest.fixture(scope='module')
+def arms():
+    cfg = Config.fromfile(STUDY)
+    assert load_study(STUDY).name == cfg.name  # it validates
+    return {a['name']: a for a in cfg.arms}
+
+
+def _options(arm):
+    out = {}
+    for o in arm['cfg_options']:
+        out.update(o)
+    return out
+
+
+@pytest.mark.parametrize('arm,iters,steps',
+                         [('scratch-2x', 300, [200, 267]),
+                          ('scratch-4x', 600, [500, 567]),
+                          ('scratch-6x', 900, [800, 867]),
+                          ('pretrained-6x', 900, [800, 867]),
+                          ('scratch-small', 300, [200, 267])])
+def test_he_arms(arms, arm, iters, steps):
+    o = _options(arms[arm])
+    assert o['train_cfg']['max_iters'] == iters
+    warmup, multistep = o['param_scheduler']
+    assert warmup['end'] >= 2  # a LinearLR that rises (TimeScale.warmup)
+    assert multistep['milestones'] == steps
+    assert o['optim_wrapper.optimizer.lr'] == pytest.approx(0.03)
+    assert arms[arm]['seeds'] == [0, 1, 2]
+    small = arm.endswith('small')
+    assert o.get('train_dataloader.dataset.indices') == (100
+                                                         if small else None)
+
+
+@pytest.mark.parametrize('cell,labeled,iters,a', [
+    ('aug-s1', 300, (200, 100, 200), 1.0),
+    ('aug-s4', 300, (533, 400, 400), 0.5),
+    ('aug-s4-20p', 60, (200, 25, 400), 3.0),
+])
+def test_zoph_cells(arms, cell, labeled, iters, a):
+    """App. H's iterations (45k = 200 here) and a of each cell."""
+    for method, n in zip(('rand', 'pretrained', 'student'), iters):
+        o = _options(arms[f'{method}-{cell}'])
+        assert o['train_cfg']['max_iters'] == n, method
+        assert o['param_scheduler'][0]['end'] == 4  # 1000 of 45k
+        assert o['optim_wrapper.optimizer.lr'] == pytest.approx(0.03)
+    student = arms[f'student-{cell}']
+    o = _options(student)
+    assert student['teacher_arm'] == f'rand-{cell}'
+    assert o['model.loss_norm.pseudo_weight'] == a
+    # 0.9997's horizon (3333 of 45k) as the same share: 14.8 of 200
+    assert o['model.loss_norm.decay'] == pytest.approx(1 -
+                                                       45000 * 0.0003 / 200)
+    assert o['train_dataloader.batch_size'] == 8
+    assert o['train_dataloader.dataset.datasets.0.indices'] == labeled
+    assert o['train_dataloader.dataset.datasets.1.score_thr'] == 0.5
+    assert _options(
+        arms[f'rand-{cell}'])['train_dataloader.dataset.indices'] == labeled
