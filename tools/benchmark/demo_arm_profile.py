@@ -447,7 +447,7 @@ def arm_config(args, data_root: str, work_dir: str, extra: dict,
     from mmengine.config import Config
 
     from rethink_mmdet.data.shapes_config import use_shapes_data
-    from rethink_mmdet.scratch.schedule import he_schedule
+    from rethink_mmdet.study.time_scale import TimeScale
 
     # the shapes data config reads its Resize scale from SHAPES_IMAGE_SIZE
     # (tools/shapes_demo.py sets it to the generated size)
@@ -455,13 +455,12 @@ def arm_config(args, data_root: str, work_dir: str, extra: dict,
     cfg = Config.fromfile(args.config)
     use_shapes_data(cfg, data_root, num_workers=0)
     x, batch = args.iters_per_x, 4
-    sched = he_schedule(
-        multiple=args.multiple,
+    # the study's schedule: He et al.'s rule scaled by TimeScale
+    sched = TimeScale(90000, x).schedule_he(
+        args.multiple,
         batch_size=batch,
         base_lr=0.03 * 16 / batch,
-        warmup_iters=max(1, x // 3),
-        val_interval=x,
-        iters_per_x=x)
+        val_interval=x)
     log = math.gcd(x, 10)  # the study's gcd(x, gcd(pretrain iters, 10))
     # configs/studies/shapes_mini_replication.py: _runtime, _det, _he(n)
     options = {
