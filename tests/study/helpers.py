@@ -8,6 +8,7 @@ import subprocess
 import pytest
 from mmengine.config import Config
 
+from rethink_mmdet.study.results import History, RunResult
 from tests.conftest import REPO, python_tool
 
 STUDIES = osp.join(REPO, 'configs', 'studies')
@@ -75,3 +76,18 @@ def final_logged(work_dir, key):
     runs = sorted(d for d in os.listdir(work_dir) if d[:8].isdigit())
     lines = scalars(osp.join(work_dir, runs[-1], 'vis_data', 'scalars.json'))
     return [r[key] for r in lines if key in r][-1]
+
+
+def run_result(arm, seed, metrics, status='done', history=None, **kwargs):
+    """A hand-made ``RunResult`` of a train arm (no work dir): ``metrics``
+    its final values, ``kwargs`` its other fields (``wall_s``,
+    ``images_seen``...)."""
+    return RunResult(
+        id=f'{arm}_seed{seed}',
+        arm=arm,
+        seed=seed,
+        kind='train',
+        status=status,
+        history=history or History(),
+        metrics=metrics,
+        **kwargs)

@@ -6,10 +6,10 @@ import json
 import pytest
 
 from rethink_mmdet.study.metrics import read_history
-from rethink_mmdet.study.results import History, RunResult
 from rethink_mmdet.study.schema import Arm, Metric, Study, Table
 from rethink_mmdet.study.tables import (cost_ratios, gain, mean_std,
                                         render_table, table_cells)
+from tests.study.helpers import run_result
 
 
 def write_run(work_dir, stamp, lines, tail=''):
@@ -56,17 +56,8 @@ def test_resumed_history(tmp_path):
 
 
 def result(arm, seed, value, wall, images=None):
-    return RunResult(
-        id=f'{arm}_seed{seed}',
-        arm=arm,
-        seed=seed,
-        kind='train',
-        status='done',
-        history=History(),
-        metrics={'ap': value},
-        wall_s=wall,
-        processes=2,
-        images_seen=images)
+    return run_result(
+        arm, seed, {'ap': value}, wall_s=wall, processes=2, images_seen=images)
 
 
 def test_cells_references_and_ratios():

@@ -5,21 +5,18 @@ import os.path as osp
 
 from rethink_mmdet.study.metrics import IMAGES, ITER
 from rethink_mmdet.study.plots import _shifted, plot_study
-from rethink_mmdet.study.results import History, RunResult
+from rethink_mmdet.study.results import History
+from tests.study.helpers import run_result
 from tests.study.test_schema import BOX, arm, parse
 
 
 def _run(name, seed, images, evals):
     """A finished run: evaluations ``(iteration, images seen, AP)``."""
     val = [{ITER: i, IMAGES: n, BOX: ap} for i, n, ap in evals]
-    return RunResult(
-        id=f'{name}_seed{seed}',
-        arm=name,
-        seed=seed,
-        kind='train',
-        status='done',
+    return run_result(
+        name,
+        seed, {BOX: evals[-1][2]},
         history=History(val=val),
-        metrics={BOX: evals[-1][2]},
         images_seen=images)
 
 

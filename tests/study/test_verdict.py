@@ -11,12 +11,11 @@ import pytest
 from mmengine.config import Config
 
 from rethink_mmdet.study.report import write_report
-from rethink_mmdet.study.results import History, RunResult
 from rethink_mmdet.study.schema import StudyConfigError, study_to_dict
 from rethink_mmdet.study.state import STUDY_COPY, StudyState
 from rethink_mmdet.study.validate import load_study, parse_study
 from rethink_mmdet.study.verdict import evaluate_claims, judge, rule_text
-from tests.study.helpers import load_json
+from tests.study.helpers import load_json, run_result
 from tests.study.test_schema import BOX, arm, parse
 
 AG, DIS, INC = 'agrees', 'disagrees', 'inconclusive'
@@ -149,14 +148,7 @@ def test_claims_parse_and_survive_the_copy(tmp_path):
 
 
 def run(arm_name, seed, value, status='done'):
-    return RunResult(
-        id=f'{arm_name}_seed{seed}',
-        arm=arm_name,
-        seed=seed,
-        kind='train',
-        status=status,
-        history=History(),
-        metrics={BOX: value})
+    return run_result(arm_name, seed, {BOX: value}, status=status)
 
 
 def test_evaluate_claims(tmp_path):
