@@ -159,8 +159,7 @@ def _table_plots(study, arms, out_dir, notes) -> List[str]:
         metric = study.metric(key)
         curves = []
         for arm in study.arms:
-            if arm.name not in runs or not all(
-                    arm.labels.get(k) == v for k, v in table.where.items()):
+            if arm.name not in runs or not table.selects(arm):
                 continue
             up = study.upstream(arm)
             curve = _mean_curve(

@@ -186,6 +186,10 @@ class Table:
     columns: str = METRIC
     where: Dict[str, str] = field(default_factory=dict)
 
+    def selects(self, arm: 'Arm') -> bool:
+        """Whether ``arm``'s labels have every value of ``where``."""
+        return all(arm.labels.get(k) == v for k, v in self.where.items())
+
 
 @dataclass
 class Arm:

@@ -168,10 +168,7 @@ def table_cells(table: Table, study: Study, results: List[RunResult]) -> dict:
     (ours: difference of the means), 'se' (its standard error),
     'reference' (the paper's gain)}``."""
     runs = _by_arm(results)
-    arms = [
-        a for a in study.arms if all(
-            a.labels.get(k) == v for k, v in table.where.items())
-    ]
+    arms = [a for a in study.arms if table.selects(a)]
     rows: Dict[tuple, Dict[str, dict]] = {}
     gains: Dict[tuple, Dict[str, dict]] = {}
     placed: Dict[str, tuple] = {}  # arm name -> (row label, column)

@@ -382,10 +382,7 @@ def _parse_table(raw, i, metrics, arms, where) -> Table:
             at, f'columns={table.columns!r} with {len(table.metrics)} '
             'metrics', 'A table compared along a label shows one metric; '
             'make one table per metric.')
-    chosen = [
-        a for a in arms if all(
-            a.labels.get(k) == v for k, v in table.where.items())
-    ]
+    chosen = [a for a in arms if table.selects(a)]
     if not chosen:
         fail(at, f'no arm has labels {table.where}', 'Fix where=.')
     axes = [r for r in table.rows if r != ARM]
