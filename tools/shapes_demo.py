@@ -25,7 +25,8 @@ from typing import Optional
 
 from rethink_mmdet.data import make_shapes
 from rethink_mmdet.data.shapes import UNLABELED_GT_FILE
-from rethink_mmdet.data.shapes_classification import make_shapes_classification
+from rethink_mmdet.data.shapes_classification import (
+    SHAPES_CLS_CLASSES, make_shapes_classification)
 from rethink_mmdet.study import Launcher, run_study, write_report
 from rethink_mmdet.study.report import REPORT_JSON
 
@@ -88,8 +89,9 @@ def _has_cls_split(ann_file: str, num: int) -> bool:
     """Whether ``ann_file`` exists with ``num`` images of the default
     (out-of-domain) classes; an older in-domain set is generated again."""
     ann = _read(ann_file)
-    return (ann is not None and len(ann.get('data_list', [])) == num
-            and ann.get('metainfo', {}).get('families') == 'disjoint')
+    return (ann is not None
+            and len(ann.get('data_list', [])) == num and ann.get(
+                'metainfo', {}).get('classes') == list(SHAPES_CLS_CLASSES))
 
 
 def ensure_data(args) -> None:
