@@ -27,6 +27,11 @@ Distributed like mmdet's tools::
     tools/dist_pseudo_label.sh CONFIG CKPT 8 --images DIR --out STORE
     tools/slurm_pseudo_label.sh PART JOB CONFIG CKPT --images DIR --out STORE
 """
+import gc
+
+if __name__ == '__main__':
+    gc.disable()  # during the imports: see rethink_mmdet.engine.startup_gc
+
 import argparse
 import sys
 
@@ -34,7 +39,7 @@ from mmengine.dist import init_dist, is_distributed
 from mmengine.logging import MMLogger
 
 import rethink_mmdet  # noqa: F401  (registers components)
-from rethink_mmdet.engine import add_launch_args, load_config
+from rethink_mmdet.engine import add_launch_args, end_of_startup, load_config
 from rethink_mmdet.self_training.labeler import (ImageSourceError,
                                                  StoreMismatchError,
                                                  label_images)
@@ -70,12 +75,17 @@ def parse_args():
         default=256,
         help='images per chunk, the unit of work and resumption')
     parser.add_argument(
-        '--batch-size', type=int, default=1, help='images per forward pass')
+        '--batch-size',
+        type=int,
+        default=None,
+        help='images per forward pass (default: the config\'s '
+        'test_dataloader.batch_size, as tools/test.py; else 1)')
     parser.add_argument(
         '--num-workers',
         type=int,
-        default=2,
-        help='image loading workers per process')
+        default=None,
+        help='image loading workers per process (default: the config\'s '
+        'test_dataloader.num_workers; else 2)')
     add_launch_args(parser)
     return parser.parse_args()
 
@@ -86,6 +96,7 @@ def main():
     if args.launcher != 'none' and not is_distributed():
         init_dist(args.launcher, **cfg.get('env_cfg', {}).get('dist_cfg', {}))
     MMLogger.get_instance('rethink_mmdet', log_level='INFO')
+    end_of_startup()
     try:
         label_images(
             cfg,

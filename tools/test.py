@@ -4,6 +4,11 @@ Checkpoints load with ``weights_only=True`` on torch >= 2.6 (see
 :mod:`rethink_mmdet.engine.checkpoint_safety`); distributed runs work without
 CUDA (gloo).
 """
+import gc
+
+if __name__ == '__main__':
+    gc.disable()  # during the imports: see rethink_mmdet.engine.startup_gc
+
 import argparse
 import os.path as osp
 
@@ -11,7 +16,7 @@ from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
 import rethink_mmdet  # noqa: F401  (registers components)
-from rethink_mmdet.engine import add_launch_args, load_config
+from rethink_mmdet.engine import add_launch_args, end_of_startup, load_config
 
 
 def parse_args():
@@ -61,6 +66,7 @@ def main():
         from mmdet.evaluation import DumpDetResults
         runner.test_evaluator.metrics.append(
             DumpDetResults(out_file_path=osp.abspath(args.out)))
+    end_of_startup()
     runner.test()
 
 

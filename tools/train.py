@@ -4,13 +4,18 @@ Adds, through :mod:`rethink_mmdet.engine.launch`, distributed runs on
 machines without CUDA (gloo), and imports :mod:`rethink_mmdet` so that its
 components and safe checkpoint loading are active for any config.
 """
+import gc
+
+if __name__ == '__main__':
+    gc.disable()  # during the imports: see rethink_mmdet.engine.startup_gc
+
 import argparse
 
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
 import rethink_mmdet  # noqa: F401  (registers components)
-from rethink_mmdet.engine import add_launch_args, load_config
+from rethink_mmdet.engine import add_launch_args, end_of_startup, load_config
 
 
 def parse_args():
@@ -63,6 +68,7 @@ def main():
     runner = (
         Runner.from_cfg(cfg)
         if 'runner_type' not in cfg else RUNNERS.build(cfg))
+    end_of_startup()
     runner.train()
 
 

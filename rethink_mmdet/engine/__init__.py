@@ -18,6 +18,7 @@ from .rng_state import (RNG_STATE_KEY, RNGStateHook, get_rng_state,
                         set_rng_state)
 from .runner_state import check_mmengine_version
 from .sampler_state import ResumableBatchSampler
+from .startup_gc import end_of_startup
 
 __all__ = [
     'TRUSTED_CHECKPOINTS_ENV', 'UntrustedCheckpointError', 'safe_global_names',
@@ -28,5 +29,5 @@ __all__ = [
     'ignore_in_dataloader_workers', 'RNG_STATE_KEY', 'RNGStateHook',
     'get_rng_state', 'set_rng_state', 'check_mmengine_version',
     'ResumableIterBasedTrainLoop', 'ResumableEpochBasedTrainLoop',
-    'ResumableBatchSampler'
+    'ResumableBatchSampler', 'end_of_startup'
 ]

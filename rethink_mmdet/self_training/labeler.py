@@ -319,8 +319,8 @@ def label_images(cfg: Config,
                  out: str,
                  score_thr: float = 0.5,
                  chunk_size: int = 256,
-                 batch_size: int = 1,
-                 num_workers: int = 2,
+                 batch_size: Optional[int] = None,
+                 num_workers: Optional[int] = None,
                  img_root: Optional[str] = None,
                  device: Optional[str] = None) -> Optional[dict]:
     """Pseudo-label ``source`` with the teacher into the store ``out``.
@@ -340,9 +340,12 @@ def label_images(cfg: Config,
         score_thr (float): Score floor; boxes below it are not kept.
             Defaults to 0.5 (Zoph et al. 2020).
         chunk_size (int): Images per chunk. Defaults to 256.
-        batch_size (int): Images per ``model.test_step`` (batches never
-            span two chunks). Defaults to 1.
-        num_workers (int): DataLoader workers. Defaults to 2.
+        batch_size (int, optional): Images per ``model.test_step``
+            (batches never span two chunks). Defaults to None: the teacher
+            config's ``test_dataloader.batch_size`` (as mmdet's
+            ``tools/test.py``), else 1.
+        num_workers (int, optional): DataLoader workers. Defaults to None:
+            ``test_dataloader.num_workers``, else 2.
         img_root (str, optional): Root of relative paths of list/COCO
             sources. Defaults to None (see :func:`list_images`).
         device (str, optional): Defaults to ``cuda`` (this rank's device)
@@ -356,6 +359,11 @@ def label_images(cfg: Config,
             with another teacher checkpoint, config, source, score floor
             (or, interrupted, chunk size).
     """
+    loader_cfg = cfg.get('test_dataloader') or {}
+    if batch_size is None:
+        batch_size = int(loader_cfg.get('batch_size', 1))
+    if num_workers is None:
+        num_workers = int(loader_cfg.get('num_workers', 2))
     if chunk_size < 1 or batch_size < 1:
         raise ValueError(f'chunk_size ({chunk_size}) and batch_size '
                          f'({batch_size}) must be >= 1.')
@@ -383,7 +391,8 @@ def label_images(cfg: Config,
     print_log(
         f'{len(items)} images from {source_meta["kind"]} {source} in '
         f'{num_chunks} chunks of {chunk_size}; {len(todo)} chunks to label '
-        f'on {world_size} rank(s)', logger)
+        f'on {world_size} rank(s) in batches of {batch_size} with '
+        f'{num_workers} loading worker(s)', logger)
 
     model = build_teacher(cfg, checkpoint, device, score_thr)
     dataset = UnlabeledImages(items, source_meta['root'],

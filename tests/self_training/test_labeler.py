@@ -45,10 +45,11 @@ def free_port():
         return s.getsockname()[1]
 
 
-def label_cmd(ckpt, images, out, *extra, chunk_size=2):
+def label_cmd(ckpt, images, out, *extra, chunk_size=2, batch_size=1):
+    size = () if batch_size is None else ('--batch-size', batch_size)
     return python_tool('pseudo_label.py', MASK_RCNN, ckpt, '--images', images,
                        '--out', out, '--score-thr', SCORE_THR, '--chunk-size',
-                       chunk_size, '--num-workers', 0, *extra)
+                       chunk_size, '--num-workers', 0, *size, *extra)
 
 
 def column_bytes(store, names=ALL_COLUMNS):
@@ -348,6 +349,35 @@ def test_corrupt_image_is_skipped_and_listed(reference, teacher, shapes_root,
         assert a['image_id'] == b['image_id']
         np.testing.assert_array_equal(a['boxes'], b['boxes'])
         np.testing.assert_array_equal(a['scores'], b['scores'])
+
+
+def test_batch_size_defaults_to_the_test_dataloader(reference, teacher,
+                                                    shapes_root, tmp_path):
+    """Without --batch-size the teacher config's test_dataloader.batch_size
+    is used, as mmdet's tools/test.py does; the store holds the same boxes
+    as the reference's batches of 1 (scores to float tolerance: a batch is
+    another code path)."""
+    out = tmp_path / 'store'
+    log = run_tool(
+        label_cmd(
+            teacher,
+            osp.join(shapes_root, 'unlabeled'),
+            out,
+            '--cfg-options',
+            'test_dataloader.batch_size=3',
+            chunk_size=4,
+            batch_size=None))
+    assert 'in batches of 3 with 0 loading worker(s)' in log
+    store, ref = PseudoLabelStore(str(out)), PseudoLabelStore(reference[0])
+    assert len(store) == len(ref) == 4
+    for i in range(4):
+        a, b = store.image(i), ref.image(i)
+        clear = np.abs(b['scores'] - SCORE_THR) > 1e-3
+        assert clear.sum() == (np.abs(a['scores'] - SCORE_THR) > 1e-3).sum()
+        np.testing.assert_allclose(
+            a['scores'][np.abs(a['scores'] - SCORE_THR) > 1e-3],
+            b['scores'][clear],
+            atol=1e-4)
 
 
 def test_resume_after_kill_gives_identical_store(reference, teacher,
