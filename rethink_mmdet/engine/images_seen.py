@@ -152,6 +152,8 @@ class ImagesSeenHook(Hook):
     - ``before_save_checkpoint``: store the global counts under
       :data:`CHECKPOINT_KEY`.
     - ``after_train``: sum over ranks and log the totals.
+    - ``before_val`` and ``after_train`` also write the exact totals as a
+      ``scalars.json`` line (:meth:`_write_totals`).
 
     Summing over ranks: each rank adds its batches' counts to its own
     pending counts; :meth:`synchronize` all-reduces (SUM) the pending
@@ -343,12 +345,14 @@ class ImagesSeenHook(Hook):
         self.synchronize()
 
     def before_val(self, runner) -> None:
-        """Sum over ranks before validation, where ``save_best`` saves.
+        """Sum over ranks before validation, where ``save_best`` saves, and
+        write the totals (:meth:`_write_totals`).
 
         Args:
             runner (Runner): The runner of the validation process.
         """
         self.synchronize()
+        self._write_totals(runner)
 
     def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
         """Store the global counts (rank 0 only, as mmengine saves there).
@@ -386,6 +390,7 @@ class ImagesSeenHook(Hook):
             runner (Runner): The runner of the training process.
         """
         self.synchronize()
+        self._write_totals(runner)
         runner.logger.info('ImagesSeenHook: seen in training (all ranks) ' +
                            ', '.join(f'{name}={value}'
                                      for name, value in self.counts.items()))
@@ -426,6 +431,25 @@ class ImagesSeenHook(Hook):
             if hook.save_last and hook.is_last_train_iter(runner):
                 return True
         return False
+
+    def _write_totals(self, runner) -> None:
+        """One ``vis_data/scalars.json`` line ``{"iter": N, "images_seen":
+        ..., "instances_seen": ..., "pixels_seen": ..., "step": N}`` with
+        the exact totals after ``N`` iterations, before each validation and
+        at the end of training: the ``LoggerHook`` writes only every
+        ``interval`` iterations, so an evaluation or the end of a run
+        between two of its lines would otherwise be read with the counts of
+        the line before (a 533-iteration run logged every 10 ends at 530).
+        The line may repeat the iteration of a ``LoggerHook`` line, with
+        the same counts. Nothing is written outside training (a test or
+        validation run) or by ranks other than 0 (the visualizer's rule).
+
+        Args:
+            runner (Runner): The runner.
+        """
+        if self._iter:
+            runner.visualizer.add_scalars(
+                dict(iter=self._iter, **self.counts), step=self._iter)
 
     def _update_scalars(self, runner) -> None:
         """Write the totals to the message hub as ``train/<name>``."""

@@ -266,6 +266,26 @@ def test_single_process_counts_equal_served_images(single_run, crowd_shapes):
     assert 'saved between two summing points' not in out
 
 
+def test_exact_totals_before_each_validation_and_at_the_end(
+        test_config, crowd_shapes, tmp_path):
+    """Logged every 4 iterations, evaluated every 3, 6 in all: the
+    evaluations at 3 and 6 and the end follow a scalars line with the exact
+    counts of their iteration, not those of the LoggerHook's line before
+    (iteration 0 / 4). InfiniteSampler: no epoch ends, which are logging
+    points."""
+    root, instances = crowd_shapes
+    train(test_config, tmp_path, *options(root, 6, 6, log_interval=4),
+          'train_cfg.val_begin=1', 'train_cfg.val_interval=3',
+          'train_dataloader.sampler.type=InfiniteSampler')
+    expected = expected_cumulative([served(tmp_path)], instances)
+    assert logged(tmp_path) == {i: expected[i] for i in (3, 4, 6)}
+    (path, ) = tmp_path.glob('*/vis_data/scalars.json')
+    rows = [json.loads(line) for line in path.read_text().splitlines()]
+    evals = [i for i, r in enumerate(rows) if 'iter' not in r]
+    assert [rows[i - 1]['iter'] for i in evals] == [3, 6]
+    assert rows[-1] == dict(iter=6, step=6, **expected[6])
+
+
 def test_resume_continues_counts(single_run, test_config, crowd_shapes,
                                  tmp_path):
     first_dir, _ = single_run
