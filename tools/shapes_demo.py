@@ -143,7 +143,7 @@ def main(argv=None):
     os.environ['SHAPES_CLS_ROOT'] = osp.abspath(args.cls_root)
     os.environ['SHAPES_IMAGE_SIZE'] = str(args.image_size)
     state = run_study(args.study, args.work_dir, Launcher(), jobs=args.jobs)
-    report = write_report(args.work_dir, log=lambda line: None)
+    report = write_report(args.work_dir, log=lambda line: None, jobs=args.jobs)
     print('\n' + report_tables(report) + '\n')
     print(f'Report: {report}')
     with open(osp.join(osp.dirname(report), REPORT_JSON)) as f:

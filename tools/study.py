@@ -113,7 +113,7 @@ def main(argv=None):
         return 0
     counts = print_status(state.ordered())
     if args.launcher != 'slurm' and not args.no_report:
-        write_report(args.work_dir)
+        write_report(args.work_dir, jobs=args.jobs)
     elif args.launcher == 'slurm':
         print(f'The SLURM jobs run on their own: follow them with '
               f'tools/study.py status {args.work_dir}, then write the report '

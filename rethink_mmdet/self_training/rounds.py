@@ -32,6 +32,11 @@ Layout of ``WORK_DIR``::
     round{r}/eval_student/       tools/test.py of the round's student
     rounds.json                  per round: teacher, store, student and
                                  their metrics
+
+An evaluation stage whose training validated on the test split with the
+test metric right after its checkpoint's iteration reuses those metrics
+(recorded in its ``stage_done.json``) instead of running ``tools/test.py``
+again (:mod:`.final_validation`).
 """
 import glob
 import json
@@ -46,6 +51,7 @@ from typing import Dict, List, Optional
 from mmengine.config import Config
 
 from ..engine.signals import PREEMPTED_EXIT_CODE
+from .final_validation import final_validation_metrics
 from .student_init import (STUDENT_INIT_FILE, StudentInitError,
                            apply_student_init, init_source,
                            prepare_student_init, student_init_value)
@@ -289,6 +295,31 @@ def _eval_stage(name, config, ckpt, work_dir, launch) -> Stage:
     return Stage(name, cmd, osp.join(work_dir, DONE_MARKER), env)
 
 
+def _evaluate(name, config, ckpt, work_dir, launch, dry_run, log) -> dict:
+    """The metrics of ``ckpt`` on ``config``'s test split: the training's
+    own validation after that iteration when it is the same evaluation
+    (:mod:`.final_validation`), else a ``tools/test.py`` stage."""
+    stage = _eval_stage(name, config, ckpt, work_dir, launch)
+    if dry_run:
+        _run(stage, dry_run, log)
+        return {}
+    if stage.finished:
+        _run(stage, dry_run, log)  # says it is skipped
+    else:
+        reused = final_validation_metrics(Config.fromfile(config), ckpt)
+        if reused is not None:
+            log(f'[{name}] the training validated {ckpt} on the test split '
+                f'with the test metric right after that iteration ({reused[1]}'
+                '): its metrics are the evaluation, tools/test.py not run')
+            mark_done(stage, dict(metrics=reused[0], source=reused[1]))
+            return reused[0]
+        _run(stage, dry_run, log)
+        mark_done(stage)
+    with open(stage.done) as f:
+        recorded = json.load(f).get('metrics')
+    return recorded if recorded is not None else read_test_metrics(work_dir)
+
+
 def load_student_config(student_config: str,
                         store: Optional[str] = None,
                         cfg_options: Optional[dict] = None) -> Config:
@@ -431,13 +462,10 @@ def run_self_training(student_config: str,
             osp.join(store, 'meta.json'), env)
         _run(labels, dry_run, log)
         if r == 1:
-            ev_t = _eval_stage('round1/eval_teacher', teacher_config,
-                               teacher_checkpoint,
-                               osp.join(rdir, 'eval_teacher'), launch)
-            _run(ev_t, dry_run, log)
-            if not dry_run:
-                mark_done(ev_t)
-                teacher_metrics = read_test_metrics(osp.dirname(ev_t.done))
+            teacher_metrics = _evaluate('round1/eval_teacher', teacher_config,
+                                        teacher_checkpoint,
+                                        osp.join(rdir, 'eval_teacher'), launch,
+                                        dry_run, log)
         else:  # the previous round's student, evaluated already
             teacher_metrics = records[-1]['student_metrics'] if records \
                 else {}
@@ -467,11 +495,10 @@ def run_self_training(student_config: str,
         if not dry_run:
             mark_done(student)
             ckpt = final_checkpoint(sdir)
-        ev_s = _eval_stage(f'round{r}/eval_student', cfg_file, ckpt,
-                           osp.join(rdir, 'eval_student'), launch)
-        _run(ev_s, dry_run, log)
+        student_metrics = _evaluate(f'round{r}/eval_student', cfg_file, ckpt,
+                                    osp.join(rdir, 'eval_student'), launch,
+                                    dry_run, log)
         if not dry_run:
-            mark_done(ev_s)
             records.append(
                 dict(
                     round=r,
@@ -483,7 +510,7 @@ def run_self_training(student_config: str,
                     student_init_checkpoint=init_file,
                     student_config=cfg_file,
                     student_checkpoint=ckpt,
-                    student_metrics=read_test_metrics(osp.dirname(ev_s.done))))
+                    student_metrics=student_metrics))
             tmp = osp.join(work_dir, ROUNDS_FILE + '.tmp')
             with open(tmp, 'w') as f:
                 json.dump(records, f, indent=1)

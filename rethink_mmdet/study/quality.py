@@ -101,9 +101,11 @@ def precision_recall(dets: Sequence[dict],
     'recall'}`` (precision None without boxes, recall None without
     ground truth)."""
     kept = defaultdict(list)
+    kept_cats = defaultdict(set)  # image -> its kept boxes' classes
     for d in dets:
         if d['score'] >= thr:
             kept[(d['image_id'], d['category_id'])].append(d)
+            kept_cats[d['image_id']].add(d['category_id'])
     n_boxes = n_gt = matched = ignored = 0
     for img in img_ids:
         anns = gt.loadAnns(gt.getAnnIds(imgIds=[img]))
@@ -111,7 +113,7 @@ def precision_recall(dets: Sequence[dict],
         for a in anns:
             by_cat[a['category_id']].append(a)
         n_gt += sum(1 for a in anns if not a.get('iscrowd', 0))
-        for cat in set(by_cat) | {c for (i, c) in kept if i == img}:
+        for cat in set(by_cat) | kept_cats[img]:
             boxes = sorted(kept.get((img, cat), []), key=lambda d: -d['score'])
             n_boxes += len(boxes)
             truth = by_cat.get(cat, [])

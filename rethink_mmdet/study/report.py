@@ -6,6 +6,7 @@ the plots, from the runs' work dirs alone (mmengine's
 stores) and ``DIR/study.json``."""
 import os.path as osp
 import time
+from concurrent.futures import ProcessPoolExecutor
 from typing import Callable, List
 
 from mmengine.config import Config
@@ -64,9 +65,23 @@ def _pct(v):
     return MISSING if v is None else f'{100 * v:.1f}'
 
 
-def _quality(study: Study, results: List[RunResult], state: StudyState):
-    """Markdown lines and data of the pseudo-label quality section."""
-    lines, data = [], []
+def _store_quality(task):
+    """``pseudo_label_quality`` of one store, or its QualityError's text
+    (a picklable result for a process pool)."""
+    store, gt, thrs, match = task
+    try:
+        return pseudo_label_quality(store, gt, thrs, match=match)
+    except QualityError as e:
+        return str(e)
+
+
+def _quality(study: Study,
+             results: List[RunResult],
+             state: StudyState,
+             jobs: int = 1):
+    """Markdown lines and data of the pseudo-label quality section (the
+    stores scored ``jobs`` at a time)."""
+    lines, data, tasks = [], [], []
     for r in results:
         arm = study.arm(r.arm)
         if arm.kind != SELF_TRAIN or not arm.pseudo_gt:
@@ -77,18 +92,22 @@ def _quality(study: Study, results: List[RunResult], state: StudyState):
             where = f'{r.id} round {rnd}'
             if not osp.isfile(osp.join(store, 'meta.json')):
                 lines.append(f'- {where}: no finished store at {store}')
-                continue
-            if not osp.isfile(arm.pseudo_gt):
+            elif not osp.isfile(arm.pseudo_gt):
                 lines.append(f'- {where}: hidden ground truth '
                              f'{arm.pseudo_gt} not found')
-                continue
-            try:
-                q = pseudo_label_quality(
-                    store, arm.pseudo_gt, thrs, match=arm.quality_match)
-            except QualityError as e:
-                lines.append(f'- {where}: {e}')
-                continue
-            data.append(dict(run=r.id, round=rnd, store=store, **q))
+            else:
+                tasks.append((dict(run=r.id, round=rnd, store=store),
+                              (store, arm.pseudo_gt, thrs, arm.quality_match)))
+    if jobs > 1 and len(tasks) > 1:
+        with ProcessPoolExecutor(min(jobs, len(tasks))) as pool:
+            scored = list(pool.map(_store_quality, [t for _, t in tasks]))
+    else:
+        scored = [_store_quality(t) for _, t in tasks]
+    for (head, _), q in zip(tasks, scored):
+        if isinstance(q, str):
+            lines.append(f'- {head["run"]} round {head["round"]}: {q}')
+        else:
+            data.append(dict(head, **q))
     if data:
         rows = [[
             q['run'], q['round'], q['images'], q['boxes'],
@@ -176,9 +195,16 @@ def _claim_lines(claims: List[dict], study: Study) -> List[str]:
     ]
 
 
-def write_report(study_dir: str, log: Callable = print) -> str:
+def write_report(study_dir: str, log: Callable = print, jobs: int = 1) -> str:
     """Write ``report.md``, ``report.json`` and the plots of a study
-    directory; returns the report's path."""
+    directory; returns the report's path.
+
+    Args:
+        study_dir (str): The study directory.
+        log (callable): Where progress lines go. Defaults to print.
+        jobs (int): Processes that score the pseudo-label stores (each a
+            COCOeval over the unlabeled images). Defaults to 1.
+    """
     study_status(study_dir)  # statuses (and SLURM's elapsed times) now
     study, state = load_state(study_dir)
     results = collect(study, state)
@@ -186,7 +212,7 @@ def write_report(study_dir: str, log: Callable = print) -> str:
     plots = plot_study(study, results, osp.join(state.study_dir, PLOTS), notes)
     tables = [table_cells(t, study, results) for t in study.tables]
     ratios = cost_ratios(study, results)
-    quality_lines, quality = _quality(study, results, state)
+    quality_lines, quality = _quality(study, results, state, jobs)
     claims = evaluate_claims(study, results)
     counts = {}
     for r in results:
