@@ -2,7 +2,8 @@
 """The forward pre-hook ``ScratchNormDetector(norm='SyncBN')`` installs on
 the detector it builds: SyncBN *training* on one process is refused at the
 first training forward (He et al. 2019, Sec. 3; see :mod:`.syncbn_check`).
-It is not in the config; :func:`find_sync_bn` and the README name it."""
+It is not in the config; :func:`find_sync_bn` and docs/components.md name
+it."""
 from mmengine import dist
 from torch import nn
 

@@ -24,7 +24,7 @@ Two measurements:
   images, labels the first ``--label`` ones and finalizes the store of N
   images.
 
-Example (the README figures)::
+Example (the figures of docs/pseudo_labels.md)::
 
     OMP_NUM_THREADS=1 python tools/benchmark/labeler_memory.py \\
         --sizes 1000 10000 100000
