@@ -5,9 +5,19 @@ machines without CUDA (gloo), and imports :mod:`rethink_mmdet` so that its
 components and safe checkpoint loading are active for any config.
 """
 import gc
+import signal
 
 if __name__ == '__main__':
     gc.disable()  # during the imports: see rethink_mmdet.engine.startup_gc
+
+    def hold(signum, frame):
+        """A preemption signal during the imports, held until the config
+        says whether the run is preemptible (replay_held_signals)."""
+        hold.held.append(signum)
+
+    hold.held = []
+    for _sig in (signal.SIGTERM, signal.SIGUSR1):
+        signal.signal(_sig, hold)
 
 import argparse
 
@@ -16,6 +26,7 @@ from mmengine.runner import Runner
 
 import rethink_mmdet  # noqa: F401  (registers components)
 from rethink_mmdet.engine import add_launch_args, end_of_startup, load_config
+from rethink_mmdet.engine.signals import replay_held_signals
 
 
 def parse_args():
@@ -42,9 +53,11 @@ def parse_args():
     return parser.parse_args()
 
 
-def main():
+def main(hold=None):
     args = parse_args()
-    cfg = load_config(args)
+    cfg = load_config(args)  # start-up handlers for a preemptible config
+    if hold is not None:  # exit 75 if preemptible, else the default action
+        replay_held_signals(hold.held, hold)
 
     if args.amp:
         cfg.optim_wrapper.type = 'AmpOptimWrapper'
@@ -73,4 +86,4 @@ def main():
 
 
 if __name__ == '__main__':
-    main()
+    main(hold)

@@ -10,6 +10,7 @@ signals so that the main process decides
 (:func:`ignore_in_dataloader_workers`). See :mod:`.preemption` for every
 signal window.
 """
+import os
 import signal
 import sys
 import threading
@@ -19,7 +20,7 @@ import torch
 
 __all__ = [
     'PREEMPTED_EXIT_CODE', 'DEFAULT_SIGNALS', 'parse_signals',
-    'exit_before_training', 'install_startup_handlers',
+    'exit_before_training', 'install_startup_handlers', 'replay_held_signals',
     'ignore_in_dataloader_workers', 'in_dataloader_worker'
 ]
 
@@ -103,6 +104,33 @@ def install_startup_handlers(signals: Sequence[str] = DEFAULT_SIGNALS):
     if threading.current_thread() is threading.main_thread():
         for sig in parse_signals(signals):
             signal.signal(sig, _startup_handler)
+
+
+def replay_held_signals(held: Sequence[int], holder) -> None:
+    """Act on the preemption signals a tool held during its imports,
+    once its config is loaded (``tools/train.py``: the imports take seconds,
+    before anything knows whether the run is preemptible).
+
+    Every signal whose handler is still ``holder`` gets its default action
+    back. Then, if a signal was held: a preemptible config (the start-up
+    handler of :func:`install_startup_handlers` is installed for it) exits
+    with :data:`PREEMPTED_EXIT_CODE`, nothing trained; otherwise the signal
+    is sent again, and its default action (terminate: exit 143 for
+    SIGTERM) happens as it would have without the holder.
+
+    Args:
+        held (Sequence[int]): The signals received, in order.
+        holder (callable): The handler that held them.
+    """
+    for sig in parse_signals(DEFAULT_SIGNALS) + list(held):
+        if signal.getsignal(sig) is holder:
+            signal.signal(sig, signal.SIG_DFL)
+    if not held:
+        return
+    signum = held[0]
+    if getattr(signal.getsignal(signum), 'startup', False):
+        exit_before_training(signum)
+    os.kill(os.getpid(), signum)
 
 
 def ignore_in_dataloader_workers(signals: Sequence[signal.Signals]) -> None:

@@ -118,7 +118,13 @@ def read_history(work_dir: str) -> History:
         last: Dict[str, float] = {}
         for rec in lines:
             if ITER in rec:
-                hist.train.append(rec)
+                if hist.train and hist.train[-1][ITER] == rec[ITER]:
+                    # one line per iteration: ImagesSeenHook's exact totals
+                    # (before a validation, at the end) may repeat the
+                    # LoggerHook's iteration
+                    hist.train[-1] = {**hist.train[-1], **rec}
+                else:
+                    hist.train.append(rec)
                 last = {k: rec[k] for k in (ITER, IMAGES, PIXELS) if k in rec}
             elif any(k not in ('step', 'time', 'data_time') for k in rec):
                 hist.val.append({**rec, **last})

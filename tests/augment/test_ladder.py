@@ -1,4 +1,4 @@
-"""The Aug-S1..S4 ladder (Zoph et al. 2020, issue 9): the config fragments
+"""The Aug-S1..S4 ladder (Zoph et al. 2020): the config fragments
 merged into real shapes configs serve batches through a real DataLoader and
 the model's data_preprocessor and train with the real Runner; the crop and
 filter keep a score column in step; browse_augment.py draws the ladder.

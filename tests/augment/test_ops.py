@@ -1,4 +1,4 @@
-"""Correctness of the detection AutoAugment operations (issue 9).
+"""Correctness of the detection AutoAugment operations.
 
 Property tests (hypothesis) over random images, boxes and masks for every
 operation, and exactness tests against hand-computed expectations of the

@@ -1,5 +1,5 @@
 """Detection AutoAugment policies v0..v3, detection RandAugment and the TF
-colour ops (issue 9): the released tables, the draws and their
+colour ops: the released tables, the draws and their
 frequencies, the released magnitudes, reproducibility in one process and
 across dataloader workers.
 """

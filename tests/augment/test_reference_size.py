@@ -1,4 +1,4 @@
-"""Pixel magnitudes relative to the image (issue 18): ``reference_size``
+"""Pixel magnitudes relative to the image: ``reference_size``
 scales the released pixel constants (made for 640 px COCO images) by
 ``R / 640`` on the ops and the policies; None keeps the release exactly
 (reference/papers.md Sec. 2, "In a miniature, pixel magnitudes must scale

@@ -51,7 +51,7 @@ VOC_SCHEDULES = {
     '18k': (18_000, 12_000, 16_000),
     '144k': (144_000, 84_000, 124_000),
 }
-RESUMABLE_LOOP = 'ResumableIterBasedTrainLoop'  # issue 11: no replay
+RESUMABLE_LOOP = 'ResumableIterBasedTrainLoop'  # no replayed batches
 
 
 def expected_schedule(name):

@@ -289,7 +289,8 @@ def assert_same_weights(a, b):
 
 
 @pytest.mark.parametrize('loop,sampler', [('iter', 'InfiniteSampler'),
-                                          ('iter', 'DefaultSampler')])
+                                          ('iter', 'DefaultSampler'),
+                                          ('epoch', 'DefaultSampler')])
 def test_resume_sees_the_same_batches_and_ends_equal(shapes_root, tmp_path,
                                                      loop, sampler):
     """A run resumed from the checkpoint of iteration 4 of an uninterrupted

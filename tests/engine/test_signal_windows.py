@@ -14,6 +14,8 @@ import itertools
 import os
 import re
 import signal
+import subprocess
+import time
 
 import pytest
 import torch
@@ -25,7 +27,7 @@ import rethink_mmdet  # noqa: F401  (registers the hooks and loops)
 from mmdet.registry import HOOKS
 from rethink_mmdet.engine.launch import load_config
 from rethink_mmdet.engine.preemption import PREEMPTED_EXIT_CODE
-from tests.conftest import RETINANET, short_run_options
+from tests.conftest import RETINANET, python_tool, short_run_options
 from tests.engine.test_preemption import assert_same_training_state
 
 MAX_ITERS = 4
@@ -205,6 +207,37 @@ def test_signal_while_the_runner_is_built(shapes_root, tmp_path):
         Runner.from_cfg(cfg)
     assert exc.value.code == PREEMPTED_EXIT_CODE
     assert names(tmp_path / 'work') == []
+
+
+@pytest.mark.parametrize('preemptible', [True, False])
+def test_signal_during_the_imports(shapes_root, tmp_path, preemptible):
+    """SIGTERM one second after ``python tools/train.py`` starts, while it
+    imports torch, mmengine and mmdet (seconds): held until the config is
+    loaded; a preemptible config then exits 75 with nothing written, a
+    plain one dies of the signal (-SIGTERM, shell status 143) as it would
+    without the holder. (Should the imports end within the second, the
+    start-up handlers give the same two outcomes.)"""
+    cfg_path = tmp_path / 'cfg.py'
+    hooks = ("custom_hooks = [dict(type='PreemptionCheckpointHook')]\n"
+             if preemptible else '')
+    cfg_path.write_text(f'_base_ = {RETINANET!r}\n{hooks}')
+    work = tmp_path / 'work'
+    proc = subprocess.Popen(
+        python_tool('train.py', cfg_path, '--work-dir', work, '--cfg-options',
+                    *short_run_options(shapes_root, 4, 100)),
+        env=dict(os.environ, OMP_NUM_THREADS='1'),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True)
+    time.sleep(1.0)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=300)
+    if preemptible:
+        assert proc.returncode == PREEMPTED_EXIT_CODE, err[-3000:]
+        assert 'SIGTERM before training started' in err
+    else:
+        assert proc.returncode == -signal.SIGTERM, err[-3000:]
+    assert not work.exists() or not list(work.glob('*.pth'))
 
 
 def test_users_checkpoint_hook_subclass(shapes_root, tmp_path, reference):

@@ -315,8 +315,8 @@ def test_runner_trains_resumes_without_reinit(shapes_root, tmp_path):
     assert 'weight statistics after init' not in log
 
     # 3) resume=True from a checkpoint no guarded run of this model wrote:
-    # refused before anything is loaded (issue 11: resume from load_from
-    # would otherwise start the run from those weights).
+    # refused before anything is loaded (with resume=True mmengine resumes
+    # from load_from, which would start the run from those weights).
     marker = torch.load(ckpt, weights_only=True)['meta'][SCRATCH_META_KEY]
     assert marker['model'] == 'MaskRCNN' and len(marker['fingerprint']) == 64
     for name, change, words in (
@@ -378,7 +378,7 @@ def he_runner(shapes_root, work_dir, name, max_iters, **changes):
 
 def test_shipped_scratch_config_refuses_foreign_load_from_and_resumes(
         shapes_root, tmp_path):
-    """Issue 11 on the shipped config: ``--cfg-options load_from=X`` with
+    """On the shipped config: ``--cfg-options load_from=X`` with
     its ``resume = True`` is refused unless X is a checkpoint of a guarded
     scratch run of this model, and the auto-resume of the run's own
     checkpoint continues at the next iteration."""

@@ -36,7 +36,7 @@ PAPER_TABLE_B16 = {
     11: (990_000, 930_000, 970_000),
 }
 LR_AT_BATCH = {8: 0.01, 16: 0.02, 32: 0.04, 64: 0.08}
-# Issue 11: the He et al. runs resume at the saved sampler position instead
+# The He et al. runs resume at the saved sampler position instead
 # of loading every trained batch again (rethink_mmdet.engine.loops).
 RESUMABLE_LOOP = 'ResumableIterBasedTrainLoop'
 

@@ -1,5 +1,6 @@
 """`mim train/test rethink_mmdet CONFIG` from the editable install and from
 a built wheel (configs/ and tools/ shipped in rethink_mmdet/.mim)."""
+import json
 import os.path as osp
 import shutil
 import sys
@@ -90,17 +91,28 @@ def test_mim_train_from_built_wheel(mim, shapes_root, tmp_path):
     assert (tmp_path / 'w' / 'iter_1.pth').is_file()
 
     # tools/study.py and tools/self_train.py from the wheel (.mim/tools,
-    # outside any checkout) build their stage commands from the wheel's
-    # own tools, not from a tools/ folder beside the package
+    # outside any checkout) start their stages with the wheel's own tools,
+    # not with a tools/ folder beside the package: a tiny self-training
+    # study runs to its report (teacher, pseudo labels, student).
     study = shipped / 'configs' / 'studies' / 'shapes_selftrain_tiny.py'
     out = run_tool([
         sys.executable,
         str(shipped / 'tools' / 'study.py'),
         str(study), '--work-dir',
-        str(tmp_path / 'study'), '--dry-run'
+        str(tmp_path / 'study')
     ],
                    cwd=tmp_path,
-                   env={'PYTHONPATH': str(site)})
+                   env={
+                       'PYTHONPATH': str(site),
+                       'SHAPES_ROOT': shapes_root.rstrip('/')
+                   })
     tools = str(shipped / 'tools')
     assert f'{tools}/train.py' in out and f'{tools}/self_train.py' in out
     assert osp.join(REPO, 'tools') not in out
+    state = json.loads((tmp_path / 'study' / 'study.json').read_text())
+    assert {r['status'] for r in state['runs'].values()} == {'done'}
+    rounds = tmp_path / 'study' / 'arms' / 'selftrain' / 'seed0'
+    record = json.loads((rounds / 'rounds.json').read_text())[0]
+    store = record['store']
+    assert osp.isfile(osp.join(store, 'meta.json'))
+    assert (tmp_path / 'study' / 'report.md').is_file()
