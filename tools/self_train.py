@@ -21,8 +21,8 @@ import argparse
 
 from mmengine.config import DictAction
 
-from rethink_mmdet.self_training.rounds import (Launch, add_stage_launch_args,
-                                                run_self_training)
+from rethink_mmdet.self_training.rounds import run_self_training
+from rethink_mmdet.self_training.stages import Launch, add_stage_launch_args
 
 
 def parse_args():

@@ -19,7 +19,7 @@ configs/studies/.
 import argparse
 import sys
 
-from rethink_mmdet.self_training.rounds import add_stage_launch_args
+from rethink_mmdet.self_training.stages import add_stage_launch_args
 from rethink_mmdet.study import (Launcher, StudyConfigError, format_status,
                                  run_study, study_status, write_report)
 

@@ -25,22 +25,16 @@ Memory does not grow with the number of images: the listing is an
 :class:`~.image_list.ImageList` (numpy arrays, about 16 bytes plus the path
 per image) and the batches are generated per chunk (:class:`ChunkBatches`).
 """
-import copy
-import json
 import logging
 import os
 import os.path as osp
-from typing import List, Optional, Sequence, Tuple
+from typing import List, Optional
 
 import numpy as np
 import torch
 from mmengine.config import Config
-from mmengine.dataset import Compose, pseudo_collate
 from mmengine.dist import barrier, get_dist_info
 from mmengine.logging import MMLogger, print_log
-from mmengine.model.utils import revert_sync_batchnorm
-from mmengine.registry import init_default_scope
-from mmengine.runner import load_checkpoint
 from pycocotools import mask as mask_utils
 
 from rethink_mmdet.utils import dump_json, progress
@@ -48,12 +42,13 @@ from .image_list import (IMAGE_EXTENSIONS, SOURCE_COCO, SOURCE_FOLDER,
                          SOURCE_KINDS, SOURCE_LIST, ImageList,
                          ImageSourceError, detect_source_kind, list_images)
 from .label_identity import (RUN_FILE, StoreMismatchError, check_same_run,
-                             checkpoint_identity, config_sha256, file_sha256,
-                             run_identity)
-from .score_floor import lower_score_floor
+                             file_sha256, run_identity)
 from .store import (CHUNKS_DIR, META_FILE, completed_chunks, finalize_store,
                     write_chunk)
 from .store.columns import read_json
+from .teacher import build_teacher, teacher_meta, teacher_test_cfg
+from .unlabeled_images import (ERROR_KEY, ChunkBatches, UnlabeledImages,
+                               collate_with_errors, test_pipeline_cfg)
 
 __all__ = [
     'IMAGE_EXTENSIONS', 'SOURCE_COCO', 'SOURCE_FOLDER', 'SOURCE_KINDS',
@@ -62,146 +57,7 @@ __all__ = [
     'label_images', 'list_images', 'test_pipeline_cfg'
 ]
 
-#: Test-pipeline transforms dropped for unlabeled images (no annotations).
-ANNOTATION_LOADERS = ('LoadAnnotations', 'LoadPanopticAnnotations',
-                      'LoadEmptyAnnotations', 'mmdet.LoadAnnotations')
-
-#: Key of the error marker a :class:`UnlabeledImages` item carries instead
-#: of the pipeline output when its image cannot be read.
-ERROR_KEY = 'load_error'
-
 CREATED_BY = 'rethink_mmdet.self_training.labeler'
-
-
-def test_pipeline_cfg(cfg: Config) -> list:
-    """The teacher's test pipeline without annotation loading.
-
-    Taken from ``cfg.test_dataloader.dataset`` (unwrapping dataset
-    wrappers), else ``cfg.test_pipeline``.
-    """
-    pipeline = None
-    loader = cfg.get('test_dataloader')
-    if loader is not None:
-        dataset = loader.dataset
-        while 'pipeline' not in dataset and 'dataset' in dataset:
-            dataset = dataset.dataset
-        pipeline = dataset.get('pipeline')
-    if pipeline is None:
-        pipeline = cfg.get('test_pipeline')
-    if pipeline is None:
-        raise ValueError(
-            f'{cfg.filename}: no test pipeline found (neither '
-            'test_dataloader.dataset.pipeline nor test_pipeline).')
-    return [
-        copy.deepcopy(t) for t in pipeline
-        if t['type'] not in ANNOTATION_LOADERS
-    ]
-
-
-class UnlabeledImages(torch.utils.data.Dataset):
-    """The images of a source, each through the test pipeline.
-
-    An image that cannot be read or transformed gives
-    ``{ERROR_KEY: reason, 'index': i, 'img_path': path}`` instead of
-    raising, so one corrupt file does not stop the run.
-
-    Args:
-        items (ImageList | Sequence[tuple[str, int]]): ``(path,
-            image_id)`` of each image, e.g. from :func:`list_images`.
-        root (str): Root of relative paths.
-        pipeline (list[dict]): Test pipeline configs.
-    """
-
-    def __init__(self, items: Sequence[Tuple[str, int]], root: str,
-                 pipeline: list):
-        self.items = items
-        self.root = root
-        self.pipeline = Compose(pipeline)
-
-    def __len__(self) -> int:
-        return len(self.items)
-
-    def __getitem__(self, index: int) -> dict:
-        path, img_id = self.items[index]
-        img_path = osp.join(self.root, path)
-        try:
-            data = self.pipeline(
-                dict(img_path=img_path, img_id=img_id, index=index))
-            if data is None:
-                raise ValueError('the test pipeline returned None')
-        except Exception as e:  # noqa: BLE001 (any failure is reported)
-            return {
-                ERROR_KEY: f'{type(e).__name__}: {e}',
-                'index': index,
-                'img_path': img_path
-            }
-        data['index'] = index
-        return data
-
-
-def collate_with_errors(batch: list) -> dict:
-    """Split a batch into the readable images (``pseudo_collate``d, as
-    ``model.test_step`` expects) and the error markers."""
-    good = [b for b in batch if ERROR_KEY not in b]
-    return dict(
-        indexes=[b['index'] for b in good],
-        data=pseudo_collate([{
-            k: b[k]
-            for k in ('inputs', 'data_samples')
-        } for b in good]) if good else None,
-        errors=[b for b in batch if ERROR_KEY in b])
-
-
-def _detector_cfg(model_cfg):
-    """The detector's own config inside wrappers and builders that keep it
-    under ``detector`` (``ScratchNormDetector``, ``SelfTrainingDetector``)."""
-    while 'detector' in model_cfg and isinstance(model_cfg['detector'], dict):
-        model_cfg = model_cfg['detector']
-    return model_cfg
-
-
-def build_teacher(cfg: Config,
-                  checkpoint: str,
-                  device: str,
-                  score_thr: Optional[float] = None):
-    """Build the teacher detector in eval mode with ``checkpoint`` loaded
-    (mmengine's ``load_checkpoint``, i.e. weights-only loading) and its
-    class names in ``model.dataset_meta``: the checkpoint's
-    ``meta.dataset_meta`` if present, else the test dataset's metainfo.
-    With ``score_thr`` (the labeler's floor), the model's own test score
-    thresholds above it are lowered to it (:func:`lower_score_floor`), so
-    that the floor the labeler reports is the one applied."""
-    init_default_scope(cfg.get('default_scope', 'mmdet'))
-    from mmdet.registry import DATASETS, MODELS
-    model_cfg = copy.deepcopy(cfg.model)
-    if score_thr is not None:
-        for change in lower_score_floor(model_cfg, score_thr):
-            print_log(
-                f'teacher test score threshold lowered to the '
-                f'labeler\'s floor: {change}', 'current')
-    model_cfg.pop('init_cfg', None)
-    if 'init_cfg' in model_cfg.get('backbone', {}):
-        model_cfg.backbone.init_cfg = None  # no pre-trained download
-    model = revert_sync_batchnorm(MODELS.build(model_cfg))
-    ckpt = load_checkpoint(
-        model, checkpoint, map_location='cpu', logger='current')
-    meta = (ckpt.get('meta') or {}).get('dataset_meta') or {}
-    classes = meta.get('classes')
-    if classes is None:
-        dataset_cfg = copy.deepcopy(cfg.test_dataloader.dataset)
-        while 'dataset' in dataset_cfg and 'type' in dataset_cfg.dataset:
-            dataset_cfg = dataset_cfg.dataset
-        dataset_cfg['lazy_init'] = True
-        classes = DATASETS.build(dataset_cfg).metainfo.get('classes')
-    if classes is None:
-        raise ValueError(
-            f'no class names for teacher {cfg.filename}: neither the '
-            f'checkpoint {checkpoint} (meta.dataset_meta.classes) nor the '
-            'test dataset (metainfo.classes) names them. Set '
-            'test_dataloader.dataset.metainfo.classes with --cfg-options.')
-    model.dataset_meta = dict(meta, classes=tuple(classes))
-    model.cfg = cfg
-    return model.to(device).eval()
 
 
 def encode_masks(masks: np.ndarray) -> List[str]:
@@ -231,58 +87,6 @@ def to_record(path: str, img_id: int, sample, score_thr: float) -> dict:
         scores=pred.scores.cpu()[keep].numpy().astype(np.float32),
         labels=pred.labels.cpu()[keep].numpy().astype(np.int32),
         masks_rle=masks)
-
-
-class ChunkBatches:
-    """The batches of image indexes of some chunks, generated lazily (a
-    DataLoader ``batch_sampler``): chunk ``c`` holds images ``c *
-    chunk_size`` up to the next chunk or ``num_images``, batches never span
-    two chunks.
-
-    Args:
-        chunks (Sequence[int]): The chunks, in the order to label them.
-        chunk_size (int): Images per chunk.
-        batch_size (int): Images per batch.
-        num_images (int): Images of the source.
-    """
-
-    def __init__(self, chunks: Sequence[int], chunk_size: int, batch_size: int,
-                 num_images: int):
-        self.chunks = list(chunks)
-        self.chunk_size = chunk_size
-        self.batch_size = batch_size
-        self.num_images = num_images
-
-    def _bounds(self, c):
-        return c * self.chunk_size, min((c + 1) * self.chunk_size,
-                                        self.num_images)
-
-    def __iter__(self):
-        for c in self.chunks:
-            start, stop = self._bounds(c)
-            for first in range(start, stop, self.batch_size):
-                yield list(range(first, min(first + self.batch_size, stop)))
-
-    def __len__(self) -> int:
-        return sum(-(-(b - a) // self.batch_size)
-                   for a, b in map(self._bounds, self.chunks))
-
-    def num_chunk_images(self) -> int:
-        return sum(b - a for a, b in map(self._bounds, self.chunks))
-
-
-def teacher_meta(cfg: Config,
-                 checkpoint: str,
-                 recorded: Optional[dict] = None) -> dict:
-    """The store meta's ``teacher`` section: config path, text and
-    :func:`~.label_identity.config_sha256`, checkpoint path, sha256, size
-    and mtime (the hash reused from ``recorded`` for an unchanged file)."""
-    model_cfg = _plain(cfg.model)
-    return dict(
-        config=osp.abspath(cfg.filename) if cfg.filename else None,
-        config_text=_config_text(cfg),
-        config_sha256=config_sha256(model_cfg, _plain(test_pipeline_cfg(cfg))),
-        **checkpoint_identity(checkpoint, recorded))
 
 
 def _check_store(out, meta, identity, chunk_size, logger):
@@ -457,7 +261,7 @@ def label_images(cfg: Config,
         return None
     meta = dict(
         classes=list(model.dataset_meta['classes']),
-        teacher_test_cfg=_plain(_detector_cfg(cfg.model).get('test_cfg')),
+        teacher_test_cfg=teacher_test_cfg(cfg),
         chunk_size=chunk_size,
         created_by=CREATED_BY,
         **identity)
@@ -479,17 +283,3 @@ def _ranges(indexes: List[int]) -> str:
             parts.append(str(start) if start == c else f'{start}-{c}')
             start = None
     return '[' + ', '.join(parts) + ']'
-
-
-def _config_text(cfg: Config) -> str:
-    try:
-        return cfg.pretty_text
-    except Exception:  # noqa: BLE001 (yapf cannot format some configs)
-        return cfg.text
-
-
-def _plain(obj):
-    """ConfigDict/tuples -> JSON-serialisable builtins."""
-    return json.loads(
-        json.dumps(
-            obj.to_dict() if hasattr(obj, 'to_dict') else obj, default=str))

@@ -49,7 +49,7 @@ from typing import Dict, List, Optional
 from mmengine.config import Config
 
 from rethink_mmdet.engine.signals import PREEMPTED_EXIT_CODE
-from rethink_mmdet.self_training.rounds import (LAUNCHERS, TOOLS, Launch,
+from rethink_mmdet.self_training.stages import (LAUNCHERS, TOOLS, Launch,
                                                 SelfTrainingError)
 from .schema import SELF_TRAIN, Arm, Study, StudyConfigError
 
@@ -263,7 +263,7 @@ def _build(run: Run, base: str, write: bool) -> None:
 
 @dataclass
 class Launcher(Launch):
-    """How runs start: :class:`rethink_mmdet.self_training.rounds.Launch`
+    """How runs start: :class:`rethink_mmdet.self_training.stages.Launch`
     (which starts ``tools/self_train.py``'s stages the same way) plus one
     ``sbatch`` job per run for SLURM.
 

@@ -234,7 +234,7 @@ def test_threshold_at_load(store, shapes):
 
 def test_bad_boxes_dropped_and_logged(store, shapes):
     root, images = shapes
-    with mock.patch('rethink_mmdet.self_training.dataset.print_log') as log:
+    with mock.patch('rethink_mmdet.self_training.store_scan.print_log') as log:
         ds = make_ds(store, root, score_thr=0.5)
     warnings = [
         c.args[0] for c in log.call_args_list
@@ -452,7 +452,7 @@ def test_large_store_loads_vectorised(tmp_path):
             'labels.npy': np.arange(m) % 4,
         })
     finalize_store(store, dict(classes=list(SHAPES_CLASSES), score_floor=0.))
-    with mock.patch('rethink_mmdet.self_training.dataset.BLOCK_BOXES',
+    with mock.patch('rethink_mmdet.self_training.store_scan.BLOCK_BOXES',
                     300_001):  # blocks end inside no image
         ds = PseudoLabelDataset(store=store, score_thr=0.6, check_files=False)
     assert len(ds) == n - n // 4

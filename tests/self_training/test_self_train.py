@@ -235,8 +235,8 @@ def test_a_preempted_stage_exits_75_and_is_not_marked_done(tmp_path):
     exit 75 too, so that the SLURM job requeues itself and the rerun resumes
     that stage; any other failure stays an error naming the stage."""
     from rethink_mmdet.engine.signals import PREEMPTED_EXIT_CODE
-    from rethink_mmdet.self_training.rounds import (SelfTrainingError, Stage,
-                                                    _run)
+    from rethink_mmdet.self_training.stages import (SelfTrainingError, Stage,
+                                                    run_stage)
     done = tmp_path / 'done'
 
     def stage(code):
@@ -245,11 +245,11 @@ def test_a_preempted_stage_exits_75_and_is_not_marked_done(tmp_path):
                      str(done))
 
     with pytest.raises(SystemExit) as exit_info:
-        _run(stage(PREEMPTED_EXIT_CODE), False, print)
+        run_stage(stage(PREEMPTED_EXIT_CODE), False, print)
     assert exit_info.value.code == PREEMPTED_EXIT_CODE
     with pytest.raises(
             SelfTrainingError, match='round1/student exited with 3'):
-        _run(stage(3), False, print)
+        run_stage(stage(3), False, print)
     assert not done.exists()
 
 
