@@ -21,7 +21,6 @@ from collections import OrderedDict
 from typing import Dict, List, Optional, Tuple, Union
 
 import torch
-from mmengine.logging import print_log
 from torch import Tensor
 
 from mmdet.models.detectors import BaseDetector
@@ -32,6 +31,8 @@ from .loss_norm import HUMAN_TERM, PSEUDO_TERM, NonFiniteLossError
 from .part_forward import (PER_PART, resolve_part_forward,
                            shared_feature_losses, slice_batch)
 from .sources import HUMAN, PSEUDO, SOURCE_KEY
+from .student_keys import (DETECTOR_KEY, LOSS_NORM_KEY, strip_detector_prefix,
+                           to_student_keys)
 
 __all__ = [
     'TOTAL_KEY', 'DETECTOR_KEY', 'LOSS_NORM_KEY', 'DEFAULT_SOURCE_TERMS',
@@ -40,33 +41,9 @@ __all__ = [
 
 #: Key of the normalized total in the loss dict (see ``parse_losses``).
 TOTAL_KEY = 'loss'
-#: Attribute of the inner detector; stripped from ``state_dict`` keys.
-DETECTOR_KEY = 'detector'
-#: Attribute of the :class:`~.loss_norm.LossNormalizer` (its buffers).
-LOSS_NORM_KEY = 'loss_norm'
 #: Default ``source_terms``: the standard source names of
 #: :class:`~.sources.MultiSourceDataset`.
 DEFAULT_SOURCE_TERMS = {HUMAN: HUMAN_TERM, PSEUDO: PSEUDO_TERM}
-
-
-def _strip_detector_prefix(module, state_dict, prefix, local_metadata):
-    """``state_dict`` post-hook: ``detector.backbone.x`` -> ``backbone.x``,
-    in place and in order (a parent module ignores a returned dict)."""
-    inner = prefix + DETECTOR_KEY + '.'
-    items = list(state_dict.items())
-    state_dict.clear()
-    for key, value in items:
-        if key.startswith(inner):
-            key = prefix + key[len(inner):]
-            if key in state_dict:  # the shared data_preprocessor
-                continue
-        state_dict[key] = value
-    meta = getattr(state_dict, '_metadata', None)
-    if meta is not None:
-        for key in [k for k in meta if (k + '.').startswith(inner)]:
-            value = meta.pop(key)
-            if key != inner[:-1]:
-                meta.setdefault(prefix + key[len(inner):], value)
 
 
 @MODELS.register_module()
@@ -209,7 +186,7 @@ class SelfTrainingDetector(BaseDetector):
         self.score_weighted = bool(score_weighted)
         self.source_terms = source_terms
         self.part_forward = resolve_part_forward(part_forward, inner)
-        self.register_state_dict_post_hook(_strip_detector_prefix)
+        self.register_state_dict_post_hook(strip_detector_prefix)
 
     # the inner detector's structure, for code that asks the model
     with_neck = property(lambda self: self.detector.with_neck)
@@ -395,28 +372,7 @@ class SelfTrainingDetector(BaseDetector):
         """Accept plain detector keys (``backbone.x``) by moving them under
         ``detector.``; a checkpoint without ``loss_norm.*`` keys (the
         teacher's) keeps fresh averages and reports no missing key."""
-        inner = prefix + DETECTOR_KEY + '.'
-        norm = prefix + LOSS_NORM_KEY + '.'
-        shared = prefix + 'data_preprocessor.'
-        meta = getattr(state_dict, '_metadata', None)
-        for key in [k for k in state_dict if k.startswith(prefix)]:
-            if key.startswith(inner) or key.startswith(norm):
-                continue
-            value = state_dict[key] if key.startswith(shared) else \
-                state_dict.pop(key)
-            state_dict[inner + key[len(prefix):]] = value
-        if meta is not None:
-            for key in [k for k in meta if k.startswith(prefix) and k]:
-                if not (key + '.').startswith((inner, norm)):
-                    meta.setdefault(inner + key[len(prefix):], meta[key])
-        if not any(k.startswith(norm) for k in state_dict):
-            for key, value in self.loss_norm.state_dict().items():
-                state_dict[norm + key] = value
-            print_log(
-                'SelfTrainingDetector: the checkpoint has no loss '
-                'normalization state (a plain detector checkpoint, e.g. the '
-                'teacher): the moving averages start fresh.',
-                logger='current')
+        to_student_keys(state_dict, prefix, self.loss_norm)
         super()._load_from_state_dict(state_dict, prefix, local_metadata,
                                       strict, missing_keys, unexpected_keys,
                                       error_msgs)
