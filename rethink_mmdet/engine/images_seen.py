@@ -3,9 +3,8 @@
 He et al. 2019 ("Rethinking ImageNet Pre-training", Fig. 2) compare
 convergence not by epochs or iterations but by what the network has seen:
 
-- ImageNet pre-training, 100 epochs: 128M images, ~6.4e12 pixels (224x224);
-- COCO fine-tuning, 2x schedule: 2.88M images, ~3.1e12 pixels (800x1333);
-- COCO from scratch, 6x schedule: 8.64M images, ~9.2e12 pixels.
+ImageNet's 100 epochs are 128M images (~6.4e12 pixels at 224x224), COCO's
+2x fine-tune 2.88M (~3.1e12 at 800x1333), its 6x from scratch 8.64M.
 
 :class:`ImagesSeenHook` counts the same three quantities for any mmdet
 training run, summed over all ranks, logs them as scalars and stores them in
@@ -14,22 +13,8 @@ own batches; the counts are summed over ranks (one small all-reduce) only
 where they are read: at logging iterations, before a checkpoint is saved,
 before validation and at the end of training -- not every iteration.
 
-Definitions (what one training iteration adds, per image of the batch):
-
-- images: ``len(data_samples)`` -- every image the sampler served, repeats
-  included (a distributed sampler pads its shards with repeats; those are
-  trained on and are counted);
-- instances: ``len(data_sample.gt_instances)`` -- the ground-truth instances
-  as fed to the loss, after the pipeline. Ignored instances (COCO
-  ``iscrowd=1``, in ``data_sample.ignored_instances``) are *not* counted:
-  they take no part in the loss;
-- pixels: ``h * w`` of ``metainfo['img_shape']`` -- the image as fed to the
-  network after resizing, *not* the padded batch shape (``pad_shape`` /
-  ``batch_input_shape``): padding is no image content, and He et al. count
-  the pixels of the ~800x1333 resized images.
-
-Names (stable, so that a script can read them from ``vis_data/scalars.json``
-to plot AP against images / pixels seen, as He et al.'s Fig. 2 does):
+What one iteration adds: :mod:`.batch_counts`. Names (stable, so that a
+script can plot AP against images seen from ``vis_data/scalars.json``):
 
 - message hub keys :data:`SCALAR_KEYS`: ``train/images_seen``,
   ``train/instances_seen``, ``train/pixels_seen``;
@@ -42,7 +27,7 @@ to plot AP against images / pixels seen, as He et al.'s Fig. 2 does):
   global, see :meth:`ImagesSeenHook.before_save_checkpoint`).
 """
 import logging
-from typing import List, Optional, Sequence, Tuple
+from typing import List, Optional
 
 import torch
 from mmengine.dist import all_reduce, get_world_size
@@ -50,61 +35,21 @@ from mmengine.hooks import CheckpointHook, Hook, LoggerHook
 from mmengine.logging import print_log
 
 from mmdet.registry import HOOKS
+from .batch_counts import count_data_batch
 
 IMAGES_SEEN = 'images_seen'
 INSTANCES_SEEN = 'instances_seen'
 PIXELS_SEEN = 'pixels_seen'
 #: Names of the counts in the json/text log and in the checkpoint record.
 COUNT_NAMES = (IMAGES_SEEN, INSTANCES_SEEN, PIXELS_SEEN)
-SCALAR_PREFIX = 'train/'
-#: Keys of the counts in ``runner.message_hub`` (``train/<name>``).
+SCALAR_PREFIX = 'train/'  # SCALAR_KEYS: the keys in runner.message_hub
 SCALAR_KEYS = tuple(SCALAR_PREFIX + name for name in COUNT_NAMES)
 #: Key of the hook's own record in a checkpoint.
 CHECKPOINT_KEY = 'images_seen'
-#: Key added to a checkpoint record only when it could not be made global
-#: (see :meth:`ImagesSeenHook.before_save_checkpoint`): the iteration
-#: through which the stored counts are complete.
+#: Key of a record that could not be made global: the iteration through
+#: which its counts are complete (see ``before_save_checkpoint``).
 EXACT_THROUGH_ITER = 'exact_through_iter'
 CURRENT = 'current'  # HistoryBuffer statistic: the latest value, no smoothing
-
-
-def count_data_batch(data_batch: dict) -> Tuple[int, int, int]:
-    """Count images, ground-truth instances and pixels in one batch.
-
-    Args:
-        data_batch (dict): A batch from the train dataloader as given to
-            ``after_train_iter``: ``dict(inputs=..., data_samples=[...])``
-            with :class:`DetDataSample` items.
-
-    Returns:
-        tuple[int, int, int]: ``(images, instances, pixels)``; ignored
-        instances are not counted, pixels are ``h * w`` of ``img_shape``.
-
-    Raises:
-        TypeError: If the batch holds no list of data samples.
-        KeyError: If a data sample lacks ``img_shape`` in its metainfo.
-    """
-    samples = data_batch.get('data_samples') if isinstance(data_batch,
-                                                           dict) else None
-    if not isinstance(samples, Sequence):
-        raise TypeError(
-            'ImagesSeenHook counts a batch of the form dict(inputs=..., '
-            'data_samples=[DetDataSample, ...]) as mmdet dataloaders yield '
-            f'it, got data_samples of type {type(samples).__name__}. For '
-            'multi-branch batches, count the branch that is trained on.')
-    instances = pixels = 0
-    for sample in samples:
-        img_shape = sample.metainfo.get('img_shape')
-        if img_shape is None:
-            raise KeyError(
-                "ImagesSeenHook needs 'img_shape' in the data samples' "
-                'metainfo to count pixels; add it to the meta_keys of '
-                'PackDetInputs in the train pipeline.')
-        h, w = img_shape[:2]
-        pixels += int(h) * int(w)
-        if 'gt_instances' in sample:
-            instances += len(sample.gt_instances)
-    return len(samples), instances, pixels
 
 
 def synchronize_counts(runner) -> None:
@@ -433,16 +378,11 @@ class ImagesSeenHook(Hook):
         return False
 
     def _write_totals(self, runner) -> None:
-        """One ``vis_data/scalars.json`` line ``{"iter": N, "images_seen":
-        ..., "instances_seen": ..., "pixels_seen": ..., "step": N}`` with
-        the exact totals after ``N`` iterations, before each validation and
-        at the end of training: the ``LoggerHook`` writes only every
-        ``interval`` iterations, so an evaluation or the end of a run
-        between two of its lines would otherwise be read with the counts of
-        the line before (a 533-iteration run logged every 10 ends at 530).
-        The line may repeat the iteration of a ``LoggerHook`` line, with
-        the same counts. Nothing is written outside training (a test or
-        validation run) or by ranks other than 0 (the visualizer's rule).
+        """A ``scalars.json`` line ``{"iter": N, <the counts>}`` with the
+        exact totals after ``N`` iterations (before each validation and at
+        the end; the ``LoggerHook`` writes only every ``interval``, so a
+        533-iteration run logged every 10 would end at 530). Only in
+        training, only on rank 0 (the visualizer's rule).
 
         Args:
             runner (Runner): The runner.
