@@ -14,8 +14,9 @@ import pprint
 from rethink_mmdet.scratch.schedule import (DETECTRON_WARMUP_FACTOR,
                                             DETECTRON_WARMUP_ITERS,
                                             HE_BASE_BATCH, HE_BASE_LR,
-                                            he_schedule, he_schedule_fragment,
-                                            write_fragments)
+                                            he_schedule)
+from rethink_mmdet.scratch.schedule_fragments import (he_schedule_fragment,
+                                                      write_fragments)
 
 
 def parse_args(argv=None):

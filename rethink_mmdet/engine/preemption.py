@@ -21,32 +21,15 @@ streams, see :mod:`rethink_mmdet.engine.rng_state`)::
 ``work_dir/last_checkpoint`` when it exists and starts from scratch when it
 does not, so one command serves the first start and every restart. The
 checkpoints are written through the runner's ``CheckpointHook`` (any
-subclass of it), which must count iterations
-(``default_hooks.checkpoint.by_epoch=False``). Epoch-based configs need
-``train_cfg.type='ResumableEpochBasedTrainLoop'``: mmengine's
-``EpochBasedTrainLoop`` can neither stop nor resume inside an epoch, so the
-hook refuses it (a resumed run would train the epoch's first part twice).
-The exit code, the start-up handlers and the dataloader workers' signal
-policy are in :mod:`.signals`.
+subclass of it), which must count iterations; epoch-based configs need
+``ResumableEpochBasedTrainLoop`` (:mod:`.preemption_checks`). The exit
+code, the start-up handlers and the dataloader workers' signal policy are
+in :mod:`.signals`.
 
-No signal is lost, whenever it comes:
-
-=================================  ==========================================
-the signal arrives                 what happens (exit code 75 in every case)
-=================================  ==========================================
-start-up, before the runner's      exit at once: nothing was trained by this
-hooks are built (our tools)        process (:func:`exit_before_training`,
-                                   installed by ``launch.load_config``)
-start-up, hooks built, before the  the same (the hook's handler)
-run starts (``before_run``)
-after ``before_run``, before the   the flag is checked before the first
-first iteration (loading, resume)  iteration: exit without training
-during an iteration, or while a    at the end of the iteration: checkpoint
-checkpoint is written              there (or reuse the one just written)
-during validation                  the validation stops at its next batch;
-                                   checkpoint at the trained iteration
-a second signal meanwhile          ignored (the first one is being handled)
-=================================  ==========================================
+No signal is lost, whenever it comes (from the imports of
+``tools/train.py`` to the exit): every window and what happens in it is in
+``docs/long_runs.md``, each tested (``tests/engine/test_signal_windows.py``,
+``test_preemption.py``).
 
 In distributed runs the ranks agree before acting (an ``all_reduce`` MAX of
 the flag after every train iteration, before the first one and after every
@@ -58,18 +41,9 @@ exit code into a kill. Re-run while the exit code is 75 (e.g.
 ``tools/slurm_train.sbatch`` requeues the job; under ``torchrun`` the
 workers exit with 75 and torchrun itself with 1, listing them).
 
-Dataloader workers: clusters signal every process of a job, so dataloader
-workers get the signal too, and a dead worker crashes the main process
-before it can checkpoint. When the hook is built (before any train
-dataloader starts its workers, even mmengine's ``IterBasedTrainLoop``
-which starts them when the loop is built), it makes dataloader workers
-ignore the signals (:func:`ignore_in_dataloader_workers`, forked workers);
-the main process shuts them down when it exits.
-
 A validation stopped by a signal is not repeated on resume; if it was the
 final one, run ``tools/test.py`` on the checkpoint.
 """
-import logging
 import math
 import os
 import os.path as osp
@@ -80,13 +54,11 @@ from typing import Optional, Sequence
 import torch
 from mmengine.dist import all_reduce, barrier, is_distributed, is_main_process
 from mmengine.hooks import CheckpointHook, Hook
-from mmengine.logging import print_log
-from mmengine.runner import EpochBasedTrainLoop, IterBasedTrainLoop
 
 from mmdet.registry import HOOKS
 from .atomic_checkpoint import ATOMIC_BACKEND, repair_last_checkpoint
 from .images_seen import ImagesSeenHook, synchronize_counts
-from .loops import ResumableEpochBasedTrainLoop
+from .preemption_checks import preemptible_checkpoint_hook
 from .runner_state import is_training_run, save_checkpoint_at
 from .signals import (DEFAULT_SIGNALS, PREEMPTED_EXIT_CODE,
                       exit_before_training, ignore_in_dataloader_workers,
@@ -239,7 +211,7 @@ class PreemptionCheckpointHook(Hook):
         if not is_training_run(runner):
             self._phase = _IDLE  # a test or val run: signals as before
             return
-        ckpt = self._check(runner)
+        ckpt = preemptible_checkpoint_hook(runner)
         self._install()  # again, in case something replaced the handlers
         self._phase = _ARMED
         self._received = self._preempted_at = None
@@ -263,43 +235,6 @@ class PreemptionCheckpointHook(Hook):
                 repair_last_checkpoint(runner.work_dir, [out_dir],
                                        ckpt.filename_tmpl)
             barrier()  # the other ranks read last_checkpoint after this
-
-    @staticmethod
-    def _check(runner) -> CheckpointHook:
-        ckpt = next((h for h in runner.hooks if isinstance(h, CheckpointHook)),
-                    None)
-        if ckpt is None:
-            raise RuntimeError(
-                'PreemptionCheckpointHook saves through the CheckpointHook, '
-                'but the runner has none. Set default_hooks.checkpoint='
-                "dict(type='CheckpointHook', by_epoch=False, interval=...).")
-        if ckpt.by_epoch:
-            raise RuntimeError(
-                'PreemptionCheckpointHook checkpoints at an iteration, but '
-                'CheckpointHook(by_epoch=True) names checkpoints by epoch. '
-                'Set default_hooks.checkpoint.by_epoch=False (and '
-                'interval in iterations).')
-        loop = runner.train_loop
-        if isinstance(loop, EpochBasedTrainLoop) and \
-                not isinstance(loop, ResumableEpochBasedTrainLoop):
-            raise RuntimeError(
-                f'PreemptionCheckpointHook: {type(loop).__name__} (mmengine'
-                "'s epoch loop) neither stops nor resumes inside an epoch: a "
-                'preempted run would train on to the end of the epoch (past '
-                'the warning time), and its restart would train the '
-                "epoch's first part twice. Use the same loop made resumable:"
-                " train_cfg=dict(type='ResumableEpochBasedTrainLoop', "
-                'max_epochs=...) (or --cfg-options '
-                'train_cfg.type=ResumableEpochBasedTrainLoop).')
-        if not isinstance(loop, (IterBasedTrainLoop, EpochBasedTrainLoop)):
-            print_log(
-                f'PreemptionCheckpointHook: unknown train loop '
-                f'{type(loop).__name__}; a preemption sets its '
-                '`stop_training` after the checkpoint, and a loop that '
-                'ignores it trains on until the job is killed.',
-                logger='current',
-                level=logging.WARNING)
-        return ckpt
 
     def before_train(self, runner) -> None:
         """Refuse to train unarmed: :meth:`before_run` must have recognised

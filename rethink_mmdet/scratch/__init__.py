@@ -13,7 +13,8 @@ from .init import (ScratchInitError, format_weight_stats, he_init,
                    kaiming_fan_out_std, weight_stats)
 from .init_hook import ScratchInitHook
 from .norm import convert_to_scratch, scratch_optim_paramwise_cfg
-from .schedule import SCHEDULE_CONFIG_KEYS, he_schedule, he_schedule_fragment
+from .schedule import SCHEDULE_CONFIG_KEYS, he_schedule
+from .schedule_fragments import he_schedule_fragment
 from .syncbn_check import (SingleProcessSyncBNError,
                            SingleProcessSyncBNWarning,
                            check_sync_bn_world_size, find_sync_bn)

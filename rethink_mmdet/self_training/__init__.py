@@ -13,7 +13,8 @@ from .labeler import (IMAGE_EXTENSIONS, SOURCE_KINDS, ImageSourceError,
                       list_images, test_pipeline_cfg)
 from .loading import LoadPseudoAnnotations
 from .loss_norm import LossNormalizer, NonFiniteLossError
-from .sampler import MixedSourceBatchSampler, MixedSourceSampler
+from .mixed_batch_sampler import MixedSourceBatchSampler
+from .sampler import MixedSourceSampler
 from .sources import (HUMAN, PSEUDO, SOURCE_KEY, STUDENT_META_KEYS,
                       MultiSourceDataset, PackStudentInputs, SetDataSource)
 from .store import (FORMAT, FORMAT_VERSION, PseudoLabelStore,

@@ -39,86 +39,22 @@ first source takes the remainder); ``GroupMultiSourceSampler`` hard-codes two
 sources and draws groups from the global ``np.random``; neither saves its
 position.
 """
-import hashlib
 import logging
 import math
 from typing import Dict, Iterator, List, Optional, Sequence, Union
 
 import numpy as np
-import torch
 from mmengine.dist import get_dist_info, sync_random_seed
 from mmengine.logging import print_log
-from torch.utils.data import BatchSampler, Sampler
+from torch.utils.data import Sampler
 
 from mmdet.registry import DATA_SAMPLERS
+from .source_streams import (LANDSCAPE, PORTRAIT, Stream, image_orientations,
+                             permutation, positive_int)
 
-# orientation groups (mmdet AspectRatioBatchSampler: width < height -> 0)
-PORTRAIT, LANDSCAPE = 0, 1
 # what a saved position must agree on to continue the same sequence
 _SAME_RUN_KEYS = ('sources', 'sizes', 'source_ratio', 'epoch_source',
                   'aspect_ratio_grouping', 'shuffle', 'world_size')
-
-
-def _seed(*parts) -> int:
-    """A 63-bit seed from ints and strings (same on every machine)."""
-    digest = hashlib.blake2b(repr(parts).encode(), digest_size=8).digest()
-    return int.from_bytes(digest, 'little') >> 1
-
-
-def _positive_int(x) -> bool:
-    whole = isinstance(x, (int, np.integer)) and not isinstance(x, bool)
-    return whole and x > 0
-
-
-def _permutation(n: int, shuffle: bool, *key) -> np.ndarray:
-    if not shuffle:
-        return np.arange(n)
-    gen = torch.Generator()
-    gen.manual_seed(_seed(*key))
-    return torch.randperm(n, generator=gen).numpy()
-
-
-def image_orientations(dataset) -> np.ndarray:
-    """``LANDSCAPE`` (width >= height) or ``PORTRAIT`` of every item.
-
-    Uses ``dataset.image_hw()`` ((N, 2) heights and widths) when the
-    dataset has it, else the ``height`` / ``width`` of each data info.
-    """
-    image_hw = getattr(dataset, 'image_hw', None)
-    if callable(image_hw):
-        hw = np.asarray(image_hw()).reshape(-1, 2)
-    else:
-        infos = (dataset.get_data_info(i) for i in range(len(dataset)))
-        try:
-            hw = np.array([[info['height'], info['width']] for info in infos])
-        except KeyError:
-            raise KeyError(
-                f'MixedSourceSampler(aspect_ratio_grouping=True): the data '
-                f'infos of {type(dataset).__name__} have no height/width '
-                '(and it has no image_hw()), e.g. classification images of '
-                'joint training. Set train_dataloader.sampler.'
-                'aspect_ratio_grouping=False (pipelines that crop every image '
-                'to one output size make it moot).') from None
-    return np.where(hw[:, 1] < hw[:, 0], PORTRAIT, LANDSCAPE).reshape(-1)
-
-
-class _Stream:
-    """Items in consecutive seeded permutations (passes), without end."""
-
-    def __init__(self, items: np.ndarray, shuffle: bool, key: tuple):
-        self.items, self.shuffle, self.key = items, shuffle, key
-        self._pass, self._order = -1, None
-
-    def take(self, start: int, count: int) -> List[int]:
-        out = []
-        for pos in range(start, start + count):
-            k, i = divmod(pos, len(self.items))
-            if k != self._pass:
-                self._pass = k
-                self._order = self.items[_permutation(
-                    len(self.items), self.shuffle, *self.key, k)]
-            out.append(int(self._order[i]))
-        return out
 
 
 @DATA_SAMPLERS.register_module()
@@ -220,7 +156,7 @@ class MixedSourceSampler(Sampler):
                 f'{len(ratio)} shares for the {len(self.sources)} sources '
                 f'{self.sources}')
         for name, r in zip(self.sources, ratio):
-            if not _positive_int(r):
+            if not positive_int(r):
                 raise ValueError(
                     f'MixedSourceSampler: source_ratio {ratio} gives source '
                     f'{name!r} the share {r!r}: every source needs a positive'
@@ -248,7 +184,7 @@ class MixedSourceSampler(Sampler):
     # ------------------------------------------------------------------
     def bind(self, batch_size: int) -> None:
         """Fix the batch size: per-source counts and batches per epoch."""
-        if not _positive_int(batch_size):
+        if not positive_int(batch_size):
             raise ValueError('MixedSourceSampler: batch_size must be a '
                              f'positive integer, got {batch_size!r}')
         total = sum(self.source_ratio)
@@ -309,7 +245,7 @@ class MixedSourceSampler(Sampler):
         its index among that orientation's batches of the block."""
         order = np.repeat(
             list(self.group_batches), list(self.group_batches.values()))
-        order = order[_permutation(
+        order = order[permutation(
             len(order), self.shuffle, self.seed, 'order', block)]
         within = np.zeros(len(order), np.int64)
         for g in self.group_batches:
@@ -322,8 +258,8 @@ class MixedSourceSampler(Sampler):
         shuffled order, padded by wrapping to whole steps of all ranks."""
         s = self._pace
         groups = self._group_items[s]
-        perm = _permutation(self.sizes[s], self.shuffle, self.seed, 'epoch', s,
-                            epoch)
+        perm = permutation(self.sizes[s], self.shuffle, self.seed, 'epoch', s,
+                           epoch)
         rank_of = np.empty(self.sizes[s], np.int64)
         rank_of[perm] = np.arange(self.sizes[s])
         per_step = self.counts[s] * self.world_size
@@ -353,9 +289,9 @@ class MixedSourceSampler(Sampler):
                     local = lists[g][pos:pos + count].tolist()
                 else:
                     if (s, g) not in streams:
-                        streams[s, g] = _Stream(self._group_items[s][g],
-                                                self.shuffle,
-                                                (self.seed, 'stream', s, g))
+                        streams[s, g] = Stream(self._group_items[s][g],
+                                               self.shuffle,
+                                               (self.seed, 'stream', s, g))
                     step = t * self.group_batches[g] + q
                     local = streams[s, g].take(
                         (step * self.world_size + self.rank) * count, count)
@@ -425,45 +361,3 @@ class MixedSourceSampler(Sampler):
         self.epoch = int(state['epoch'])
         self.offset = int(state['offset'])
         self._expected_batch_size = state.get('batch_size')
-
-
-@DATA_SAMPLERS.register_module()
-class MixedSourceBatchSampler(BatchSampler):
-    """The batch sampler of :class:`MixedSourceSampler`: gives it the
-    dataloader's ``batch_size`` and yields its batches.
-
-    ``set_epoch``, ``state_dict`` and ``load_state_dict`` are the sampler's
-    (mmengine reaches ``set_epoch`` through ``batch_sampler.sampler``).
-
-    Args:
-        sampler (MixedSourceSampler): Built by the runner from
-            ``train_dataloader.sampler``.
-        batch_size (int): ``train_dataloader.batch_size`` (the runner
-            passes it).
-    """
-
-    def __init__(self, sampler: MixedSourceSampler, batch_size: int) -> None:
-        if not isinstance(sampler, MixedSourceSampler):
-            raise TypeError(
-                'MixedSourceBatchSampler batches a MixedSourceSampler, got '
-                f"{type(sampler).__name__}: set train_dataloader.sampler="
-                "dict(type='MixedSourceSampler', ...)")
-        sampler.bind(batch_size)
-        self.sampler = sampler
-        self.batch_size = batch_size
-        self.drop_last = False
-
-    def __iter__(self) -> Iterator[List[int]]:
-        return self.sampler.iter_batches()
-
-    def __len__(self) -> int:
-        return self.sampler.num_batches
-
-    def set_epoch(self, epoch: int) -> None:
-        self.sampler.set_epoch(epoch)
-
-    def state_dict(self) -> dict:
-        return self.sampler.state_dict()
-
-    def load_state_dict(self, state: dict) -> None:
-        self.sampler.load_state_dict(state)

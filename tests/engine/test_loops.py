@@ -29,8 +29,9 @@ from rethink_mmdet.engine.preemption import PREEMPTED_EXIT_CODE
 from rethink_mmdet.engine.sampler_state import (ResumableBatchSampler,
                                                 SamplerPosition,
                                                 wrap_batch_sampler)
-from rethink_mmdet.self_training.sampler import (MixedSourceBatchSampler,
-                                                 MixedSourceSampler)
+from rethink_mmdet.self_training.mixed_batch_sampler import \
+    MixedSourceBatchSampler
+from rethink_mmdet.self_training.sampler import MixedSourceSampler
 from rethink_mmdet.self_training.sources import MultiSourceDataset
 from tests.conftest import RETINANET, python_tool, run_tool, short_run_options
 from tests.engine.test_preemption import Process, checkpoints

@@ -17,7 +17,7 @@ from mmengine.config import Config
 
 from rethink_mmdet.scratch import (SCHEDULE_CONFIG_KEYS, he_schedule,
                                    he_schedule_fragment)
-from rethink_mmdet.scratch.schedule import FRAGMENTS, fragment_text
+from rethink_mmdet.scratch.schedule_fragments import FRAGMENTS, fragment_text
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 SCHEDULES = osp.join(REPO_ROOT, 'configs', '_base_', 'schedules')

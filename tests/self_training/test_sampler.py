@@ -25,8 +25,9 @@ from mmengine.runner import Runner
 
 from mmdet.datasets.samplers import AspectRatioBatchSampler
 from rethink_mmdet.data import ShapesDataset, make_shapes
+from rethink_mmdet.self_training.mixed_batch_sampler import \
+    MixedSourceBatchSampler
 from rethink_mmdet.self_training.sampler import (LANDSCAPE, PORTRAIT,
-                                                 MixedSourceBatchSampler,
                                                  MixedSourceSampler,
                                                  image_orientations)
 from rethink_mmdet.self_training.sources import (HUMAN, PSEUDO, SOURCE_KEY,

@@ -4,7 +4,7 @@
 # 5x: 450000 iterations at batch 16, lr 0.02, LR x0.1 at
 # 390000 and 430000; warm-up 500 iterations, linear from 1/3x the LR
 # (Detectron's, which He et al. keep).
-# Rendered by rethink_mmdet.scratch.schedule (tools/he_schedule.py);
+# Rendered by rethink_mmdet.scratch.schedule_fragments (tools/he_schedule.py);
 # tests/scratch/test_schedule.py checks it against he_schedule().
 # The resumable loop (rethink_mmdet.engine.loops): a restart continues at
 # the saved sampler position, without loading the trained batches again.

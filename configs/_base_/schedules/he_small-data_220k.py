@@ -6,7 +6,7 @@
 # 220k: 220000 iterations at batch 16, lr 0.04, LR x0.02 at
 # 160000 and 200000; warm-up 500 iterations, linear from 1/3x the LR
 # (Detectron's, which He et al. keep).
-# Rendered by rethink_mmdet.scratch.schedule (tools/he_schedule.py);
+# Rendered by rethink_mmdet.scratch.schedule_fragments (tools/he_schedule.py);
 # tests/scratch/test_schedule.py checks it against he_schedule().
 # The resumable loop (rethink_mmdet.engine.loops): a restart continues at
 # the saved sampler position, without loading the trained batches again.
