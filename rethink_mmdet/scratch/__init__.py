@@ -12,7 +12,8 @@ from .guard_hook import ScratchGuardHook
 from .init import (ScratchInitError, format_weight_stats, he_init,
                    kaiming_fan_out_std, weight_stats)
 from .init_hook import ScratchInitHook
-from .norm import convert_to_scratch, scratch_optim_paramwise_cfg
+from .norm import convert_to_scratch
+from .norm_cfg import scratch_optim_paramwise_cfg
 from .schedule import SCHEDULE_CONFIG_KEYS, he_schedule
 from .schedule_fragments import he_schedule_fragment
 from .syncbn_check import (SingleProcessSyncBNError,

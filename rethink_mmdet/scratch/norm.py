@@ -47,25 +47,21 @@ names the key and the fix.
 
 Weight decay on norm parameters is an optimizer setting, which a model
 builder cannot reach: add ``optim_wrapper = dict(paramwise_cfg=dict(
-norm_decay_mult=0.))`` (or :func:`scratch_optim_paramwise_cfg`).
+norm_decay_mult=0.))`` (or :func:`~.norm_cfg.scratch_optim_paramwise_cfg`).
 """
 import copy
-import inspect
 import math
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, List, Optional, Tuple
 
 from mmdet.registry import MODELS
 from .guard import unfrozen_stages
+from .init_params import class_of, init_params, value_or_default
 from .names import SCRATCH_NORM_DETECTOR, is_pretrained_init, type_name
+from .norm_cfg import check_norm, scratch_norm_cfg
 from .syncbn_train_guard import install_syncbn_guard
 
-__all__ = [
-    'convert_to_scratch', 'scratch_norm_cfg', 'scratch_optim_paramwise_cfg',
-    'scratch_norm_detector'
-]
+__all__ = ['convert_to_scratch', 'scratch_norm_detector']
 
-#: Normalizations of He et al. 2019 (Sec. 3).
-SCRATCH_NORMS = ('GN', 'SyncBN')
 #: The 4conv1fc box head of He et al. 2019 (Sec. 4, after Wu & He 2018).
 SCRATCH_BBOX_HEAD = 'Shared4Conv1FCBBoxHead'
 #: Box heads turned into :data:`SCRATCH_BBOX_HEAD`.
@@ -73,8 +69,6 @@ CONVFC_BBOX_HEADS = ('ConvFCBBoxHead', 'Shared2FCBBoxHead',
                      'Shared4Conv1FCBBoxHead')
 #: Backbones whose norm widths are computed from the config.
 RESNET_BACKBONES = ('ResNet', 'ResNetV1d', 'ResNeXt')
-#: Norm of the RoI heads when ``norm='SyncBN'``.
-ROI_SYNC_BN = 'EmptySafeSyncBN'
 
 _PLAIN_BBOX_HEAD = 'BBoxHead'
 # ConvFCBBoxHead layout keys that Shared4Conv1FCBBoxHead sets itself.
@@ -86,101 +80,11 @@ _CONVFC_LAYOUT_KEYS = ('num_shared_convs', 'num_shared_fcs', 'num_cls_convs',
 _SCRATCH_BACKBONE_KEYS = dict(norm_eval=False, zero_init_residual=False)
 
 
-def _check_norm(norm: str, num_groups: int) -> None:
-    if norm not in SCRATCH_NORMS:
-        raise ValueError(f'norm={norm!r} is not a scratch normalization; '
-                         f'use one of {SCRATCH_NORMS} (He et al. 2019, '
-                         'Sec. 3).')
-    if norm == 'GN' and (not isinstance(num_groups, int) or num_groups < 1):
-        raise ValueError(f'num_groups={num_groups!r} must be a positive int '
-                         '(He et al. 2019 use 32).')
-
-
-def scratch_norm_cfg(norm: str = 'GN',
-                     num_groups: int = 32,
-                     roi: bool = False) -> dict:
-    """The ``norm_cfg`` of He et al. 2019 for one part of the detector.
-
-    Args:
-        norm (str): ``'GN'`` or ``'SyncBN'``. Defaults to ``'GN'``.
-        num_groups (int): GroupNorm groups. Defaults to 32.
-        roi (bool): For a RoI head: SyncBN becomes ``'EmptySafeSyncBN'``.
-            Defaults to False.
-
-    Returns:
-        dict: e.g. ``dict(type='GN', num_groups=32, requires_grad=True)``.
-    """
-    _check_norm(norm, num_groups)
-    if norm == 'GN':
-        return dict(type='GN', num_groups=num_groups, requires_grad=True)
-    return dict(type=ROI_SYNC_BN if roi else 'SyncBN', requires_grad=True)
-
-
-def scratch_optim_paramwise_cfg(paramwise_cfg: Optional[dict] = None) -> dict:
-    """``paramwise_cfg`` with no weight decay on norm parameters.
-
-    Detectron's ``WEIGHT_DECAY_GN = 0.0`` (the setting He et al. 2019 train
-    with), Detectron2's ``WEIGHT_DECAY_NORM = 0.0``, mmdet's scratch configs
-    ``norm_decay_mult=0.``.
-
-    Args:
-        paramwise_cfg (dict, optional): An existing ``paramwise_cfg`` whose
-            other keys are kept. Defaults to None.
-
-    Returns:
-        dict: A copy with ``norm_decay_mult=0.``.
-    """
-    out = dict(copy.deepcopy(paramwise_cfg) or {})
-    out['norm_decay_mult'] = 0.
-    return out
-
-
-def _get_class(type_: Any, path: str) -> type:
-    """The class of a config ``type`` from mmdet's ``MODELS``."""
-    if isinstance(type_, type):
-        return type_
-    import mmdet.models  # noqa: F401  (registers mmdet's classes)
-    cls = MODELS.get(type_) if isinstance(type_, str) else None
-    if not isinstance(cls, type):
-        raise ValueError(
-            f'{path}.type={type_!r} is not a class in mmdet\'s MODELS '
-            'registry: import the package that registers it (custom_imports '
-            'or `import`) before converting to scratch norm.')
-    return cls
-
-
-def _init_params(cls: type) -> Dict[str, Any]:
-    """Keyword arguments accepted by ``cls`` with their defaults, following
-    ``**kwargs`` up the MRO (``inspect.Parameter.empty`` when required)."""
-    params: Dict[str, Any] = {}
-    for klass in cls.__mro__:
-        if '__init__' not in vars(klass) or klass is object:
-            continue
-        more = False
-        sig = inspect.signature(klass.__init__)
-        for p in list(sig.parameters.values())[1:]:
-            if p.kind is inspect.Parameter.VAR_KEYWORD:
-                more = True
-            elif p.kind is not inspect.Parameter.VAR_POSITIONAL:
-                params.setdefault(p.name, p.default)
-        if not more:
-            break
-    return params
-
-
-def _value(cfg: dict, params: dict, key: str, fallback: Any = None) -> Any:
-    """``cfg[key]``, else the class default, else ``fallback``."""
-    if key in cfg:
-        return cfg[key]
-    default = params.get(key, inspect.Parameter.empty)
-    return fallback if default is inspect.Parameter.empty else default
-
-
 class _Converter:
     """One conversion; see :func:`convert_to_scratch`."""
 
     def __init__(self, norm: str, num_groups: int) -> None:
-        _check_norm(norm, num_groups)
+        check_norm(norm, num_groups)
         self.norm = norm
         self.num_groups = num_groups
 
@@ -199,7 +103,7 @@ class _Converter:
 
     def set_norm(self, cfg: dict, path: str, roi: bool = False) -> dict:
         """Set ``norm_cfg`` (and the backbone keys) where accepted."""
-        params = _init_params(_get_class(cfg['type'], path))
+        params = init_params(class_of(cfg['type'], path))
         if 'norm_cfg' not in params:
             raise ValueError(
                 f'{path} ({cfg["type"]}) takes no norm_cfg, so scratch norm '
@@ -212,7 +116,7 @@ class _Converter:
         params = self.set_norm(cfg, 'backbone')
         if 'frozen_stages' in params:
             cfg['frozen_stages'] = unfrozen_stages(
-                _get_class(cfg['type'], 'backbone'))
+                class_of(cfg['type'], 'backbone'))
         for key, value in _SCRATCH_BACKBONE_KEYS.items():
             if key in params:
                 cfg[key] = value
@@ -228,20 +132,20 @@ class _Converter:
     def _resnet_widths(self, cfg: dict, params: dict,
                        name: str) -> List[Tuple[str, int]]:
         """Norm widths of mmdet's ResNet/ResNetV1d/ResNeXt."""
-        cls = _get_class(cfg['type'], 'backbone')
+        cls = class_of(cfg['type'], 'backbone')
         depth = cfg.get('depth')
         if depth not in getattr(cls, 'arch_settings', {}):
             return []  # the backbone itself reports an invalid depth
         expansion = cls.arch_settings[depth][0].expansion
-        base = _value(cfg, params, 'base_channels', 64)
-        stem = _value(cfg, params, 'stem_channels') or base
-        deep_stem = name.endswith('ResNetV1d') or _value(
+        base = value_or_default(cfg, params, 'base_channels', 64)
+        stem = value_or_default(cfg, params, 'stem_channels') or base
+        deep_stem = name.endswith('ResNetV1d') or value_or_default(
             cfg, params, 'deep_stem', False)
         widths = [('stem', stem // 2), ('stem', stem)] if deep_stem else \
             [('stem', stem)]
-        groups = _value(cfg, params, 'groups', 1)
-        base_width = _value(cfg, params, 'base_width', 4)
-        for i in range(_value(cfg, params, 'num_stages', 4)):
+        groups = value_or_default(cfg, params, 'groups', 1)
+        base_width = value_or_default(cfg, params, 'base_width', 4)
+        for i in range(value_or_default(cfg, params, 'num_stages', 4)):
             planes = base * 2**i
             mid = planes if groups == 1 else \
                 math.floor(planes * base_width / base) * groups
@@ -252,15 +156,16 @@ class _Converter:
     def neck(self, cfg: dict, path: str) -> None:
         params = self.set_norm(cfg, path)
         self.check_width(
-            f'{path}.out_channels', _value(cfg, params, 'out_channels'),
+            f'{path}.out_channels',
+            value_or_default(cfg, params, 'out_channels'),
             f'set model.{path}.out_channels to a multiple of '
             f'{self.num_groups}')
 
     def bbox_head(self, cfg: dict, path: str) -> dict:
-        cls = _get_class(cfg['type'], path)
-        if cls is _get_class(_PLAIN_BBOX_HEAD, path):
+        cls = class_of(cfg['type'], path)
+        if cls is class_of(_PLAIN_BBOX_HEAD, path):
             return cfg  # C4: linear predictors only, nothing to normalize
-        convfc = tuple(_get_class(n, path) for n in CONVFC_BBOX_HEADS)
+        convfc = tuple(class_of(n, path) for n in CONVFC_BBOX_HEADS)
         if cls not in convfc:
             raise ValueError(
                 f'{path} is a {cfg["type"]}, not one of {CONVFC_BBOX_HEADS}: '
@@ -268,7 +173,8 @@ class _Converter:
                 'of He et al. 2019. Set that head\'s norm yourself.')
         new = {k: v for k, v in cfg.items() if k not in _CONVFC_LAYOUT_KEYS}
         new['type'] = SCRATCH_BBOX_HEAD
-        in_channels = _value(cfg, _init_params(cls), 'in_channels', 256)
+        in_channels = value_or_default(cfg, init_params(cls), 'in_channels',
+                                       256)
         new['conv_out_channels'] = in_channels
         new['norm_cfg'] = self.norm_cfg(roi=True)
         self.check_width(
@@ -282,7 +188,7 @@ class _Converter:
         params = self.set_norm(cfg, path, roi=True)
         self.check_width(
             f'{path}.conv_out_channels',
-            _value(cfg, params, 'conv_out_channels'),
+            value_or_default(cfg, params, 'conv_out_channels'),
             f'set model.{path}.conv_out_channels to a multiple '
             f'of {self.num_groups}')
 
@@ -290,13 +196,14 @@ class _Converter:
         params = self.set_norm(cfg, path, roi=True)
         if 'norm_eval' in params:
             cfg['norm_eval'] = False
-        planes = 64 * 2**_value(cfg, params, 'stage', 3)
+        planes = 64 * 2**value_or_default(cfg, params, 'stage', 3)
         self.check_width(f'{path} width', planes, 'use GN groups dividing 64')
 
     def one_stage_head(self, cfg: dict, path: str) -> None:
         params = self.set_norm(cfg, path)
         self.check_width(
-            f'{path}.feat_channels', _value(cfg, params, 'feat_channels'),
+            f'{path}.feat_channels',
+            value_or_default(cfg, params, 'feat_channels'),
             f'set model.{path}.feat_channels to a multiple of '
             f'{self.num_groups}')
 

@@ -22,8 +22,8 @@ from mmdet.structures import DetDataSample
 from mmdet.structures.mask import BitmapMasks
 from mmdet.utils import register_all_modules
 from rethink_mmdet.scratch.empty_safe_syncbn import EmptySafeSyncBN
-from rethink_mmdet.scratch.norm import (convert_to_scratch,
-                                        scratch_optim_paramwise_cfg)
+from rethink_mmdet.scratch.norm import convert_to_scratch
+from rethink_mmdet.scratch.norm_cfg import scratch_optim_paramwise_cfg
 
 register_all_modules()
 
