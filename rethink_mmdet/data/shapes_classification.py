@@ -60,17 +60,16 @@ import os
 import os.path as osp
 
 import numpy as np
-from mmengine.dataset import BaseDataset
 from PIL import Image, ImageDraw
 
-from mmdet.registry import DATASETS
 from rethink_mmdet.utils import dump_json, progress
-from .shapes import (SHAPES_CLASSES, _background, _draw_polygon,
-                     _inner_boundary, _pick_color, _sample_pose, _shape_mask)
+from .shapes import SHAPES_CLASSES
+from .shapes_drawing import (background, draw_polygon, inner_boundary,
+                             pick_color, sample_pose, shape_mask)
 
 __all__ = [
     'SHAPES_CLS_CLASSES', 'SHAPES_CLS_FAMILIES', 'SHAPES_CLS_SPLITS',
-    'make_shapes_classification', 'ShapesClsDataset'
+    'make_shapes_classification'
 ]
 
 #: The default (out-of-domain) classes: shape families and textures that
@@ -93,7 +92,7 @@ _TEXTURE_PERIOD = (0.05, 0.15)  # relative to the canvas (0.1-0.3 image)
 
 def _object_mask(rng, size, paint):
     """Rasterise one object at a random pose (see
-    :func:`~.shapes._sample_pose`).
+    :func:`~.shapes.sample_pose`).
 
     Args:
         rng (np.random.Generator): Per-image random generator.
@@ -104,7 +103,7 @@ def _object_mask(rng, size, paint):
     Returns:
         np.ndarray: Boolean mask of shape (size, size).
     """
-    cx, cy, r, theta = _sample_pose(rng, size, *_OBJ_DIAMETER)
+    cx, cy, r, theta = sample_pose(rng, size, *_OBJ_DIAMETER)
     canvas = Image.new('L', (size, size), 0)
     paint(rng, ImageDraw.Draw(canvas), cx, cy, r, theta)
     return np.asarray(canvas, dtype=np.uint8).astype(bool)
@@ -118,7 +117,7 @@ def _local_polygon(draw, cx, cy, theta, u, v):
     """Fill a polygon given in object coordinates ``(u, v)`` (``u`` along
     the object's axis), rotated by ``theta`` about ``(cx, cy)``."""
     u, v = np.asarray(u, dtype=float), np.asarray(v, dtype=float)
-    _draw_polygon(draw, cx, cy, np.hypot(u, v), theta + np.arctan2(v, u))
+    draw_polygon(draw, cx, cy, np.hypot(u, v), theta + np.arctan2(v, u))
 
 
 def _paint_ring(rng, draw, cx, cy, r, theta):
@@ -135,8 +134,8 @@ def _paint_cross(rng, draw, cx, cy, r, theta):
 
 
 def _paint_hexagon(rng, draw, cx, cy, r, theta):
-    _draw_polygon(draw, cx, cy, np.full(6, r),
-                  theta + np.arange(6) * (np.pi / 3))
+    draw_polygon(draw, cx, cy, np.full(6, r),
+                 theta + np.arange(6) * (np.pi / 3))
 
 
 def _paint_crescent(rng, draw, cx, cy, r, theta):
@@ -238,7 +237,7 @@ def class_mask(rng, families, label, size):
         np.ndarray: Boolean mask of shape (size, size).
     """
     if families == 'detection':
-        return _shape_mask(rng, label, size)
+        return shape_mask(rng, label, size)
     return _DISJOINT_MASKS[SHAPES_CLS_CLASSES[label]](rng, size)
 
 
@@ -284,14 +283,14 @@ def render_cls_image(seed,
     rng = np.random.default_rng(
         np.random.SeedSequence([seed, split_id, index]))
     canvas = img_size * _CANVAS_FACTOR
-    img = _background(rng, canvas)
+    img = background(rng, canvas)
     full = class_mask(rng, families, label, canvas)
     if not full.any():  # a degenerate tiny object (img_size near 16)
         full[canvas // 2, canvas // 2] = True
-    color = _pick_color(rng, img[full].mean(0))
+    color = pick_color(rng, img[full].mean(0))
     img[full] = color
     if rng.random() < 0.5:
-        rim = _inner_boundary(full, int(rng.integers(1, 3)))
+        rim = inner_boundary(full, int(rng.integers(1, 3)))
         img[rim] = color * np.float32(rng.uniform(0.4, 0.7))
     ys = np.flatnonzero(full.any(1))
     xs = np.flatnonzero(full.any(0))
@@ -377,65 +376,3 @@ def make_shapes_classification(out_dir,
                            families)
         dump_json(ann, paths[f'{split}_ann'])
     return paths
-
-
-@DATASETS.register_module()
-class ShapesClsDataset(BaseDataset):
-    """The shapes classification dataset written by
-    :func:`make_shapes_classification`.
-
-    mmengine's ``BaseDataset`` reads the ``metainfo`` / ``data_list`` JSON;
-    the class names are the file's ``metainfo.classes`` (the generator
-    writes them: :data:`SHAPES_CLS_CLASSES` by default, the detection
-    data's four for ``families='detection'``) unless a ``metainfo``
-    argument overrides them; this class checks every label against them.
-    Accepts every argument of :class:`mmengine.dataset.BaseDataset`;
-    configs pass ``data_prefix=dict(img_path='train/')``.
-    """
-
-    def load_data_list(self) -> list:
-        """Load the annotation file; ``metainfo['classes']`` becomes a
-        tuple.
-
-        Returns:
-            list[dict]: The parsed entries.
-        """
-        data_list = super().load_data_list()
-        if 'classes' in self._metainfo:
-            self._metainfo['classes'] = tuple(self._metainfo['classes'])
-        return data_list
-
-    def parse_data_info(self, raw_data_info: dict) -> dict:
-        """Join ``img_path`` with its prefix and check ``gt_label``.
-
-        Args:
-            raw_data_info (dict): One entry of ``data_list``.
-
-        Returns:
-            dict: The entry with the full ``img_path``.
-        """
-        classes = self._metainfo.get('classes')
-        if not classes:
-            raise ValueError(
-                f'{self.ann_file}: no class names in its metainfo.classes; '
-                'regenerate it with tools/make_shapes_classification.py.')
-        label = raw_data_info.get('gt_label')
-        num_classes = len(classes)
-        if not isinstance(label, int) or not 0 <= label < num_classes:
-            raise ValueError(
-                f'{self.ann_file}: entry {raw_data_info!r} has gt_label '
-                f'{label!r}; expected an int in [0, {num_classes}). '
-                'Regenerate it with tools/make_shapes_classification.py.')
-        return super().parse_data_info(raw_data_info)
-
-    def get_cat_ids(self, idx: int) -> list:
-        """The label of image ``idx`` as a one-element list (for
-        class-aware samplers).
-
-        Args:
-            idx (int): Index of the image.
-
-        Returns:
-            list[int]: ``[gt_label]``.
-        """
-        return [self.get_data_info(idx)['gt_label']]

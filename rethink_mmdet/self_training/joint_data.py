@@ -16,7 +16,7 @@ the others) that carries its image-level label and its source name:
   (``train/<wnid>/<image>.JPEG``, the torchvision ``ImageFolder`` /
   mmpretrain ``CustomDataset`` convention) as an mmengine ``BaseDataset``,
   for installations without mmpretrain. The shapes stand-in is
-  :class:`~rethink_mmdet.data.shapes_classification.ShapesClsDataset`.
+  :class:`~rethink_mmdet.data.shapes_cls_dataset.ShapesClsDataset`.
 
 A classification pipeline ends with ``LoadEmptyAnnotations`` (mmdet:
 empty ``gt_bboxes`` / ``gt_bboxes_labels``, ``gt_masks`` with
