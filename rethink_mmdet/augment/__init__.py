@@ -4,7 +4,7 @@ tensorflow/tpu ``autoaugment_utils.py``), detection RandAugment (EfficientDet)
 and large scale jitter, as mmdet transforms registered in
 ``mmdet.registry.TRANSFORMS``."""
 # yapf: disable  (isort's layout; yapf would move the noqa)
-from . import (bbox_only, colour, crop, cutout, geometric,  # noqa: F401
-               instances, levels, policies, randaugment)
+from . import (bbox_only, bbox_only_pixel, colour, crop, cutout,  # noqa: F401
+               geometric, instances, levels, policies, randaugment)
 
 # yapf: enable

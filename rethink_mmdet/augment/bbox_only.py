@@ -20,17 +20,15 @@ rasterised to ``BitmapMasks`` when a box is changed: a polygon cannot be cut
 at the box edge). Colour, equalize, solarize and cutout ops leave masks
 unchanged, as the released code leaves boxes unchanged.
 """
-import mmcv
 import numpy as np
 from mmcv.transforms import BaseTransform
 from mmcv.transforms.utils import cache_randomness
 
 from mmdet.registry import TRANSFORMS
 from mmdet.structures.mask import BitmapMasks, PolygonMasks
-from . import colour, levels
+from . import levels
 from .affine import (REFERENCE_SIZE_DOC, RotateOp, ShearOp, TranslateOp,
                      WarpArgs, warp)
-from .cutout import cutout_slices, uniform_centre
 from .instances import MASKS_KEY, box_array, check_instances
 
 #: autoaugment_utils._scale_bbox_only_op_probability: prob / 3.0
@@ -72,13 +70,13 @@ _GEOMETRIC_ARGS = """\
         interpolation (str): cv2 interpolation, as the released ops.
             Defaults to 'nearest'.
 """
-_UNUSED_LEVEL = """Unused (the released op has no
+UNUSED_LEVEL_DOC = """Unused (the released op has no
             magnitude). Defaults to None."""
-_ENHANCE_LEVEL = """Factor ``L/10*1.8 + 0.1``.
+ENHANCE_LEVEL_DOC = """Factor ``L/10*1.8 + 0.1``.
             Required."""
 
 
-def _doc(modified=_UNCHANGED, level_note='Required.', extra_args=''):
+def bbox_only_doc(modified=_UNCHANGED, level_note='Required.', extra_args=''):
     """Class decorator appending the shared Keys / Args sections."""
 
     def decorate(cls):
@@ -100,7 +98,7 @@ def crop_bounds(boxes, height, width):
     return np.stack([y0, y1.astype(int), x0, x1.astype(int)], axis=1)
 
 
-@_doc(level_note='Defaults to None.')
+@bbox_only_doc(level_note='Defaults to None.')
 class BBoxOnlyTransform(BaseTransform):
     """Base of the bbox-only ops: per-box draws, crop, op, paste back.
     Subclasses implement :meth:`_crop_op`; ``moves_pixels`` says whether
@@ -194,7 +192,7 @@ class BBoxOnlyTransform(BaseTransform):
                 f'level={self.level})')
 
 
-@_doc(_MOVES_MODIFIED, extra_args=_GEOMETRIC_ARGS)
+@bbox_only_doc(_MOVES_MODIFIED, extra_args=_GEOMETRIC_ARGS)
 class GeometricOnlyBBoxes(WarpArgs, BBoxOnlyTransform):
     """Base of the bbox-only affine ops: the crop is warped with the
     released op's matrix built for the crop's own size. Subclasses mix in
@@ -230,7 +228,8 @@ class GeometricOnlyBBoxes(WarpArgs, BBoxOnlyTransform):
 
 
 @TRANSFORMS.register_module()
-@_doc(_MOVES_MODIFIED, extra_args=_GEOMETRIC_ARGS + REFERENCE_SIZE_DOC)
+@bbox_only_doc(
+    _MOVES_MODIFIED, extra_args=_GEOMETRIC_ARGS + REFERENCE_SIZE_DOC)
 class TranslateXOnlyBBoxes(TranslateOp, GeometricOnlyBBoxes):
     """TranslateX_Only_BBoxes (released ``translate_x_only_bboxes``): the
     content of each selected box moves horizontally by ``L/10*120`` px
@@ -243,7 +242,8 @@ class TranslateXOnlyBBoxes(TranslateOp, GeometricOnlyBBoxes):
 
 
 @TRANSFORMS.register_module()
-@_doc(_MOVES_MODIFIED, extra_args=_GEOMETRIC_ARGS + REFERENCE_SIZE_DOC)
+@bbox_only_doc(
+    _MOVES_MODIFIED, extra_args=_GEOMETRIC_ARGS + REFERENCE_SIZE_DOC)
 class TranslateYOnlyBBoxes(TranslateXOnlyBBoxes):
     """TranslateY_Only_BBoxes (released ``translate_y_only_bboxes``): the
     vertical version of :class:`TranslateXOnlyBBoxes` (``L/10*120`` px; L2
@@ -253,7 +253,7 @@ class TranslateYOnlyBBoxes(TranslateXOnlyBBoxes):
 
 
 @TRANSFORMS.register_module()
-@_doc(_MOVES_MODIFIED, extra_args=_GEOMETRIC_ARGS)
+@bbox_only_doc(_MOVES_MODIFIED, extra_args=_GEOMETRIC_ARGS)
 class ShearXOnlyBBoxes(ShearOp, GeometricOnlyBBoxes):
     """ShearX_Only_BBoxes (released ``shear_x_only_bboxes``): each selected
     crop is sheared ``x' = x - m * y`` about its own top-left pixel,
@@ -263,7 +263,7 @@ class ShearXOnlyBBoxes(ShearOp, GeometricOnlyBBoxes):
 
 
 @TRANSFORMS.register_module()
-@_doc(_MOVES_MODIFIED, extra_args=_GEOMETRIC_ARGS)
+@bbox_only_doc(_MOVES_MODIFIED, extra_args=_GEOMETRIC_ARGS)
 class ShearYOnlyBBoxes(ShearXOnlyBBoxes):
     """ShearY_Only_BBoxes (released ``shear_y_only_bboxes``): ``y' = y - m *
     x`` inside each selected crop, ``m = L/10*0.3``."""
@@ -272,7 +272,7 @@ class ShearYOnlyBBoxes(ShearXOnlyBBoxes):
 
 
 @TRANSFORMS.register_module()
-@_doc(_MOVES_MODIFIED, extra_args=_GEOMETRIC_ARGS)
+@bbox_only_doc(_MOVES_MODIFIED, extra_args=_GEOMETRIC_ARGS)
 class RotateOnlyBBoxes(RotateOp, GeometricOnlyBBoxes):
     """Rotate_Only_BBoxes (released ``rotate_only_bboxes``): each selected
     crop is rotated by ``L/10*30`` degrees (random sign, positive is
@@ -281,7 +281,7 @@ class RotateOnlyBBoxes(RotateOp, GeometricOnlyBBoxes):
 
 
 @TRANSFORMS.register_module()
-@_doc(_MOVES_MODIFIED, level_note=_UNUSED_LEVEL)
+@bbox_only_doc(_MOVES_MODIFIED, level_note=UNUSED_LEVEL_DOC)
 class FlipOnlyBBoxes(BBoxOnlyTransform):
     """Flip_Only_BBoxes (released ``flip_only_bboxes``): each selected crop
     is mirrored left-right (``tf.image.flip_left_right``)."""
@@ -290,150 +290,3 @@ class FlipOnlyBBoxes(BBoxOnlyTransform):
 
     def _crop_op(self, crop, uniform, sign, fill, interpolation):
         return crop[:, ::-1]
-
-
-@TRANSFORMS.register_module()
-@_doc(level_note=_UNUSED_LEVEL)
-class EqualizeOnlyBBoxes(BBoxOnlyTransform):
-    """Equalize_Only_BBoxes (released ``equalize_only_bboxes``): histogram
-    equalization of each selected crop on its own histogram
-    (``mmcv.imequalize`` computes the released ``equalize``)."""
-
-    def _crop_op(self, crop, uniform, sign, fill, interpolation):
-        return mmcv.imequalize(crop)
-
-
-@TRANSFORMS.register_module()
-@_doc(
-    level_note='Threshold ``int(L/10*256)``. Required.',
-    extra_args="""\
-        threshold_overflow (str): How a threshold above 255 is read:
-            'wrap' is the released arithmetic (converted to uint8, modulo
-            256: level 10 inverts every pixel of the box, level 15 those
-            >= 128); 'clip' changes no pixel above 255. Defaults to 'wrap'.
-""")
-class SolarizeOnlyBBoxes(BBoxOnlyTransform):
-    """Solarize_Only_BBoxes (released ``solarize_only_bboxes``): pixels of
-    each selected crop at or above the threshold are inverted, with the
-    released ``solarize`` and its uint8 threshold (see
-    :mod:`rethink_mmdet.augment.colour`)."""
-
-    def __init__(self,
-                 prob=1.0,
-                 level=None,
-                 threshold_overflow=colour.RELEASED_THRESHOLD_OVERFLOW):
-        super().__init__(prob, level)
-        self.threshold_overflow = colour.check_threshold_overflow(
-            threshold_overflow,
-            type(self).__name__)
-        self.threshold = colour.solarize_threshold(
-            levels.solarize_threshold(
-                levels.require_level(level,
-                                     type(self).__name__)),
-            self.threshold_overflow)
-
-    def _crop_op(self, crop, uniform, sign, fill, interpolation):
-        return colour.solarize(crop, self.threshold)
-
-    def __repr__(self):
-        return (f'{type(self).__name__}(prob={self.prob}, '
-                f'level={self.level}, '
-                f'threshold_overflow={self.threshold_overflow!r})')
-
-
-@TRANSFORMS.register_module()
-@_doc(
-    level_note='Pad ``int(L/10*50)``.\n            Required.',
-    extra_args="""\
-        fill_in (int | tuple): Fill of the hole. Defaults to 128.
-""" + REFERENCE_SIZE_DOC)
-class CutoutOnlyBBoxes(BBoxOnlyTransform):
-    """Cutout_Only_BBoxes (released ``cutout_only_bboxes``): the released
-    ``cutout`` inside each selected crop -- a square of side ``2 * pad``,
-    ``pad = int(L/10*50)`` (``cutout_bbox_const``; with ``reference_size``
-    ``int(pad * reference_size / 640)``), centred uniformly at random in the
-    crop and clipped to it."""
-
-    def __init__(self,
-                 prob=1.0,
-                 level=None,
-                 fill_in=levels.FILL_VALUE,
-                 reference_size=None):
-        super().__init__(prob, level)
-        name = type(self).__name__
-        self.reference_size = levels.check_reference_size(reference_size, name)
-        self.pad = levels.cutout_pad(
-            levels.require_level(level, name), levels.CUTOUT_BBOX_CONST,
-            self.reference_size)
-        self.fill_in = fill_in
-
-    def _crop_op(self, crop, uniform, sign, fill, interpolation):
-        out = crop.copy()
-        hole = cutout_slices(crop.shape, uniform_centre(crop.shape, uniform),
-                             self.pad)
-        out[hole] = self.fill_in
-        return out
-
-    def __repr__(self):
-        return (f'{type(self).__name__}(prob={self.prob}, '
-                f'level={self.level}, fill_in={self.fill_in}, '
-                f'reference_size={self.reference_size})')
-
-
-@_doc(level_note=_ENHANCE_LEVEL)
-class EnhanceOnlyBBoxes(BBoxOnlyTransform):
-    """Base of the colour ops inside boxes: ``enhance`` (an mmcv function
-    ``f(img, factor)``) applied to each selected crop with the released
-    enhance factor. These four are not in the released ``NAME_TO_FUNC``
-    (which has only the geometric, flip, equalize, solarize and cutout
-    bbox-only ops); they use the same per-box rule."""
-
-    enhance = None
-
-    def __init__(self, prob=1.0, level=None):
-        super().__init__(prob, level)
-        self.factor = levels.enhance_factor(
-            levels.require_level(level,
-                                 type(self).__name__))
-
-    def _crop_op(self, crop, uniform, sign, fill, interpolation):
-        return type(self).enhance(crop, self.factor)
-
-
-@TRANSFORMS.register_module()
-@_doc(level_note=_ENHANCE_LEVEL)
-class ColorOnlyBBoxes(EnhanceOnlyBBoxes):
-    """Color inside each selected box: blend with the crop's grey image
-    (``mmcv.adjust_color``; the released ``color`` truncates where cv2
-    rounds)."""
-
-    enhance = staticmethod(mmcv.adjust_color)
-
-
-@TRANSFORMS.register_module()
-@_doc(level_note=_ENHANCE_LEVEL)
-class BrightnessOnlyBBoxes(EnhanceOnlyBBoxes):
-    """Brightness inside each selected box: blend with black
-    (``mmcv.adjust_brightness`` = the released ``brightness``)."""
-
-    enhance = staticmethod(mmcv.adjust_brightness)
-
-
-@TRANSFORMS.register_module()
-@_doc(level_note=_ENHANCE_LEVEL)
-class ContrastOnlyBBoxes(EnhanceOnlyBBoxes):
-    """Contrast inside each selected box: blend with the crop's mean grey
-    value (``mmcv.adjust_contrast``, PIL's rule; the released ``contrast``
-    blends with ``num_pixels / 256`` instead of the mean)."""
-
-    enhance = staticmethod(mmcv.adjust_contrast)
-
-
-@TRANSFORMS.register_module()
-@_doc(level_note=_ENHANCE_LEVEL)
-class SharpnessOnlyBBoxes(EnhanceOnlyBBoxes):
-    """Sharpness inside each selected box: blend with PIL's SMOOTH-filtered
-    crop (``mmcv.adjust_sharpness``; the released ``sharpness`` keeps the
-    one-pixel border unfiltered where cv2 reflects)."""
-
-    enhance = staticmethod(mmcv.adjust_sharpness)
