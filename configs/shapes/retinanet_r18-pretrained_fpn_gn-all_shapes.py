@@ -20,7 +20,10 @@
 # ScratchNormDetector strips every Pretrained init while converting to GN
 # and then sets backbone_init_cfg, exactly as the He et al. ImageNet bases
 # (configs/_base_/he2019/*-imagenet_fpn_gn-all.py) do.
-_base_ = './retinanet_r18-scratch_fpn_gn-all_shapes.py'
+_base_ = [
+    './retinanet_r18-scratch_fpn_gn-all_shapes.py',
+    '../_base_/shapes_pretrained_file.py'
+]
 
 model = dict(
     backbone_init_cfg=dict(

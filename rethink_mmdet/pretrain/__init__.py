@@ -5,9 +5,10 @@ from rethink_mmdet.data.shapes_classification import make_shapes_classification
 from rethink_mmdet.data.shapes_cls_dataset import ShapesClsDataset
 from .classifier import BackboneClassifier
 from .metric import TopKAccuracy
+from .pretrained_file_hook import PretrainedFileHook
 from .transforms import PackClsInputs
 
 __all__ = [
-    'BackboneClassifier', 'PackClsInputs', 'ShapesClsDataset', 'TopKAccuracy',
-    'make_shapes_classification'
+    'BackboneClassifier', 'PackClsInputs', 'PretrainedFileHook',
+    'ShapesClsDataset', 'TopKAccuracy', 'make_shapes_classification'
 ]

@@ -208,3 +208,30 @@ def test_pretrained_detector_trains(pretrained, shapes_root, tmp_path):
     runner.train()
     assert runner.iter == 2
     assert os.path.isfile(osp.join(str(tmp_path), 'iter_2.pth'))
+
+
+def test_missing_pretraining_checkpoint_names_the_command(
+        shapes_root, tmp_path):
+    """The shipped pre-trained config without its pre-training checkpoint:
+    refused before training with the path and the command that makes it
+    (PretrainedFileHook), not mmengine's bare "can not be found" from
+    inside init_weights."""
+    cfg = Config.fromfile(PRETRAINED_CONFIGS[0])
+    missing = 'work_dirs/cls_r18-tiny_gn_shapes-cls/missing_iter_1000.pth'
+    cfg.model.backbone_init_cfg.checkpoint = missing
+    root = shapes_root.rstrip('/') + '/'
+    for split in ('train', 'val', 'test'):
+        cfg[f'{split}_dataloader'].dataset.data_root = root
+    _no_workers(cfg)
+    cfg.val_cfg = cfg.test_cfg = None
+    cfg.val_dataloader = cfg.test_dataloader = None
+    cfg.val_evaluator = cfg.test_evaluator = None
+    cfg.work_dir = str(tmp_path)
+    runner = Runner.from_cfg(cfg)
+    with pytest.raises(FileNotFoundError) as err:
+        runner.train()
+    message = str(err.value)
+    assert missing in message and 'backbone' in message
+    assert ('python tools/train.py configs/shapes/'
+            'cls_r18-tiny_gn_shapes-cls.py') in message
+    assert runner.iter == 0
