@@ -12,13 +12,13 @@ students: 14 s of a 117 s run). Anything else (another test set, an
 epoch-named checkpoint, no validation at that iteration, a log without the
 exact iteration) returns None and the stage runs ``tools/test.py``.
 """
-import glob
-import json
 import os.path as osp
 import re
 from typing import Optional, Tuple
 
 from mmengine.config import Config
+
+from rethink_mmdet.utils.scalars import read_scalars, run_dirs
 
 __all__ = ['validation_is_test', 'final_validation_metrics']
 
@@ -33,17 +33,6 @@ def validation_is_test(cfg: Config) -> bool:
         return False
     return (val.get('dataset') == test.get('dataset')
             and cfg.get('val_evaluator') == cfg.get('test_evaluator'))
-
-
-def _rows(path: str) -> list:
-    rows = []
-    with open(path, encoding='utf-8') as f:
-        for line in f:
-            try:
-                rows.append(json.loads(line))
-            except json.JSONDecodeError:  # a killed run's last line
-                pass
-    return rows
 
 
 def final_validation_metrics(cfg: Config,
@@ -69,12 +58,12 @@ def final_validation_metrics(cfg: Config,
     if match is None or not validation_is_test(cfg):
         return None
     iteration = int(match.group(1))
-    logs = sorted(
-        glob.glob(
-            osp.join(osp.dirname(checkpoint), '*', 'vis_data',
-                     'scalars.json')))
+    logs = [
+        osp.join(run, 'vis_data', 'scalars.json')
+        for run in run_dirs(osp.dirname(checkpoint))
+    ]
     for path in reversed(logs):  # a resumed run: the newest first
-        rows = _rows(path)
+        rows = read_scalars(path)
         for i in reversed(range(len(rows) - 1)):
             after = rows[i + 1]
             if (rows[i].get('iter') == iteration and 'iter' not in after

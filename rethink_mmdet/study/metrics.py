@@ -19,13 +19,13 @@ multiple of the logger interval).
 He et al. 2019, Fig. 1/2: AP against iterations, images and pixels seen.
 """
 import glob
-import json
 import os
 import os.path as osp
-import re
 import time
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional
+
+from rethink_mmdet.utils.scalars import read_scalars, run_dirs
 
 __all__ = [
     'ITER', 'IMAGES', 'PIXELS', 'History', 'run_dirs', 'read_scalars',
@@ -33,7 +33,6 @@ __all__ = [
 ]
 
 ITER, IMAGES, PIXELS = 'iter', 'images_seen', 'pixels_seen'
-TIMESTAMP_RE = re.compile(r'^\d{8}_\d{6}$')
 
 
 @dataclass
@@ -76,34 +75,6 @@ class History:
             if key in rec:
                 return float(rec[key])
         return None
-
-
-def run_dirs(work_dir: str) -> List[str]:
-    """The mmengine run folders of ``work_dir`` with a ``scalars.json``,
-    oldest first."""
-    if not osp.isdir(work_dir):
-        return []
-    return [
-        osp.join(work_dir, d) for d in sorted(os.listdir(work_dir))
-        if TIMESTAMP_RE.match(d)
-        and osp.isfile(osp.join(work_dir, d, 'vis_data', 'scalars.json'))
-    ]
-
-
-def read_scalars(path: str) -> List[dict]:
-    """The lines of a ``scalars.json``; a truncated last line (a killed
-    run) is skipped."""
-    out = []
-    with open(path, encoding='utf-8') as f:
-        for line in f:
-            line = line.strip()
-            if not line:
-                continue
-            try:
-                out.append(json.loads(line))
-            except json.JSONDecodeError:
-                continue
-    return out
 
 
 def read_history(work_dir: str) -> History:
