@@ -56,5 +56,9 @@ train_dataloader = dict(
                                ('pseudo', _base_.pseudo_dataset))
     ]))
 train_cfg = dict(type='ResumableIterBasedTrainLoop')
+# The loss-normalization averages go under checkpoint['joint_state_dict'] (and
+# come back on resume): the checkpoint's state_dict is the plain Mask R-CNN's,
+# which tools/test.py with the teacher config loads without unexpected keys.
+custom_hooks = [dict(type='JointStateHook')]
 val_evaluator = dict(metric=['bbox', 'segm'])
 test_evaluator = val_evaluator

@@ -131,8 +131,12 @@ _runtime = {
     'default_hooks.logger.interval': _log,
     'log_processor.window_size': _log,
     'default_hooks.checkpoint.max_keep_ckpts': 1,
-    # images / instances / pixels seen (He et al. Fig. 2)
-    'custom_hooks': [dict(type='ImagesSeenHook')],
+    # images / instances / pixels seen (He et al. Fig. 2); JointStateHook
+    # keeps a student's loss-normalization averages under the checkpoint's
+    # own key (its state_dict is the plain detector's; other arms pass
+    # through unchanged)
+    'custom_hooks': [dict(type='ImagesSeenHook'),
+                     dict(type='JointStateHook')],
     'train_dataloader.num_workers': 0,
     'train_dataloader.persistent_workers': False,
     'val_dataloader.num_workers': 0,

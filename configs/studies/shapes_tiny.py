@@ -22,8 +22,10 @@ _short_run = {
     'train_cfg.val_interval': 4,
     'default_hooks.checkpoint.interval': 4,
     'default_hooks.logger.interval': 1,
-    # images / pixels seen for the He et al. Fig. 2 style plots
-    'custom_hooks': [dict(type='ImagesSeenHook')],
+    # images / pixels seen for the He et al. Fig. 2 style plots; a
+    # student's loss-normalization averages under the checkpoint's own key
+    'custom_hooks': [dict(type='ImagesSeenHook'),
+                     dict(type='JointStateHook')],
     'train_dataloader.num_workers': 0,
     'train_dataloader.persistent_workers': False,
     'val_dataloader.num_workers': 0,

@@ -329,8 +329,9 @@ def scratch_norm_detector(detector: dict,
     The last line (no weight decay on norm parameters) is the optimizer's,
     which a model builder cannot set. With ``norm='SyncBN'`` a
     :class:`~.syncbn_train_guard.SyncBNTrainGuard` is registered as forward
-    pre-hook (invisible in the dumped config; ``model._forward_pre_hooks``
-    holds it): the first forward in training mode raises
+    pre-hook of the backbone (invisible in the dumped config;
+    ``model.backbone._forward_pre_hooks`` holds it): the first forward in
+    training mode raises
     :class:`~.syncbn_check.SingleProcessSyncBNError` when the world size is
     1 (SyncBN would be per-GPU BN), unless ``allow_single_process=True``,
     which warns once. It checks at the first training forward rather than

@@ -1,7 +1,8 @@
 # Copyright (c) rethink_mmdet contributors. All rights reserved.
 """The forward pre-hook ``ScratchNormDetector(norm='SyncBN')`` installs on
-the detector it builds: SyncBN *training* on one process is refused at the
-first training forward (He et al. 2019, Sec. 3; see :mod:`.syncbn_check`).
+the backbone of the detector it builds: SyncBN *training* on one process is
+refused at the first training forward (He et al. 2019, Sec. 3; see
+:mod:`.syncbn_check`).
 It is not in the config; :func:`find_sync_bn` and docs/components.md name
 it."""
 from mmengine import dist
@@ -49,7 +50,10 @@ class SyncBNTrainGuard:
 def install_syncbn_guard(model: nn.Module,
                          where: str = 'model.norm',
                          allow_single_process: bool = False) -> nn.Module:
-    """Register a :class:`SyncBNTrainGuard` as forward pre-hook of ``model``.
+    """Register a :class:`SyncBNTrainGuard` as forward pre-hook of the
+    detector's backbone (of ``model`` itself when it has none): every
+    training forward runs the backbone, also the self-training student's,
+    which calls ``extract_feat`` rather than the detector's ``forward``.
 
     Args:
         model (nn.Module): The detector.
@@ -61,6 +65,9 @@ def install_syncbn_guard(model: nn.Module,
     Returns:
         nn.Module: ``model`` itself (its ``state_dict`` is unchanged).
     """
-    model.register_forward_pre_hook(
+    target = getattr(model, 'backbone', None)
+    if not isinstance(target, nn.Module):
+        target = model
+    target.register_forward_pre_hook(
         SyncBNTrainGuard(where, allow_single_process))
     return model

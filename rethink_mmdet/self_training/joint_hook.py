@@ -11,8 +11,11 @@ with ``strict=True`` (``tools/test.py`` prints ``unexpected key``). This
 hook keeps them under :data:`JOINT_STATE_KEY` instead, as mmengine's
 ``EMAHook`` keeps ``ema_state_dict``. A plain self-training student
 (:class:`~.student.SelfTrainingDetector`) has the same ``loss_norm.*``
-averages: the grid's students list this hook too, so every student
-checkpoint's ``state_dict`` is its detector's.
+averages: the paper grid's students, the shapes students and the studies'
+runs list this hook too, so every student checkpoint's ``state_dict`` is its
+detector's. Without the hook a student still saves and resumes its
+averages (they stay in the ``state_dict``); only a plain config loading its
+checkpoint then reports them as unexpected keys.
 """
 from collections import OrderedDict
 
@@ -20,7 +23,7 @@ from mmengine.hooks import Hook
 from mmengine.logging import print_log
 
 from mmdet.registry import HOOKS
-from rethink_mmdet.engine.runner_state import resume_requested
+from rethink_mmdet.engine.runner_state import is_training_run, resume_requested
 from .joint import JOINT_STATE_PREFIXES
 
 __all__ = ['JOINT_STATE_KEY', 'JointStateHook']
@@ -45,7 +48,8 @@ class JointStateHook(Hook):
       head and the averages continue; a ``load_from`` without resume (e.g.
       starting an arm from another run's checkpoint) loads the detector
       only, the head and averages start fresh (as ``EMAHook`` re-copies its
-      model unless resuming).
+      model unless resuming), which it logs; a test run drops them
+      silently.
 
     A model without such keys (any plain detector) passes through unchanged,
     so one ``custom_hooks`` list can serve every arm of a grid.
@@ -78,6 +82,8 @@ class JointStateHook(Hook):
             return
         if resume_requested(runner):
             checkpoint.setdefault('state_dict', OrderedDict()).update(own)
+            return
+        if not is_training_run(runner):  # testing: nothing starts
             return
         print_log(
             f'JointStateHook: the checkpoint\'s {JOINT_STATE_KEY} '

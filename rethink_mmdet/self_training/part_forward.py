@@ -6,74 +6,60 @@ and of the pseudo part ``L_p`` of every batch, each with the detector's own
 normalization (``avg_factor`` over that part's boxes). Two ways, the
 ``part_forward`` key of :class:`~.student.SelfTrainingDetector`:
 
-- ``'shared_features'`` (:func:`shared_feature_losses`): **one** forward of
-  the inner detector on the whole batch, as the plain detector runs it. Its
-  ``extract_feat`` (backbone + neck) runs once on all images; then the
-  detector's own ``loss`` runs once per part on that part's slice of the
-  features, fed by :func:`fed_features` (for that call ``extract_feat``
-  returns the slice). The heads, target assignment and loss normalization
-  are the detector's unchanged code. Exact for the detectors whose ``loss``
-  reads the images only through ``self.extract_feat(batch_inputs)``:
-  :data:`SHARED_FEATURE_LOSSES` (every ``SingleStageDetector`` such as
-  RetinaNet/FCOS/ATSS, every ``TwoStageDetector`` such as Faster/Mask/
-  Cascade R-CNN, ``RPN``, ``SingleStageInstanceSegmentor``, the DETR
-  family), checked by the identity of the class's ``loss`` function (a
-  subclass that overrides ``loss`` is not assumed to qualify). The dense
-  head that follows (a single-stage detector's ``bbox_head``, a two-stage
-  detector's ``rpn_head``) also runs its forward once on the whole batch
-  when its ``loss`` / ``loss_and_predict`` is ``BaseDenseHead``'s, which
-  calls ``self(x)`` once and then ``loss_by_feat`` (:data:`SHARED_HEADS`);
-  each part's ``loss_by_feat`` gets that part's slice of the head outputs.
-  Backbone, neck and dense head see the whole batch, so batch norm
+- ``'shared_features'`` (:func:`shared_feature_losses`): the detector's
+  public ``extract_feat`` (backbone + neck) runs **once** on the whole
+  batch; then each part's loss comes from the heads' public APIs on that
+  part's slice of the features, as mmdet's ``SoftTeacher`` computes its
+  pseudo losses: a single-stage detector's ``bbox_head.loss``, an RPN's
+  (labels set to 0, as mmdet's ``RPN.loss``), a two-stage detector's
+  ``rpn_head.loss_and_predict`` then ``roi_head.loss`` on the part's
+  proposals (the ``rpn_`` key prefix as ``TwoStageDetector.loss``). A dense
+  head whose ``loss`` / ``loss_and_predict`` is ``BaseDenseHead``'s (RetinaNet,
+  FCOS, ATSS, GFL, RPN heads...) also runs its forward once, ``head(x)`` on
+  the whole batch, and each part's ``loss_by_feat`` (and ``predict_by_feat``
+  for proposals) gets the part's slice of its outputs; other dense heads get
+  ``head.loss`` per part. Nothing is patched on any object. Exact for the
+  detectors whose ``loss`` is one of :data:`SHARED_FEATURE_LOSSES` (every
+  ``SingleStageDetector``, ``TwoStageDetector`` such as Faster/Mask/Cascade
+  R-CNN, and ``RPN``), checked by the identity of the class's ``loss``
+  function: a subclass that overrides ``loss`` is not assumed to qualify.
+  Backbone, neck and shared dense head see the whole batch, so batch norm
   statistics in training are the whole batch's, the plain detector's (with
   GN, or BN in eval mode, every part's features and head outputs, thus its
-  losses and gradients, equal those of a forward of that part alone, within
-  float rounding). RoI heads run per part (their work is per RoI).
-- ``'per_part'``: one full forward of the inner detector per part (two
-  half-batch backbone passes; BN statistics per part). The fallback for any
-  other detector class.
+  losses and gradients, equal those of a forward of that part alone,
+  within float rounding). RoI heads run per part (their work is per RoI).
+- ``'per_part'``: the inner detector's public ``forward(mode='loss')`` once
+  per part (two half-batch backbone passes; BN statistics per part). The
+  fallback for any other detector class (instance-seg, DETR, own ``loss``).
 
-``forward`` hooks of the inner detector (e.g. the SyncBN train guard of
-``ScratchNormDetector``) run once per forward in both modes: the shared mode
-goes through ``detector(..., mode='loss')`` on the whole batch.
+Forward hooks of the backbone (e.g. the SyncBN train guard) run in both
+modes; the inner detector's own ``forward`` runs in the per-part mode only.
 """
-from contextlib import ExitStack, contextmanager
-from typing import Dict, Iterator, List, Sequence, Union
+import copy
+from typing import Dict, List, Optional, Sequence, Union
 
 import torch
 from torch import Tensor, nn
 
 from mmdet.models.dense_heads.base_dense_head import BaseDenseHead
-from mmdet.models.detectors import (RPN, DetectionTransformer,
-                                    SingleStageDetector, TwoStageDetector)
-from mmdet.models.detectors.single_stage_instance_seg import \
-    SingleStageInstanceSegmentor
+from mmdet.models.detectors import RPN, SingleStageDetector, TwoStageDetector
+from mmdet.models.utils import unpack_gt_instances
 from mmdet.structures import SampleList
 
 __all__ = [
     'PART_FORWARD_MODES', 'SHARED_FEATURES', 'PER_PART',
-    'SHARED_FEATURE_LOSSES', 'SHARED_HEADS', 'shares_features',
-    'resolve_part_forward', 'slice_batch', 'fed_outputs',
-    'shared_feature_losses'
+    'SHARED_FEATURE_LOSSES', 'shares_features', 'resolve_part_forward',
+    'slice_batch', 'DenseHeadParts', 'shared_feature_losses'
 ]
 
 SHARED_FEATURES = 'shared_features'
 PER_PART = 'per_part'
 #: Values of ``part_forward``; ``'auto'`` picks the shared mode where exact.
 PART_FORWARD_MODES = ('auto', SHARED_FEATURES, PER_PART)
-#: ``loss`` functions of mmdet 3.3 that read ``batch_inputs`` only through
-#: one ``self.extract_feat(batch_inputs)`` call (single_stage.py,
-#: two_stage.py, rpn.py, single_stage_instance_seg.py, base_detr.py).
+#: mmdet 3.3 ``loss`` functions whose composition (``extract_feat`` once,
+#: then the heads' public losses) :func:`shared_feature_losses` follows.
 SHARED_FEATURE_LOSSES = (SingleStageDetector.loss, TwoStageDetector.loss,
-                         RPN.loss, SingleStageInstanceSegmentor.loss,
-                         DetectionTransformer.loss)
-#: detector ``loss`` -> (its dense head attribute, the head method that
-#: calls ``self(x)`` exactly once on the features it is given).
-SHARED_HEADS = {
-    SingleStageDetector.loss: ('bbox_head', BaseDenseHead.loss),
-    RPN.loss: ('bbox_head', BaseDenseHead.loss),
-    TwoStageDetector.loss: ('rpn_head', BaseDenseHead.loss_and_predict),
-}
+                         RPN.loss)
 
 
 def shares_features(detector: nn.Module) -> bool:
@@ -97,11 +83,10 @@ def resolve_part_forward(mode: str, detector: nn.Module) -> str:
     if mode == SHARED_FEATURES and not known:
         raise ValueError(
             f'SelfTrainingDetector(part_forward={SHARED_FEATURES!r}): the '
-            f'loss of {type(detector).__name__} is not one known to read '
-            'the images only through self.extract_feat (mmdet\'s '
-            'single-stage, two-stage, RPN, instance-seg and DETR losses), '
-            f'so shared features may not be exact. Use part_forward='
-            f"'{PER_PART}' (or 'auto').")
+            f'loss of {type(detector).__name__} is not mmdet\'s single-'
+            'stage, two-stage or RPN loss, whose composition (extract_feat '
+            'once, then the heads\' losses) the shared mode follows. Use '
+            f"part_forward='{PER_PART}' (or 'auto').")
     if mode == 'auto':
         return SHARED_FEATURES if known else PER_PART
     return mode
@@ -130,50 +115,97 @@ def slice_batch(value, idx: Sequence[int], batch_size: int):
         f"batch item; use part_forward='{PER_PART}'.")
 
 
-def _shared_head(detector: nn.Module):
-    """The dense head whose forward is shared, or None."""
-    name, method = SHARED_HEADS.get(type(detector).loss, (None, None))
-    head = getattr(detector, name, None) if name else None
-    if head is None or getattr(type(head), method.__name__) is not method:
-        return None
-    return head
+def _with_zero_labels(samples: SampleList) -> SampleList:
+    """Copies whose boxes all have label 0: the RPN's targets (mmdet's
+    ``RPN.loss`` and ``TwoStageDetector.loss`` do the same)."""
+    samples = copy.deepcopy(samples)
+    for sample in samples:
+        sample.gt_instances.labels = torch.zeros_like(
+            sample.gt_instances.labels)
+    return samples
 
 
-@contextmanager
-def fed_outputs(module: nn.Module, method: str, inputs,
-                outputs) -> Iterator[List[int]]:
-    """Within the context ``module.<method>(inputs)`` returns ``outputs``
-    (an instance attribute shadowing the method, removed on exit), e.g.
-    ``extract_feat`` of the detector or ``forward`` of a head. Yields the
-    list of calls, so the caller can check there was exactly one.
+class DenseHeadParts:
+    """A dense head's losses per part, its forward run once when it can be.
 
-    Raises:
-        RuntimeError: The method called with other inputs.
+    When the head's ``loss`` and ``loss_and_predict`` are ``BaseDenseHead``'s
+    (``self(x)`` once, then ``loss_by_feat`` / ``predict_by_feat``), the
+    head runs ``head(feats)`` on the whole batch here and each part's
+    methods get that part's slice of the outputs; otherwise each part calls
+    the head's own ``loss`` / ``loss_and_predict`` on its features.
+
+    Args:
+        head (nn.Module): The dense head (``bbox_head``, ``rpn_head``).
+        feats (tuple[Tensor]): The whole batch's features.
+        batch_size (int): The whole batch's size.
     """
-    calls: List[int] = []
 
-    def fed(value, *args, **kwargs):
-        if value is not inputs or args or kwargs:
-            raise RuntimeError(
-                f'{type(module).__name__}.{method} was called on other '
-                'inputs than the part\'s: shared features are not exact '
-                f"for this detector; use part_forward='{PER_PART}'.")
-        calls.append(1)
-        return outputs
+    def __init__(self, head: nn.Module, feats, batch_size: int) -> None:
+        self.head = head
+        self.batch_size = batch_size
+        cls = type(head)
+        self.shared = (
+            cls.loss is BaseDenseHead.loss
+            and cls.loss_and_predict is BaseDenseHead.loss_and_predict)
+        self.outs = head(feats) if self.shared else None
 
-    setattr(module, method, fed)
-    try:
-        yield calls
-    finally:
-        delattr(module, method)
+    def loss(self,
+             idx: List[int],
+             feats,
+             samples: SampleList,
+             proposal_cfg: Optional[dict] = None,
+             with_proposals: bool = False):
+        """The part's loss dict (and, ``with_proposals``, its proposals).
+
+        Args:
+            idx (list[int]): The part's batch indexes.
+            feats (tuple[Tensor]): The part's slice of the features.
+            samples (list[DetDataSample]): The part's samples.
+            proposal_cfg (dict, optional): Of ``loss_and_predict``.
+                Defaults to None.
+            with_proposals (bool): Return ``(losses, proposals)``, as
+                ``loss_and_predict``. Defaults to False.
+        """
+        if not self.shared:
+            if with_proposals:
+                return self.head.loss_and_predict(
+                    feats, samples, proposal_cfg=proposal_cfg)
+            return self.head.loss(feats, samples)
+        gts, ignores, metas = unpack_gt_instances(samples)
+        outs = slice_batch(self.outs, idx, self.batch_size)
+        losses = self.head.loss_by_feat(*outs, gts, metas, ignores)
+        if not with_proposals:
+            return losses
+        return losses, self.head.predict_by_feat(
+            *outs, batch_img_metas=metas, cfg=proposal_cfg)
+
+
+def _two_stage_part(detector: nn.Module, rpn: Optional[DenseHeadParts],
+                    idx: List[int], feats, samples: SampleList,
+                    rpn_samples: SampleList) -> dict:
+    """``TwoStageDetector.loss`` of one part, from its features."""
+    losses = {}
+    if rpn is not None:
+        proposal_cfg = detector.train_cfg.get('rpn_proposal',
+                                              detector.test_cfg.rpn)
+        rpn_losses, proposals = rpn.loss(
+            idx, feats, rpn_samples, proposal_cfg, with_proposals=True)
+        for key in list(rpn_losses):  # as TwoStageDetector.loss names them
+            if 'loss' in key and 'rpn' not in key:
+                rpn_losses[f'rpn_{key}'] = rpn_losses.pop(key)
+        losses.update(rpn_losses)
+    else:
+        proposals = [sample.proposals for sample in samples]
+    losses.update(detector.roi_head.loss(feats, proposals, samples))
+    return losses
 
 
 def shared_feature_losses(
         detector: nn.Module, batch_inputs: Tensor,
         batch_data_samples: SampleList,
         parts: Dict[str, List[int]]) -> Dict[str, Union[dict, list]]:
-    """The inner detector's raw loss dict of every non-empty part, from one
-    forward (see the module docstring).
+    """The inner detector's loss dict of every non-empty part, from one
+    backbone/neck forward (see the module docstring).
 
     Args:
         detector (nn.Module): The inner detector (:func:`shares_features`).
@@ -184,42 +216,34 @@ def shared_feature_losses(
     Returns:
         dict: Part name -> the detector's loss dict of that part.
     """
-    cls_loss = type(detector).loss
-    head = _shared_head(detector)
+    if not shares_features(detector):
+        raise ValueError(
+            f'shared_feature_losses: {type(detector).__name__} does not '
+            "qualify (see resolve_part_forward); use part_forward='per_part'"
+            '.')
     num = len(batch_data_samples)
-
-    def loss(inputs: Tensor, samples: SampleList) -> dict:
-        feats = detector.extract_feat(inputs)  # once, the whole batch
-        outs = head(feats) if head is not None else None
-        out = {}
-        for term, idx in parts.items():
-            if not idx:
-                continue
-            part_inputs = slice_batch(inputs, idx, num)
-            part_feats = slice_batch(feats, idx, num)
-            with ExitStack() as stack:
-                calls = [
-                    stack.enter_context(
-                        fed_outputs(detector, 'extract_feat', part_inputs,
-                                    part_feats))
-                ]
-                if head is not None:
-                    calls.append(
-                        stack.enter_context(
-                            fed_outputs(head, 'forward', part_feats,
-                                        slice_batch(outs, idx, num))))
-                out[term] = cls_loss(detector, part_inputs,
-                                     [samples[i] for i in idx])
-            if any(len(c) != 1 for c in calls):
-                raise RuntimeError(
-                    f'{type(detector).__name__}.loss did not call '
-                    'extract_feat (and its dense head) exactly once: shared '
-                    f"features are not exact for it; use part_forward="
-                    f"'{PER_PART}'.")
-        return out
-
-    detector.loss = loss  # so that detector.forward (and its hooks) runs
-    try:
-        return detector(batch_inputs, batch_data_samples, mode='loss')
-    finally:
-        del detector.loss
+    feats = detector.extract_feat(batch_inputs)  # once, the whole batch
+    two_stage = type(detector).loss is TwoStageDetector.loss
+    if two_stage:
+        head = detector.rpn_head if detector.with_rpn else None
+    else:
+        head = detector.bbox_head
+    dense = DenseHeadParts(head, feats, num) if head is not None else None
+    zero_labels = type(detector).loss is RPN.loss or (two_stage
+                                                      and dense is not None)
+    head_samples = (
+        _with_zero_labels(batch_data_samples)
+        if zero_labels else batch_data_samples)
+    out = {}
+    for term, idx in parts.items():
+        if not idx:
+            continue
+        part_feats = slice_batch(feats, idx, num)
+        samples = [batch_data_samples[i] for i in idx]
+        part_head_samples = [head_samples[i] for i in idx]
+        if two_stage:
+            out[term] = _two_stage_part(detector, dense, idx, part_feats,
+                                        samples, part_head_samples)
+        else:
+            out[term] = dense.loss(idx, part_feats, part_head_samples)
+    return out

@@ -67,14 +67,15 @@ class SelfTrainingDetector(BaseDetector):
 
     **Loss.** Each batch is split by ``data_sample.metainfo['data_source']``
     into a human and a pseudo part. ``part_forward='shared_features'`` (the
-    ``'auto'`` choice for mmdet's single-stage, two-stage, RPN, instance-seg
-    and DETR detectors): one forward of the inner detector on the whole
-    batch, backbone, neck and dense head (RetinaNet/FCOS head, RPN) once
-    (batch norm statistics of the whole batch, as the plain detector), then
-    the detector's own ``loss`` on each part's slice of the features and
-    head outputs (:mod:`.part_forward`).
-    ``part_forward='per_part'`` (``'auto'`` for other detector classes): the
-    inner detector's ``forward(mode='loss')`` once per part. Either way
+    ``'auto'`` choice for mmdet's single-stage, two-stage and RPN
+    detectors): the inner detector's ``extract_feat`` (backbone, neck) once
+    on the whole batch and its dense head's forward (RetinaNet/FCOS head,
+    RPN) once (batch norm statistics of the whole batch, as the plain
+    detector), then each head's public loss on each part's slice of the
+    features and head outputs (:mod:`.part_forward`).
+    ``part_forward='per_part'`` (``'auto'`` for other detector classes, e.g.
+    instance-seg or DETR): the inner detector's ``forward(mode='loss')`` once
+    per part. Either way
     each part's loss dict is summed as mmengine's ``parse_losses`` does
     (keys containing ``'loss'``, lists summed) into ``L_h`` and ``L_p``; with
     GN (or BN in eval mode) both modes give the same losses and gradients
@@ -113,11 +114,14 @@ class SelfTrainingDetector(BaseDetector):
     the unweighted ``L_p``, so the normalization does not undo the weight.
 
     **Checkpoints.** ``state_dict`` keys are the plain detector's (the
-    ``detector.`` prefix is stripped) plus ``loss_norm.*``, so a student
-    checkpoint loads into a plain config of the same detector without key
-    renaming (mmengine reports the ``loss_norm.*`` keys as unexpected, a
-    warning), and a plain (teacher) checkpoint loads into the student, whose
-    averages then start fresh.
+    ``detector.`` prefix is stripped) plus ``loss_norm.*``, which
+    :class:`~.joint_hook.JointStateHook` (in every student config's
+    ``custom_hooks``) moves to the checkpoint's own key
+    ``joint_state_dict``, as mmengine's ``EMAHook`` keeps
+    ``ema_state_dict``, and puts back on resume. So a student checkpoint
+    loads into a plain config of the same detector as it is, and a plain
+    (teacher) checkpoint loads into the student, whose averages then start
+    fresh.
 
     ``predict``, ``_forward`` and ``extract_feat`` are the inner detector's,
     so evaluation and ``tools/test.py`` run the student as a plain model.
@@ -201,8 +205,9 @@ class SelfTrainingDetector(BaseDetector):
     def _forward(self,
                  batch_inputs: Tensor,
                  batch_data_samples: OptSampleList = None):
-        """The inner detector's raw outputs (``mode='tensor'``)."""
-        return self.detector._forward(batch_inputs, batch_data_samples)
+        """The inner detector's raw outputs, through its public
+        ``forward(mode='tensor')``."""
+        return self.detector(batch_inputs, batch_data_samples, mode='tensor')
 
     def predict(self,
                 batch_inputs: Tensor,

@@ -3,8 +3,6 @@
 as the plain detector): ``detector.backbone.x`` is saved as ``backbone.x``,
 and a plain detector checkpoint loads into the student.
 """
-from mmengine.logging import print_log
-
 __all__ = [
     'DETECTOR_KEY', 'LOSS_NORM_KEY', 'strip_detector_prefix', 'to_student_keys'
 ]
@@ -38,8 +36,10 @@ def strip_detector_prefix(module, state_dict, prefix, local_metadata):
 def to_student_keys(state_dict, prefix: str, loss_norm) -> None:
     """``_load_from_state_dict`` pre-step of the student, in place: plain
     detector keys (``backbone.x``) move under ``detector.``; a checkpoint
-    without ``loss_norm.*`` keys (the teacher's) gets the normalizer's
-    current (fresh) state, so it reports no missing key."""
+    without ``loss_norm.*`` keys (the teacher's, or a student's whose
+    averages :class:`~.joint_hook.JointStateHook` keeps under their own key)
+    gets the normalizer's current state, so it reports no missing key: the
+    averages start fresh, or are restored by that hook on resume."""
     inner = prefix + DETECTOR_KEY + '.'
     norm = prefix + LOSS_NORM_KEY + '.'
     shared = prefix + 'data_preprocessor.'
@@ -57,8 +57,3 @@ def to_student_keys(state_dict, prefix: str, loss_norm) -> None:
     if not any(k.startswith(norm) for k in state_dict):
         for key, value in loss_norm.state_dict().items():
             state_dict[norm + key] = value
-        print_log(
-            'SelfTrainingDetector: the checkpoint has no loss '
-            'normalization state (a plain detector checkpoint, e.g. the '
-            'teacher): the moving averages start fresh.',
-            logger='current')

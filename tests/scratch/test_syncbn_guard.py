@@ -147,6 +147,36 @@ def test_scratch_norm_detector_refuses_single_process_training(
     assert runner.iter == 0
 
 
+def test_scratch_syncbn_student_refuses_single_process_training():
+    """The guard sits on the backbone, so the self-training student, whose
+    shared forward calls ``extract_feat`` rather than the detector's
+    ``forward``, is refused too."""
+    from mmengine.structures import InstanceData
+
+    from mmdet.structures import DetDataSample
+    from rethink_mmdet.self_training.sources import PSEUDO, SOURCE_KEY
+    detector = dict(
+        type='ScratchNormDetector',
+        norm='SyncBN',
+        detector=Config.fromfile(RETINANET).model)
+    model = MODELS.build(dict(type='SelfTrainingDetector', detector=detector))
+    assert model.part_forward == 'shared_features'
+    samples = []
+    for _ in range(2):
+        sample = DetDataSample(metainfo={
+            SOURCE_KEY: PSEUDO,
+            'img_shape': (64, 64),
+            'pad_shape': (64, 64)
+        })
+        sample.gt_instances = InstanceData(
+            bboxes=torch.tensor([[4., 4., 30., 30.]]),
+            labels=torch.tensor([0]))
+        samples.append(sample)
+    model.train()
+    with pytest.raises(SingleProcessSyncBNError, match='model.norm'):
+        model(torch.rand(2, 3, 64, 64), samples, mode='loss')
+
+
 def test_scratch_norm_detector_guard_eval_and_allowed():
     detector = Config.fromfile(RETINANET).model
     inputs = torch.rand(2, 3, 64, 64)  # 2: BN needs > 1 value at P7

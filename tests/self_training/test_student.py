@@ -188,10 +188,21 @@ def student(detector_cfg, seed=0, **kwargs):
 
 
 def count_forwards(model):
-    """Batch sizes of the inner detector's forwards, appended on each."""
+    """Batch sizes of the inner detector's backbone forwards, appended on
+    each; each forward also checks that no method of the detector or of
+    its heads is shadowed by an instance attribute."""
     seen = []
-    model.detector.register_forward_pre_hook(
-        lambda m, args: seen.append(len(args[1])))
+    detector = model.detector
+
+    def record(module, args):
+        for owner in (detector, *detector.children()):
+            shadowed = set(vars(owner)) & {
+                'loss', 'extract_feat', 'forward', 'loss_and_predict'
+            }
+            assert not shadowed, (type(owner).__name__, shadowed)
+        seen.append(len(args[0]))
+
+    detector.backbone.register_forward_pre_hook(record)
     return seen
 
 

@@ -28,6 +28,9 @@ model = dict(
     # paper's horizon as the same share of the run; App. H's a)
     loss_norm=dict(pseudo_weight=1.0, decay=0.99, normalize=True),
     score_weighted=False)
+# The loss-normalization averages under checkpoint['joint_state_dict']: the
+# checkpoint's state_dict is the plain RetinaNet's.
+custom_hooks = [dict(type='JointStateHook')]
 # the scratch RetinaNet's LR (configs/shapes/retinanet_*_shapes.py)
 optim_wrapper = dict(optimizer=dict(lr=0.01))
 # What each source's pipeline changes in an mmdet detection pipeline: the
