@@ -17,23 +17,22 @@ apply one function, :func:`~.keep_rule.keep_rule`. The class map
 (:mod:`.class_map`) and the image check (:mod:`.image_check`) live beside
 it.
 
-**A lazy index instead of a list.** Of mmengine's ``BaseDataset`` loading
-steps the dataset overrides only ``full_init``: the pass applies the keep
-rule, ``filter_cfg`` and ``indices`` and keeps only the index array of the
-kept images (8 bytes per image; memory stays a few tens of MB for any
-store size). A list of 1.28M data-info dicts would take minutes and
-gigabytes per dataloader worker, which is what the store exists to avoid.
-Every public reader still sees every sample: ``len(ds)``, ``ds[i]``,
-``ds.get_data_info(i)``, ``ds.data_list`` (a read-only sequence whose
-items are built on access) and ``ds.load_data_list()`` (a real list, built
-in full on request: slow at ImageNet scale) agree item by item.
-``serialize_data`` has nothing to do. Dataloader workers share the store's
-pages; a pickled dataset carries no column and re-opens the store lazily.
+**mmengine's loading steps, on an index.** ``full_init`` runs
+``BaseDataset``'s steps in its order: :meth:`~PseudoLabelDataset.
+load_data_list` (the keep rule, one vectorised pass), ``filter_data``
+(``filter_cfg``) and ``indices``; each returns a
+:class:`~.store_infos.StoreDataInfos`, a read-only sequence over an index
+array of store images (8 bytes per image) whose items are built on access,
+so ``data_list``, ``len``, ``ds[i]``, ``get_data_info``, ``get_cat_ids``
+and ``get_subset`` are ``BaseDataset``'s own. Serialization
+(``serialize_data``) is always off: the index is already compact, and
+serializing 1.28M data infos is what the store exists to avoid. Dataloader
+workers share the store's pages; a pickled dataset carries no column and
+re-opens the store lazily.
 """
 import copy
 import os.path as osp
-from collections.abc import Sequence as SequenceABC
-from typing import List, Optional, Sequence, Union
+from typing import Optional, Sequence, Union
 
 import numpy as np
 from mmengine.dataset.base_dataset import force_full_init
@@ -42,26 +41,10 @@ from mmdet.datasets import BaseDetDataset
 from mmdet.registry import DATASETS
 from .class_map import student_label_lut
 from .image_check import check_image_files
-from .keep_rule import keep_rule
 from .store import META_FILE, PseudoLabelStore
 from .store_checks import check_masks, check_score_thr, no_image_left
+from .store_infos import StoreDataInfos
 from .store_scan import log_scan, scan_store
-
-
-class _DataInfos(SequenceABC):
-    """``PseudoLabelDataset.data_list``: a read-only sequence whose items
-    are built on access by ``get_data_info`` (nothing stored per image)."""
-
-    def __init__(self, dataset):
-        self._dataset = dataset
-
-    def __len__(self):
-        return len(self._dataset)
-
-    def __getitem__(self, idx):
-        if isinstance(idx, slice):
-            return [self[i] for i in range(*idx.indices(len(self)))]
-        return self._dataset.get_data_info(idx)
 
 
 @DATASETS.register_module()
@@ -131,9 +114,9 @@ class PseudoLabelDataset(BaseDetDataset):
         **kwargs: The other arguments of
             :class:`mmdet.datasets.BaseDetDataset` (``metainfo``,
             ``pipeline``, ``test_mode``, ``lazy_init``, ``serialize_data``
-            (no effect), ``max_refetch``, ``backend_args``,
-            ``return_classes``, ``caption_prompt``). ``ann_file`` and
-            ``proposal_file`` are not accepted.
+            (always off, see the module docstring), ``max_refetch``,
+            ``backend_args``, ``return_classes``, ``caption_prompt``).
+            ``ann_file`` and ``proposal_file`` are not accepted.
 
     Raises:
         PseudoLabelStoreError: Naming the file and record, for a missing or
@@ -161,13 +144,13 @@ class PseudoLabelDataset(BaseDetDataset):
                     'directory, see rethink_mmdet.self_training.store)')
             kwargs.pop(key, None)
         kwargs.setdefault('data_prefix', dict(img=''))
+        kwargs['serialize_data'] = False  # the index is already compact
         self.score_thr = float(score_thr)
         self.class_map = None if class_map is None else dict(class_map)
         self.keep_empty = bool(keep_empty)
         self.check_files = check_files
         self._store = None
-        self._img_idx = np.zeros(0, np.int64)
-        self._label_lut = np.zeros(0, np.int64)
+        self.label_lut = np.zeros(0, np.int64)
         self.load_stats = {}
         # BaseDataset joins `ann_file` with data_root: reuse it for `store`.
         super().__init__(ann_file=str(store), lazy_init=True, **kwargs)
@@ -208,137 +191,90 @@ class PseudoLabelDataset(BaseDetDataset):
         """Validate threshold and classes against ``meta.json``; sets the
         student classes and the teacher label -> student label table."""
         check_score_thr(self.score_thr, self.store.meta, self._meta_file)
-        student, self._label_lut = student_label_lut(
+        student, self.label_lut = student_label_lut(
             self.store.classes, self._metainfo.get('classes'), self.class_map,
             self._meta_file, self.store_dir)
         self._metainfo['classes'] = student
 
-    def _img_root(self) -> str:
+    def img_root(self) -> str:
+        """The folder joined with the store's relative image paths."""
         prefix = self.data_prefix.get('img', '')
         if not prefix:
             prefix = (self.store.meta.get('source') or {}).get('root') or ''
         return prefix
 
     # ------------------------------------------------------------------
-    # loading: one vectorised pass, no per-image object
+    # loading: mmengine's steps on an index array, no per-image object
     # ------------------------------------------------------------------
-    @property
-    def data_list(self) -> Sequence[dict]:
-        """Every data info, built on access (see the class docstring)."""
-        return _DataInfos(self)
-
-    @data_list.setter
-    def data_list(self, value) -> None:
-        if len(value):  # BaseDataset.__init__ assigns []
-            raise AttributeError(
-                'PseudoLabelDataset.data_list is built from the store on '
-                'access and cannot be assigned; use get_subset_ to select '
-                'images')
-
     def full_init(self) -> None:
-        """Index the kept images: one vectorised pass over the store, then
-        ``filter_cfg`` and ``indices``. Replaces ``BaseDataset.full_init``'s
-        list of data infos by an index array (see the class docstring)."""
+        """``BaseDataset.full_init``'s steps (:meth:`load_data_list`,
+        :meth:`filter_data`, ``indices``) on a
+        :class:`~.store_infos.StoreDataInfos`, without serialization; then
+        refuse an empty result and check the image files."""
         if self._fully_initialized:
             return
-        check_masks(self.store.meta, self.pipeline, self._meta_file)
-        counts = self._count_kept_boxes()
-        idx = np.arange(len(counts), dtype=np.int64)
-        if not self.keep_empty:
-            idx = idx[counts > 0]
-        idx = self._apply_filter_cfg(idx, counts)
+        self.data_list = self.load_data_list()
+        self.data_list = self.filter_data()
         if self._indices is not None:
-            idx = self._subset(idx, self._indices)
-        self._img_idx = idx
-        if not len(idx):
+            self.data_list = self.data_list.subset(self._indices)
+        if not len(self.data_list):
             raise no_image_left(self)
-        check_image_files(self.store, idx, self.check_files, self._img_root(),
-                          self.backend_args, self._meta_file)
+        check_image_files(self.store, self.data_list.indices, self.check_files,
+                          self.img_root(), self.backend_args, self._meta_file)
         self._fully_initialized = True
 
-    def load_data_list(self) -> List[dict]:
-        """Every data info as a list, as ``BaseDataset`` promises (built in
-        full: slow and large at ImageNet scale; :meth:`full_init` does not
-        use it).
+    def load_data_list(self) -> StoreDataInfos:
+        """The images with a kept box (every image with ``keep_empty``):
+        one vectorised pass over the store (:mod:`.store_scan`), whose
+        statistics go to ``self.load_stats`` and the log.
 
         Returns:
-            list[dict]: ``[self.get_data_info(i) for i in range(len(self))]``.
+            StoreDataInfos: The data infos, built on access.
         """
-        return list(self.data_list)
-
-    def _count_kept_boxes(self) -> np.ndarray:
-        """:func:`~.store_scan.scan_store` with this dataset's classes and
-        threshold; the statistics go to ``self.load_stats`` and the log.
-
-        Returns:
-            np.ndarray: (N,) number of kept boxes of every store image.
-        """
-        scan = scan_store(self.store, self._label_lut, self.score_thr)
+        check_masks(self.store.meta, self.pipeline, self._meta_file)
+        scan = scan_store(self.store, self.label_lut, self.score_thr)
         self.load_stats = scan.stats
         log_scan(scan, self.store_dir, self.score_thr)
-        return scan.counts
+        infos = StoreDataInfos(self, np.arange(len(scan.counts)))
+        return infos if self.keep_empty else infos.where(scan.counts > 0)
 
-    def _apply_filter_cfg(self, idx: np.ndarray,
-                          counts: np.ndarray) -> np.ndarray:
-        """Apply ``filter_cfg`` (as ``CocoDataset``, not in ``test_mode``).
-
-        Args:
-            idx (np.ndarray): Store indexes of the candidate images.
-            counts (np.ndarray): (N,) kept boxes of every store image.
+    def filter_data(self) -> StoreDataInfos:
+        """Apply ``filter_cfg`` (as ``CocoDataset``, not in ``test_mode``):
+        ``filter_empty_gt`` and ``min_size`` (of image height and width).
 
         Returns:
-            np.ndarray: The kept image indexes.
+            StoreDataInfos: The kept data infos.
         """
+        infos = self.data_list
         if self.test_mode or not self.filter_cfg:
-            return idx
-        if self.filter_cfg.get('filter_empty_gt', False):
-            if self.keep_empty:
-                raise ValueError(
-                    f'PseudoLabelDataset {self.store_dir}: keep_empty=True '
-                    'but filter_cfg.filter_empty_gt=True would drop the '
-                    'empty images again; set filter_cfg=dict('
-                    'filter_empty_gt=False, ...) or keep_empty=False')
-            idx = idx[counts[idx] > 0]
+            return infos
+        if self.filter_cfg.get('filter_empty_gt', False) and self.keep_empty:
+            # without keep_empty, load_data_list kept no empty image
+            raise ValueError(
+                f'PseudoLabelDataset {self.store_dir}: keep_empty=True but '
+                'filter_cfg.filter_empty_gt=True would drop the empty images '
+                'again; set filter_cfg=dict(filter_empty_gt=False, ...) or '
+                'keep_empty=False')
         min_size = self.filter_cfg.get('min_size', 0)
         if min_size:
-            hw = np.asarray(self.store.image_hw)[idx]
-            idx = idx[hw.min(axis=1) >= min_size]
-        return idx
-
-    @staticmethod
-    def _subset(idx: np.ndarray, indices: Union[int, Sequence[int]]):
-        if isinstance(indices, int):
-            return idx[:indices] if indices >= 0 else idx[indices:]
-        return idx[np.asarray(list(indices), dtype=np.int64)]
-
-    # ------------------------------------------------------------------
-    # per-image access
-    # ------------------------------------------------------------------
-    @force_full_init
-    def __len__(self) -> int:
-        return len(self._img_idx)
+            hw = np.asarray(self.store.image_hw)[infos.indices]
+            infos = infos.where(hw.min(axis=1) >= min_size)
+        return infos
 
     @force_full_init
     def image_hw(self) -> np.ndarray:
         """Original ``(height, width)`` of every item, an ``(N, 2)`` int
         array read from the store's ``image_hw`` column in one call (what
         aspect-ratio grouping needs, without building N data infos)."""
-        return np.asarray(self.store.image_hw)[self._img_idx]
-
-    def _kept(self, idx: int):
-        """Store index, record and :func:`keep_rule` mask of item ``idx``."""
-        i = int(self._img_idx[idx])
-        rec = self.store.image(i)
-        hw = np.broadcast_to(
-            np.array([rec['height'], rec['width']]), (len(rec['boxes']), 2))
-        verdict = keep_rule(rec['boxes'], hw, rec['scores'], rec['labels'],
-                            self._label_lut, self.score_thr)
-        return i, rec, verdict.keep
+        if isinstance(self.data_list, StoreDataInfos):
+            return np.asarray(self.store.image_hw)[self.data_list.indices]
+        return np.array([[x['height'], x['width']] for x in self.data_list],
+                        dtype=np.int64).reshape(-1, 2)
 
     @force_full_init
     def get_data_info(self, idx: int) -> dict:
-        """The ``CocoDataset``-format data info of image ``idx``, built from
-        the memory-mapped columns.
+        """``BaseDataset.get_data_info`` without its deep copy: an item of a
+        :class:`~.store_infos.StoreDataInfos` is built fresh on every read.
 
         Args:
             idx (int): Index in the dataset (after filtering).
@@ -347,50 +283,19 @@ class PseudoLabelDataset(BaseDetDataset):
             dict: ``img_path``, ``img_id``, ``seg_map_path``, ``height``,
             ``width``, ``instances`` and ``sample_idx``.
         """
-        i, rec, keep = self._kept(idx)
-        file_name = rec['path']
-        info = dict(
-            img_path=osp.join(self._img_root(), file_name),
-            img_id=rec['image_id'],
-            seg_map_path=None,
-            height=rec['height'],
-            width=rec['width'])
-        if self.data_prefix.get('seg', None):
-            info['seg_map_path'] = osp.join(
-                self.data_prefix['seg'],
-                file_name.rsplit('.', 1)[0] + self.seg_map_suffix)
-        if self.return_classes:
-            info['text'] = self.metainfo['classes']
-            info['caption_prompt'] = self.caption_prompt
-            info['custom_entities'] = True
-        labels = self._label_lut[rec['labels']]
-        instances = []
-        for j in np.flatnonzero(keep):
-            inst = dict(
-                ignore_flag=0,
-                bbox=[float(v) for v in rec['boxes'][j]],
-                bbox_label=int(labels[j]))
-            inst['score'] = float(rec['scores'][j])  # the teacher's score
-            if rec['masks_rle'] is not None:
-                inst['mask'] = dict(
-                    size=[rec['height'], rec['width']],
-                    counts=rec['masks_rle'][j])
-            instances.append(inst)
-        info['instances'] = instances
+        if not isinstance(self.data_list, StoreDataInfos):
+            return super().get_data_info(idx)
+        info = self.data_list[idx]
         info['sample_idx'] = idx if idx >= 0 else len(self) + idx
         return info
 
     @force_full_init
-    def get_cat_ids(self, idx: int) -> List[int]:
-        """Student labels of the kept boxes of image ``idx`` (for
-        ``ClassBalancedDataset`` and class-aware samplers)."""
-        _, rec, keep = self._kept(idx)
-        return [int(v) for v in self._label_lut[rec['labels'][keep]]]
-
-    @force_full_init
     def get_subset_(self, indices: Union[Sequence[int], int]) -> None:
-        """Keep only ``indices`` of the current items (in place)."""
-        self._img_idx = self._subset(self._img_idx, indices)
+        """Keep only ``indices`` of the current items (in place), as an
+        index (``BaseDataset``'s would build a list of data infos)."""
+        if not isinstance(self.data_list, StoreDataInfos):
+            return super().get_subset_(indices)  # a list assigned by hand
+        self.data_list = self.data_list.subset(indices)
 
     @force_full_init
     def get_subset(self, indices: Union[Sequence[int], int]):

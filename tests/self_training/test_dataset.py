@@ -467,7 +467,8 @@ def test_large_store_loads_vectorised(tmp_path):
 def test_public_api_sees_every_sample(store, shapes):
     """A lazy index, not a list: every public way of reading the dataset
     (``len``, ``get_data_info``, ``data_list``, ``load_data_list``,
-    ``__getitem__``) sees the same samples, all of the kept images."""
+    ``__getitem__``) sees the same samples, all of the kept images; the
+    steps are mmengine's (load_data_list, filter_data, indices)."""
     root, images = shapes
     ds = make_ds(store, root, score_thr=0.5, check_files=False)
     # images 0, 2, 3, 5 have a valid box scoring >= 0.5 (see BOXES)
@@ -475,12 +476,11 @@ def test_public_api_sees_every_sample(store, shapes):
     infos = [ds.get_data_info(i) for i in range(len(ds))]
     assert [x['img_id'] for x in infos] == expected
     assert len(ds.data_list) == len(ds) == 4
-    assert list(ds.data_list) == infos
-    assert ds.data_list[1:3] == infos[1:3]
-    assert ds.load_data_list() == infos
+    # as in BaseDataset: get_data_info is the data_list item + sample_idx
+    assert [dict(x, sample_idx=i) for i, x in enumerate(ds.data_list)] == infos
+    assert [x['img_id'] for x in ds.data_list[1:3]] == expected[1:3]
+    assert [x['img_id'] for x in ds.load_data_list()] == expected
     assert [ds[i]['img_id'] for i in range(len(ds))] == expected
-    with pytest.raises(AttributeError, match='get_subset_'):
-        ds.data_list = infos[:1]
     with pytest.raises(IndexError):
         ds.data_list[len(ds)]
     # image_hw(): the sizes of the same items, in one call
@@ -490,6 +490,14 @@ def test_public_api_sees_every_sample(store, shapes):
     np.testing.assert_array_equal(ds.image_hw(),
                                   [[infos[k]['height'], infos[k]['width']]
                                    for k in (2, 0)])
+    assert [ds.get_data_info(i)['img_id'] for i in range(2)] == \
+        [expected[2], expected[0]]
+    # mmengine's contract: data_list is what load_data_list, filter_data
+    # and indices made; a list assigned by hand is served as in BaseDataset
+    ds.data_list = infos[:1]
+    assert len(ds) == 1 and ds[0]['img_id'] == expected[0]
+    np.testing.assert_array_equal(ds.image_hw(),
+                                  [[infos[0]['height'], infos[0]['width']]])
 
 
 def test_keep_rule_is_shared_by_load_and_get_data_info(store, shapes):
