@@ -12,7 +12,5 @@ custom_hooks = [
     dict(type='ScratchGuardHook'),
     dict(type='ScratchInitHook'),
     dict(type='SyncBNGuardHook'),
-    dict(type='PreemptionCheckpointHook'),
-    dict(type='RNGStateHook'),
     dict(type='ImagesSeenHook'),
 ]

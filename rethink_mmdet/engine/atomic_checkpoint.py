@@ -17,8 +17,8 @@ This module provides
    final name (atomic on POSIX file systems), so the final name only ever
    holds a complete file. Select it with
    ``default_hooks.checkpoint.backend_args=dict(backend='atomic_local')``
-   (:class:`~rethink_mmdet.engine.preemption.PreemptionCheckpointHook` does
-   this for local work dirs by default). It is a *named* backend rather
+   (:class:`~rethink_mmdet.engine.runner.LongRunRunner` writes local
+   checkpoints this way by default). It is a *named* backend rather
    than a global replacement of mmengine's ``'local'`` backend so that
    importing :mod:`rethink_mmdet` never changes how other code writes files.
 2. :func:`repair_last_checkpoint`, which makes ``last_checkpoint`` point at

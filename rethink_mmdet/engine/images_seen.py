@@ -36,6 +36,7 @@ from mmengine.logging import print_log
 
 from mmdet.registry import HOOKS
 from .batch_counts import count_data_batch
+from .runner import LongRunRunner
 
 IMAGES_SEEN = 'images_seen'
 INSTANCES_SEEN = 'instances_seen'
@@ -50,6 +51,13 @@ CHECKPOINT_KEY = 'images_seen'
 #: which its counts are complete (see ``before_save_checkpoint``).
 EXACT_THROUGH_ITER = 'exact_through_iter'
 CURRENT = 'current'  # HistoryBuffer statistic: the latest value, no smoothing
+
+
+def _all_reduce_sum(values: List[int]) -> List[int]:
+    """Sum over ranks (a no-op in a single process)."""
+    tensor = torch.tensor(values, dtype=torch.int64)
+    all_reduce(tensor, op='sum')
+    return tensor.tolist()
 
 
 def synchronize_counts(runner) -> None:
@@ -138,24 +146,7 @@ class ImagesSeenHook(Hook):
         self._iter = 0  # iterations trained (runner.iter after the last)
         self._checkpoint_hooks: List[CheckpointHook] = []
         self._loaded = None  # (record or None, iteration) from a checkpoint
-        self._riders: list = []  # see add_rider
-
-    def add_rider(self, rider) -> None:
-        """Let another hook's per-rank integer ride on the counts'
-        all-reduce, so that our hooks add one collective per iteration
-        between them: at every summing point the SUM of
-        ``rider.local_value()`` over ranks is handed to
-        ``rider.agreed(total, iteration)``, ``iteration`` being the number
-        of iterations trained (``runner.iter`` after the iteration).
-        :class:`~.preemption.PreemptionCheckpointHook` rides its stop flag
-        this way.
-
-        Args:
-            rider: An object with ``local_value() -> int`` and
-                ``agreed(total: int, iteration: int)``.
-        """
-        if rider not in self._riders:
-            self._riders.append(rider)
+        self._sum = _all_reduce_sum  # or the runner's, see before_run
 
     def before_run(self, runner) -> None:
         """Resolve the log interval, find the checkpoint schedule and log
@@ -175,6 +166,10 @@ class ImagesSeenHook(Hook):
         Args:
             runner (Runner): The runner of the training process.
         """
+        # LongRunRunner sums through its per-iteration all-reduce, in which
+        # its stop flag travels: one collective per iteration between us.
+        self._sum = runner.sum_over_ranks if isinstance(
+            runner, LongRunRunner) else _all_reduce_sum
         if self.interval is None:
             loggers = [h for h in runner.hooks if isinstance(h, LoggerHook)]
             self._interval = loggers[0].interval if loggers else 1
@@ -281,6 +276,17 @@ class ImagesSeenHook(Hook):
         if log_point:
             self._update_scalars(runner)
 
+    def before_checkpoint_at_step(self, runner, step: int) -> None:
+        """Sum over ranks before :class:`~.runner.LongRunRunner` saves a
+        checkpoint the schedule did not foresee (its custom event, on every
+        rank).
+
+        Args:
+            runner (Runner): The runner of the training process.
+            step (int): The iterations the checkpoint holds.
+        """
+        self.synchronize()
+
     def after_train_epoch(self, runner) -> None:
         """Sum over ranks before a ``CheckpointHook(by_epoch=True)`` saves.
 
@@ -345,21 +351,15 @@ class ImagesSeenHook(Hook):
 
         A collective in a distributed run whenever counts are pending
         (every rank has the same number of pending iterations, so all ranks
-        call it or none does); a no-op when nothing is pending. The riders'
-        values (:meth:`add_rider`) travel in the same all-reduce.
+        call it or none does); a no-op when nothing is pending. Under
+        :class:`~.runner.LongRunRunner` through its
+        :meth:`~.runner.LongRunRunner.sum_over_ranks`.
         """
         if not self._pending_iters:
             return
-        riders = list(self._riders)
-        pending = torch.tensor(
-            self._pending + [int(r.local_value()) for r in riders],
-            dtype=torch.int64)
-        all_reduce(pending, op='sum')  # no-op when not distributed
-        totals = pending.tolist()
+        totals = self._sum(self._pending)
         for name, value in zip(COUNT_NAMES, totals):
             self.counts[name] += value
-        for rider, total in zip(riders, totals[len(COUNT_NAMES):]):
-            rider.agreed(total, self._iter)
         self._pending = [0] * len(COUNT_NAMES)
         self._pending_iters = 0
         self.synced_iter = self._iter

@@ -9,9 +9,9 @@ ourselves (mmengine then skips its own ``init_dist``) and wrap the model with
 ``device_ids=None``, so ``tools/dist_train.sh CONFIG 2`` runs two real
 processes on a laptop or CI, exactly as it does with ``nccl`` on a cluster.
 
-For configs with a ``PreemptionCheckpointHook``, :func:`load_config` also
-makes the hook's signals exit with code 75 from the moment the config is
-read until the runner has built the hook (see
+For configs with ``runner_type='mmdet.LongRunRunner'``, :func:`load_config`
+also makes the preemption signals exit with code 75 from the moment the config
+is read until the runner installs its handlers (see
 :func:`~rethink_mmdet.engine.signals.install_startup_handlers`): a job
 preempted while it starts is requeued, not killed.
 """
@@ -86,23 +86,28 @@ def load_config(args: argparse.Namespace) -> Config:
 
 
 def preemption_startup(cfg: Config) -> bool:
-    """If ``cfg.custom_hooks`` has a ``PreemptionCheckpointHook``, make its
-    signals exit with code 75 until the runner builds the hook.
+    """If ``cfg.runner_type`` is :class:`~.runner.LongRunRunner` (or a
+    subclass), make its
+    preemption signals exit with code 75 until the runner is built.
 
     Args:
         cfg (Config): The loaded config.
 
     Returns:
-        bool: Whether the config has the hook (and handlers were set).
+        bool: Whether the config selects the runner (and handlers were set).
     """
-    from .preemption import PreemptionCheckpointHook
+    from mmengine.registry import RUNNERS
+
+    from .runner import LongRunRunner
     from .signals import DEFAULT_SIGNALS, install_startup_handlers
-    for hook in cfg.get('custom_hooks', None) or []:
-        kind = hook.get('type') if isinstance(hook, dict) else None
-        if kind in ('PreemptionCheckpointHook', PreemptionCheckpointHook):
-            install_startup_handlers(hook.get('signals', DEFAULT_SIGNALS))
-            return True
-    return False
+    kind = cfg.get('runner_type', None)
+    if isinstance(kind, str):
+        kind = RUNNERS.get(kind)  # 'mmdet.LongRunRunner' (or a subclass)
+    if not (isinstance(kind, type) and issubclass(kind, LongRunRunner)):
+        return False
+    options = cfg.get('preemption_cfg', None) or {}
+    install_startup_handlers(options.get('signals', DEFAULT_SIGNALS))
+    return True
 
 
 def setup_launcher(cfg: Config) -> None:

@@ -32,8 +32,8 @@ at the position derived from its iteration (finite samplers: ``iter`` =
 ``epoch * len(dataloader) + batch``; infinite: ``batch = iter``).
 
 Random states: the dataloader iterator of a resumed loop is created after
-the ``before_train_epoch`` hooks (where ``RNGStateHook`` restores the saved
-states) without consuming torch's generator, so a run with
+the ``before_train_epoch`` event (where ``LongRunRunner`` restores the
+saved states) without consuming torch's generator, so a run with
 ``num_workers=0`` resumes bitwise exactly. Dataloader workers are seeded
 from ``(seed, rank, worker id)`` by mmengine at every start (as at every
 epoch); with ``num_workers > 0`` the image ids are exact and the workers'
@@ -124,16 +124,15 @@ class _ResumableMixin:
             f'batch {saved["batch"]} (iteration {self._iter}) without '
             'loading the trained batches again.',
             logger='current')
-        if not any(
-                type(hook).__name__ == 'RNGStateHook'
-                for hook in self.runner.hooks):
+        from .runner import LongRunRunner  # it imports this module
+        if not isinstance(self.runner, LongRunRunner):
             print_log(
-                f'{name}: no RNGStateHook in this run: the trained batches '
-                'are not loaded again, so the random augmentations after '
-                'the resume differ from an uninterrupted run (mmengine\'s '
-                'replaying loop happens to re-draw them). Add '
-                "custom_hooks=[dict(type='RNGStateHook')] for an exact "
-                'continuation.',
+                f'{name}: {type(self.runner).__name__} does not restore the '
+                'random states: the trained batches are not loaded again, '
+                'so the random augmentations after the resume differ from '
+                "an uninterrupted run (mmengine's replaying loop happens to "
+                "re-draw them). Set runner_type='mmdet.LongRunRunner' for an "
+                'exact continuation.',
                 logger='current',
                 level=logging.WARNING)
         return SamplerPosition(saved['epoch'], saved['batch'], saved['seed'])
@@ -263,8 +262,8 @@ class ResumableIterBasedTrainLoop(_ResumableMixin, IterBasedTrainLoop):
 class ResumableEpochBasedTrainLoop(_ResumableMixin, EpochBasedTrainLoop):
     """mmengine's ``EpochBasedTrainLoop`` that resumes inside an epoch at
     the saved sampler position, and stops inside an epoch when a hook sets
-    ``stop_training`` (e.g. ``PreemptionCheckpointHook``). An epoch stopped
-    inside runs no ``after_train_epoch`` hooks and no validation: it is
+    ``stop_training`` (e.g. ``LongRunRunner`` at a preemption). An epoch
+    stopped inside runs no ``after_train_epoch`` hooks and no validation: it is
     not over, and the resumed run finishes it.
 
     Args:

@@ -1,4 +1,4 @@
-"""What :class:`~.preemption.PreemptionCheckpointHook` needs of a run
+"""What :class:`~.runner.LongRunRunner` needs of a run
 before it arms: a ``CheckpointHook`` that counts iterations (the stop is at
 an iteration) and a train loop that can stop and resume inside an epoch
 (He et al. 2019's 6x-9x schedules run for days on preempting clusters; a
@@ -33,12 +33,13 @@ def preemptible_checkpoint_hook(runner) -> CheckpointHook:
                 None)
     if ckpt is None:
         raise RuntimeError(
-            'PreemptionCheckpointHook saves through the CheckpointHook, '
-            'but the runner has none. Set default_hooks.checkpoint='
+            'LongRunRunner saves the preemption checkpoint through the '
+            'CheckpointHook, but the runner has none. Set '
+            'default_hooks.checkpoint='
             "dict(type='CheckpointHook', by_epoch=False, interval=...).")
     if ckpt.by_epoch:
         raise RuntimeError(
-            'PreemptionCheckpointHook checkpoints at an iteration, but '
+            'LongRunRunner checkpoints a preemption at an iteration, but '
             'CheckpointHook(by_epoch=True) names checkpoints by epoch. '
             'Set default_hooks.checkpoint.by_epoch=False (and '
             'interval in iterations).')
@@ -46,7 +47,7 @@ def preemptible_checkpoint_hook(runner) -> CheckpointHook:
     if isinstance(loop, EpochBasedTrainLoop) and \
             not isinstance(loop, ResumableEpochBasedTrainLoop):
         raise RuntimeError(
-            f'PreemptionCheckpointHook: {type(loop).__name__} (mmengine'
+            f'LongRunRunner: {type(loop).__name__} (mmengine'
             "'s epoch loop) neither stops nor resumes inside an epoch: a "
             'preempted run would train on to the end of the epoch (past '
             'the warning time), and its restart would train the '
@@ -56,7 +57,7 @@ def preemptible_checkpoint_hook(runner) -> CheckpointHook:
             'train_cfg.type=ResumableEpochBasedTrainLoop).')
     if not isinstance(loop, (IterBasedTrainLoop, EpochBasedTrainLoop)):
         print_log(
-            f'PreemptionCheckpointHook: unknown train loop '
+            f'LongRunRunner: unknown train loop '
             f'{type(loop).__name__}; a preemption sets its '
             '`stop_training` after the checkpoint, and a loop that '
             'ignores it trains on until the job is killed.',

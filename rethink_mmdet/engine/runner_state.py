@@ -1,24 +1,22 @@
 """Every private mmengine API this package relies on, in one place, and
-the questions our hooks ask the runner ("is this a training run?", "is this
-a resume?").
+the questions hooks ask the runner ("is this a training run?", "is this a
+resume?").
 
-mmengine's ``Runner`` has no public way to tell :meth:`Runner.train` from
-``Runner.val``/``Runner.test`` in ``before_run``, nor to ask whether a
-checkpoint was loaded; ``CheckpointHook`` has no public "save now". Our
-hooks use the private attributes below. Each accessor raises
+Under :class:`~.runner.LongRunRunner` the questions have public answers:
+the runner records them itself (:attr:`~.runner.LongRunRunner.is_training`,
+``resume_requested``, ``load_from``, ``resume_checkpoint``,
+``loaded_from``). The hooks that must also work alone under mmengine's
+plain ``Runner`` (``ScratchGuardHook``, ``ScratchInitHook``,
+``PretrainedFileHook``, the self-training hooks) get them there from the
+private attributes below, which have no public route: the plain Runner
+keeps ``resume``/``load_from`` only privately (``runner.cfg`` holds them
+only when built from a config), tells ``train()`` from ``val()``/``test()``
+in ``before_run`` by nothing but the built ``_train_loop``, and records a
+loaded checkpoint only in ``_has_loaded``. Each accessor raises
 :class:`PrivateAPIError` when an attribute is missing, so a hook never
 switches itself off silently on an mmengine that renamed one, and
 :func:`check_mmengine_version` refuses, at import, an mmengine outside the
 tested range (``requirements/runtime.txt`` pins the same range).
-
-Extension points that are public: subclass
-:class:`~rethink_mmdet.engine.preemption.PreemptionCheckpointHook`'s
-``CheckpointHook`` as usual (it finds any ``CheckpointHook`` subclass among
-the runner's hooks and saves through :func:`save_checkpoint_at`), and pass
-your own ``worker_init_fn`` to the dataloader: the preemption signal policy
-is installed per worker by
-:func:`~rethink_mmdet.engine.signals.ignore_in_dataloader_workers`, which
-wraps torch's worker signal set-up rather than ``worker_init_fn``.
 """
 import os
 from typing import Optional
@@ -45,24 +43,30 @@ SKIP_VERSION_CHECK_ENV = 'RETHINK_MMDET_SKIP_MMENGINE_CHECK'
 #: it and why there is no public equivalent.
 PRIVATE_MMENGINE_API = {
     'Runner._train_loop':
-    'is_training_run: a built BaseLoop only inside Runner.train() (the '
-    'ScratchGuardHook / PreemptionCheckpointHook before_run)',
+    'is_training_run under the plain Runner: a built BaseLoop only inside '
+    'Runner.train(), the only way to tell train() from val()/test() in '
+    'before_run (ScratchGuardHook, PretrainedFileHook); LongRunRunner '
+    'answers with its public is_training',
     'Runner._resume':
-    'resume_requested: the runner\'s resume flag (ScratchGuardHook)',
+    'resume_requested under the plain Runner, which keeps the resume '
+    'argument only here (ScratchGuardHook, JointTrainingHook)',
     'Runner._load_from':
-    'load_from: the runner\'s load_from (ScratchGuardHook)',
+    'load_from under the plain Runner, which keeps the load_from argument '
+    'only here (ScratchGuardHook)',
     'Runner._has_loaded':
-    'has_loaded_checkpoint: whether load_or_resume loaded weights '
-    '(ScratchInitHook keeps resumed weights)',
+    'has_loaded_checkpoint under the plain Runner: whether load_or_resume '
+    'loaded weights before before_train (ScratchInitHook, '
+    'StudentInitHook keep them); LongRunRunner answers with loaded_from',
     'CheckpointHook._save_checkpoint_with_step':
-    'save_checkpoint_at: PreemptionCheckpointHook saves at the preempted '
-    'iteration (also during validation, where the step is runner.iter) '
-    'with CheckpointHook\'s naming and bookkeeping',
+    'save_checkpoint_at: LongRunRunner saves at the preempted iteration '
+    '(also during validation, where the step is runner.iter) with '
+    'CheckpointHook\'s naming, max_keep_ckpts and last_checkpoint '
+    'bookkeeping; CheckpointHook has no public "save now"',
     'HistoryBuffer._statistics_methods':
     'checkpoint_safety: the names allow-listed for weights_only loading',
     'torch.utils.data._utils.signal_handling._set_worker_signal_handlers':
     'signals.ignore_in_dataloader_workers: signals in dataloader '
-    'workers',
+    'workers (a worker_init_fn would replace mmengine\'s seeding)',
 }
 
 
@@ -115,9 +119,16 @@ def _runner_attr(runner, name: str):
         raise _missing(f'Runner.{name}') from None
 
 
+def _long_run(runner) -> bool:
+    from .runner import LongRunRunner  # the runner imports this module
+    return isinstance(runner, LongRunRunner)
+
+
 def is_training_run(runner) -> bool:
     """Whether ``runner`` runs :meth:`Runner.train` (which builds the train
     loop before ``before_run``), not ``Runner.val``/``Runner.test``."""
+    if _long_run(runner):
+        return runner.is_training
     return isinstance(_runner_attr(runner, '_train_loop'), BaseLoop)
 
 
@@ -125,11 +136,15 @@ def resume_requested(runner) -> bool:
     """The runner's ``resume`` flag (``--resume``): it allows ``load_from``
     (the run's own checkpoint), but may still start fresh when there is no
     checkpoint (see :func:`resume_checkpoint`)."""
+    if _long_run(runner):
+        return runner.resume_requested
     return bool(_runner_attr(runner, '_resume'))
 
 
 def load_from(runner) -> Optional[str]:
     """The runner's ``load_from``."""
+    if _long_run(runner):
+        return runner.load_from
     return _runner_attr(runner, '_load_from')
 
 
@@ -138,6 +153,8 @@ def resume_checkpoint(runner) -> Optional[str]:
     mmengine's ``Runner.load_or_resume`` rule, evaluated without loading
     (``load_from`` with ``resume``, else the work dir's
     ``last_checkpoint``)."""
+    if _long_run(runner):
+        return runner.resume_checkpoint
     if not resume_requested(runner):
         return None
     return load_from(runner) or find_latest_checkpoint(runner.work_dir)
@@ -145,6 +162,8 @@ def resume_checkpoint(runner) -> Optional[str]:
 
 def has_loaded_checkpoint(runner) -> bool:
     """Whether ``load_or_resume`` loaded a checkpoint into the model."""
+    if _long_run(runner):
+        return runner.loaded_from is not None
     return bool(_runner_attr(runner, '_has_loaded'))
 
 

@@ -1,7 +1,7 @@
 """Process-level signal handling for preemptible runs: the exit code, the
 signals handled, start-up handlers and dataloader workers.
 
-:class:`~.preemption.PreemptionCheckpointHook` turns a preemption signal
+:class:`~.runner.LongRunRunner` turns a preemption signal
 into a checkpoint once a run has started; this module covers what comes
 before and around it: a signal while ``tools/train.py`` builds the runner
 exits at once with :data:`PREEMPTED_EXIT_CODE` (nothing was trained,
@@ -52,7 +52,7 @@ def parse_signals(names: Sequence[str]) -> list:
         sig = getattr(signal, str(name), None)
         if not isinstance(sig, signal.Signals):
             raise ValueError(
-                f'PreemptionCheckpointHook: unknown signal {name!r}; use '
+                f'LongRunRunner: unknown preemption signal {name!r}; use '
                 "names like 'SIGTERM', 'SIGUSR1'.")
         found.append(sig)
     return found
@@ -92,10 +92,11 @@ _startup_handler.startup = True
 
 def install_startup_handlers(signals: Sequence[str] = DEFAULT_SIGNALS):
     """Make ``signals`` exit with :data:`PREEMPTED_EXIT_CODE` until a
-    :class:`PreemptionCheckpointHook` is built (``launch.load_config`` does
-    this for configs with the hook, so a signal while the runner is built
-    is not a kill). The hook never restores these handlers: after a run,
-    the signals' default action (terminate) applies.
+    :class:`~.runner.LongRunRunner` is built (``launch.load_config`` does
+    this for configs with ``runner_type='mmdet.LongRunRunner'``, so a signal
+    while the runner is built is not a kill). The runner never restores
+    these handlers: after a run, the signals' default action (terminate)
+    applies.
 
     Args:
         signals (Sequence[str]): Signal names. Defaults to

@@ -29,18 +29,14 @@ from rethink_mmdet.engine.atomic_checkpoint import (AtomicLocalBackend,
                                                     is_complete_checkpoint,
                                                     repair_last_checkpoint)
 from rethink_mmdet.engine.preemption import (PREEMPTED_EXIT_CODE,
-                                             PreemptionCheckpointHook)
-from rethink_mmdet.engine.rng_state import (RNG_STATE_KEY, RNGStateHook,
-                                            _RestoreBeforeBatch, get_rng_state,
-                                            set_rng_state)
+                                             PreemptionSignals)
+from rethink_mmdet.engine.rng_state import (RNG_STATE_KEY, RNGStreams,
+                                            get_rng_state, set_rng_state)
 from rethink_mmdet.utils import TMP_MARKER, atomic_io
 from tests.conftest import (MASK_RCNN, REPO, RETINANET, python_tool, run_tool,
                             short_run_options)
 
-IMPORTS = [
-    'rethink_mmdet', 'rethink_mmdet.engine.preemption',
-    'rethink_mmdet.engine.rng_state'
-]
+IMPORTS = ['rethink_mmdet', 'rethink_mmdet.engine.runner']
 TIMEOUT = 240  # per process; a hang fails the test instead of the suite
 
 
@@ -52,7 +48,7 @@ def free_port():
 
 def preemptible_config(tmp_path, base):
     """A user config: the shapes config plus the two documented lines
-    (``resume = True`` and the hooks), deterministic, without validation."""
+    (``resume = True`` and the runner), deterministic, without validation."""
     cfg_dir = tmp_path / 'configs'
     cfg_dir.mkdir(exist_ok=True)
     path = cfg_dir / 'preemptible.py'
@@ -61,10 +57,7 @@ def preemptible_config(tmp_path, base):
         _base_ = {str(base)!r}
         custom_imports = dict(imports={IMPORTS!r}, allow_failed_imports=False)
         resume = True
-        custom_hooks = [
-            dict(type='PreemptionCheckpointHook'),
-            dict(type='RNGStateHook'),
-        ]
+        runner_type = 'mmdet.LongRunRunner'
         randomness = dict(seed=0, deterministic=True)
         val_dataloader = None
         val_cfg = None
@@ -341,35 +334,49 @@ def test_rng_state_survives_weights_only_checkpoint(tmp_path):
     assert draws() == expected
 
 
-def test_rng_restored_right_before_first_resumed_batch():
-    """The loop replays ``skip`` batches (consuming random numbers) and then
-    fetches the first resumed one: it must see the stored states."""
+def test_rng_streams_restore_only_a_resume_at_the_checkpoint():
+    """The stored states are restored when the run resumes at the
+    checkpoint's iteration, once; not for ``load_from`` (iteration 0)."""
 
-    class Loop:
-        dataloader_iterator = iter(lambda: draws(), None)
+    class Logger:
+        warning = print
 
     stored = get_rng_state()
-    expected_first_batch = draws()
-    loop = Loop()
-    restored = []
-    loop.dataloader_iterator = _RestoreBeforeBatch(
-        loop, stored, skip=3, on_restore=lambda: restored.append(True))
-    replayed = [next(loop.dataloader_iterator) for _ in range(3)]
-    assert replayed[0] != expected_first_batch and not restored
-    assert next(loop.dataloader_iterator) == expected_first_batch
-    assert restored and not isinstance(loop.dataloader_iterator,
-                                       _RestoreBeforeBatch)
+    expected = draws()
+    checkpoint = {
+        RNG_STATE_KEY: dict(world_size=1, ranks=[stored]),
+        'meta': dict(iter=3)
+    }
+    streams = RNGStreams()
+    streams.loaded(checkpoint)
+    streams.prepare_resume(0, Logger())  # load_from: a fresh run
+    assert not streams.restore_pending()
+    streams.loaded(checkpoint)
+    streams.prepare_resume(3, Logger())
+    assert streams.restore_pending() and not streams.restore_pending()
+    assert draws() == expected
+    strict = RNGStreams(strict=True)
+    strict.loaded({'meta': dict(iter=3)})
+    with pytest.raises(RuntimeError, match='strict=False'):
+        strict.prepare_resume(3, Logger())
 
 
-def test_rng_hook_keeps_validation_out_of_training_streams():
-    hook = RNGStateHook()
+def test_rng_streams_keep_validation_out_of_training_streams():
+    streams = RNGStreams()
     state = get_rng_state()
     expected = draws()  # what training draws next without a validation
     set_rng_state(state)
-    hook.before_val(None)
+    streams.set_aside()
     draws()  # validation consumes random numbers
-    hook.after_val(None)
+    streams.put_back()
     assert draws() == expected
+
+
+def test_removed_hooks_name_the_runner():
+    from mmdet.registry import HOOKS
+    for name in ('PreemptionCheckpointHook', 'RNGStateHook'):
+        with pytest.raises(RuntimeError, match='mmdet.LongRunRunner'):
+            HOOKS.build(dict(type=name))
 
 
 # -- signal handlers ----------------------------------------------------------
@@ -386,7 +393,7 @@ def test_handler_before_and_after_a_run_and_workers_ignore(tmp_path):
         import os, signal, sys, time
         import torch
         from torch.utils.data import DataLoader, Dataset
-        from rethink_mmdet.engine.preemption import PreemptionCheckpointHook
+        from rethink_mmdet.engine.preemption import PreemptionSignals
 
         class SelfSignalling(Dataset):
             def __len__(self):
@@ -398,13 +405,13 @@ def test_handler_before_and_after_a_run_and_workers_ignore(tmp_path):
 
         signal.signal(signal.SIGTERM,
                       lambda *a: print('previous handler', flush=True))
-        hook = PreemptionCheckpointHook()
-        assert signal.getsignal(signal.SIGTERM) == hook._handle
+        handlers = PreemptionSignals()
+        assert signal.getsignal(signal.SIGTERM) == handlers.handle
         items = [int(x) for x in DataLoader(SelfSignalling(), num_workers=1)]
         print('workers survived', items, flush=True)
-        hook.after_run(None)  # a run that was not preempted ends
+        handlers.disarm()  # a run that was not preempted ends
         os.kill(os.getpid(), signal.SIGTERM)
-        PreemptionCheckpointHook()  # a new run starts
+        PreemptionSignals()  # a new run starts
         os.kill(os.getpid(), signal.SIGTERM)
         time.sleep(10)
         print('not exited', flush=True)
@@ -423,7 +430,7 @@ def test_handler_before_and_after_a_run_and_workers_ignore(tmp_path):
 
 def test_unknown_signal_name_is_an_explicit_error():
     with pytest.raises(ValueError, match='SIGNOPE'):
-        PreemptionCheckpointHook(signals=('SIGNOPE', ))
+        PreemptionSignals(signals=('SIGNOPE', ))
 
 
 # -- real training runs -------------------------------------------------------
@@ -564,11 +571,7 @@ def test_two_rank_preemption_second_sigterm_and_exact_resume(
         _base_ = {base!r}
         custom_imports = dict(imports={IMPORTS + ['pause_at_save']!r},
                               allow_failed_imports=False)
-        custom_hooks = [
-            dict(type='PauseAtSave'),
-            dict(type='PreemptionCheckpointHook'),
-            dict(type='RNGStateHook'),
-        ]
+        custom_hooks = [dict(type='PauseAtSave')]
         randomness = dict(seed=0, deterministic=True, diff_rank_seed=True)
         '''))
     opts = train_options(shapes_root, max_iters=6, ckpt_interval=100)

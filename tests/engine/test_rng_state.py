@@ -1,4 +1,4 @@
-"""Which stored random states each rank restores (RNGStateHook's
+"""Which stored random states each rank restores (LongRunRunner's
 checkpoint entry); the 2-process resume itself is tested in
 ``test_preemption.py``."""
 import random

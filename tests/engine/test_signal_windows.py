@@ -21,10 +21,9 @@ import pytest
 import torch
 from mmengine.config import Config, DictAction
 from mmengine.hooks import CheckpointHook, Hook
-from mmengine.runner import Runner
 
 import rethink_mmdet  # noqa: F401  (registers the hooks and loops)
-from mmdet.registry import HOOKS
+from mmdet.registry import HOOKS, RUNNERS
 from rethink_mmdet.engine.launch import load_config
 from rethink_mmdet.engine.preemption import PREEMPTED_EXIT_CODE
 from tests.conftest import RETINANET, python_tool, short_run_options
@@ -105,9 +104,9 @@ def run_config(shapes_root,
                hooks=(),
                ckpt_interval=100,
                validate=False):
-    """The shapes RetinaNet made preemptible (resume, the two hooks), plus
+    """The shapes RetinaNet made preemptible (resume, LongRunRunner), plus
     instrumentation ``hooks``; with ``validate``, validation at iterations
-    2 and 4 (it does not change the training: RNGStateHook sets the
+    2 and 4 (it does not change the training: LongRunRunner sets the
     training streams aside)."""
     cfg = Config.fromfile(RETINANET)
     cfg.merge_from_dict(options(shapes_root, ckpt_interval))
@@ -117,18 +116,15 @@ def run_config(shapes_root,
     cfg.experiment_name = f'signal_windows_{next(_names)}'
     cfg.resume = True
     cfg.randomness = dict(seed=0, deterministic=True)
-    cfg.custom_hooks = [
-        *hooks,
-        dict(type='PreemptionCheckpointHook'),
-        dict(type='RNGStateHook')
-    ]
+    cfg.runner_type = 'mmdet.LongRunRunner'
+    cfg.custom_hooks = list(hooks)
     return cfg
 
 
 def train(cfg):
     """``runner.train()``; returns the exit code it asks for (0: none)."""
     try:
-        Runner.from_cfg(cfg).train()
+        RUNNERS.build(cfg).train()
     except SystemExit as exc:
         return exc.code
     return 0
@@ -179,7 +175,7 @@ def test_signal_after_start_before_first_iteration(shapes_root, tmp_path):
     loaded, the loop is starting): exit 75 without training an iteration
     or writing a checkpoint."""
     hooks = [dict(type='SignalAt', event='before_train')]
-    runner = Runner.from_cfg(run_config(shapes_root, tmp_path, hooks))
+    runner = RUNNERS.build(run_config(shapes_root, tmp_path, hooks))
     with pytest.raises(SystemExit) as exc:
         runner.train()
     assert exc.value.code == PREEMPTED_EXIT_CODE
@@ -188,12 +184,13 @@ def test_signal_after_start_before_first_iteration(shapes_root, tmp_path):
 
 
 def test_signal_while_the_runner_is_built(shapes_root, tmp_path):
-    """SIGTERM while the tool builds the runner, before the preemption hook
-    exists (``launch.load_config`` set the start-up handlers): exit 75."""
+    """SIGTERM while the tool builds the runner, before the runner installs
+    its handlers (``launch.load_config`` set the start-up handlers): exit
+    75."""
     cfg_path = tmp_path / 'preemptible.py'
     cfg_path.write_text(f"_base_ = {RETINANET!r}\n"
-                        "custom_hooks = [dict(type='PreemptionCheckpointHook'"
-                        ")]\n")
+                        "runner_type = 'mmdet.LongRunRunner'\n"
+                        'custom_hooks = []\n')
     args = argparse.Namespace(
         config=str(cfg_path),
         work_dir=str(tmp_path / 'work'),
@@ -204,7 +201,7 @@ def test_signal_while_the_runner_is_built(shapes_root, tmp_path):
     cfg.experiment_name = f'signal_windows_{next(_names)}'
     cfg.custom_hooks.insert(0, dict(type='SignalAt', event='init'))
     with pytest.raises(SystemExit) as exc:
-        Runner.from_cfg(cfg)
+        RUNNERS.build(cfg)
     assert exc.value.code == PREEMPTED_EXIT_CODE
     assert names(tmp_path / 'work') == []
 
@@ -218,8 +215,7 @@ def test_signal_during_the_imports(shapes_root, tmp_path, preemptible):
     without the holder. (Should the imports end within the second, the
     start-up handlers give the same two outcomes.)"""
     cfg_path = tmp_path / 'cfg.py'
-    hooks = ("custom_hooks = [dict(type='PreemptionCheckpointHook')]\n"
-             if preemptible else '')
+    hooks = ("runner_type = 'mmdet.LongRunRunner'\n" if preemptible else '')
     cfg_path.write_text(f'_base_ = {RETINANET!r}\n{hooks}')
     work = tmp_path / 'work'
     proc = subprocess.Popen(
@@ -267,4 +263,4 @@ def test_plain_epoch_loop_is_refused_with_the_fix(shapes_root, tmp_path):
     cfg.train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=1)
     cfg.train_dataloader.sampler = dict(type='DefaultSampler', shuffle=True)
     with pytest.raises(RuntimeError, match='ResumableEpochBasedTrainLoop'):
-        Runner.from_cfg(cfg).train()
+        RUNNERS.build(cfg).train()

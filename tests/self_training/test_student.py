@@ -644,7 +644,7 @@ test_dataloader = dict(num_workers=0, persistent_workers=False,
 test_evaluator = dict(ann_file='{root}annotations/instances_val.json')
 default_hooks = dict(checkpoint=dict(interval=2), logger=dict(interval=1))
 # the resumed run continues the random augmentations exactly
-custom_hooks = [dict(type='RNGStateHook')]
+runner_type = 'mmdet.LongRunRunner'
 log_processor = dict(window_size=1)
 randomness = dict(seed=0)
 """)

@@ -102,8 +102,7 @@ custom_imports = dict(imports=['rethink_mmdet'], allow_failed_imports=False)
 resume = True
 train_cfg = dict(_delete_=True, type='ResumableIterBasedTrainLoop',
                  max_iters=12, val_interval=100)
-custom_hooks = [dict(type='PreemptionCheckpointHook'),
-                dict(type='RNGStateHook')]
+runner_type = 'mmdet.LongRunRunner'
 randomness = dict(seed=0, deterministic=True)
 val_dataloader = None
 val_cfg = None

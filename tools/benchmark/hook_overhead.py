@@ -3,10 +3,11 @@ vs the same model with none of them, side by side in one process.
 
 "With" is the He et al. scratch runtime (``configs/_base_/
 he-scratch_runtime.py``): its ``custom_hooks`` (ScratchGuardHook,
-ScratchInitHook, SyncBNGuardHook, PreemptionCheckpointHook, RNGStateHook,
-ImagesSeenHook, whatever the fragment lists) and its atomically written
-iteration checkpoints (``backend_args=dict(backend='atomic_local')``).
-"Without" is the same config with ``custom_hooks = []`` and mmengine's plain
+ScratchInitHook, SyncBNGuardHook, ImagesSeenHook, whatever the fragment
+lists), its ``runner_type`` (``LongRunRunner``: preemption, every rank's
+random states) and its atomically written iteration checkpoints
+(``backend_args=dict(backend='atomic_local')``). "Without" is the same
+config with ``custom_hooks = []``, mmengine's plain ``Runner`` and
 ``CheckpointHook``. Both train the same model (default: the tiny GN-all
 Mask R-CNN shapes config) on the same generated data from the same seed;
 checkpoints are scheduled after the timed iterations in both, so the figure
@@ -45,7 +46,7 @@ from collections import defaultdict
 import torch
 from mmengine.config import Config
 from mmengine.hooks import Hook
-from mmengine.runner import Runner
+from mmengine.registry import RUNNERS
 
 import rethink_mmdet  # noqa: F401
 from rethink_mmdet.data import make_shapes
@@ -85,7 +86,7 @@ def he_config(config: str,
         num_workers (int): Dataloader workers. Defaults to 0.
 
     Returns:
-        Config: The config, ready for ``Runner.from_cfg``.
+        Config: The config, ready for ``RUNNERS.build``.
     """
     cfg = Config.fromfile(config)
     runtime = Config.fromfile(HE_RUNTIME)
@@ -103,9 +104,11 @@ def he_config(config: str,
     checkpoint.interval = ckpt_interval or iters + 1
     checkpoint.save_last = ckpt_interval is not None
     cfg.custom_hooks = copy.deepcopy(runtime.custom_hooks)
+    cfg.runner_type = runtime.runner_type
     if not with_hooks:
         checkpoint.pop('backend_args', None)
         cfg.custom_hooks = []
+        cfg.runner_type = 'Runner'
     cfg.default_hooks.checkpoint = checkpoint
     return cfg
 
@@ -197,7 +200,7 @@ def run_round(args, data_root: str, index: int):
         work_dir = osp.join(
             args.work_dir,
             f'round{index}_' + ('with' if variant == WITH else 'without'))
-        runners[variant] = Runner.from_cfg(
+        runners[variant] = RUNNERS.build(
             he_config(args.config, data_root, work_dir,
                       args.warmup + args.iters, variant == WITH,
                       args.log_interval))
@@ -219,7 +222,7 @@ def run_round(args, data_root: str, index: int):
     thread = threading.Thread(target=train_without)
     thread.start()
     try:
-        runners[WITH].train()  # main thread: PreemptionCheckpointHook
+        runners[WITH].train()  # main thread: LongRunRunner's signals
     finally:
         weights_ready.set()
         with lock:

@@ -9,13 +9,15 @@ these benchmark processes only, every ``torch.distributed`` collective is
 wrapped to record the training iteration it falls in and who called it (the
 first caller outside torch and ``mmengine.dist``); DDP's gradient
 all-reduce is made visible by registering torch's default all-reduce comm
-hook (one call per gradient bucket). Expected: ``PreemptionCheckpointHook``
-agrees on its stop flag (1 all-reduce after every iteration, and one before
-the first); ``ImagesSeenHook`` sums its counts (1 all-reduce) only where they
-are read: logging iterations, epoch ends, checkpoint iterations and the last
-one; ``RNGStateHook`` gathers every rank's random states at each checkpoint
-(1 ``all_gather_object``). Printed: the calls per caller and the number of
-iterations with 1, 2, ... collectives of our hooks.
+hook (one call per gradient bucket). Expected: ``LongRunRunner`` agrees on
+its stop flag (1 all-reduce after every iteration, and one before the
+first); ``ImagesSeenHook`` sums its counts only where they are read
+(logging iterations, epoch ends, checkpoint iterations and the last one)
+through the runner's ``sum_over_ranks``, in the same all-reduce as the flag
+(so 1 collective on those iterations too); the runner gathers every rank's
+random states at each checkpoint (1 ``all_gather_object``). Printed: the
+calls per caller and the number of iterations with 1, 2, ... collectives
+of ours.
 
 Timing: the same processes then time, per call, each of those collectives
 as the hooks make them and DDP-sized gradient all-reduces (the tiny shapes
@@ -108,18 +110,16 @@ def _time(fn, iters):
 
 def _timings(runner) -> dict:
     from rethink_mmdet.engine.images_seen import ImagesSeenHook
-    from rethink_mmdet.engine.preemption import PreemptionCheckpointHook
-    hooks = {type(h): h for h in runner.hooks}
-    preemption = hooks[PreemptionCheckpointHook]
-    images_seen = hooks[ImagesSeenHook]
+    images_seen = next(
+        h for h in runner.hooks if isinstance(h, ImagesSeenHook))
 
     def sync_counts():  # one summing point of ImagesSeenHook
         images_seen._pending_iters = 1
         images_seen.synchronize()
 
     timings = {
-        'PreemptionCheckpointHook._stop_requested (1 x int32)':
-        _time(preemption._stop_requested, SMALL_ITERS),
+        'LongRunRunner.sum_over_ranks, the stop flag (1 x int64)':
+        _time(lambda: runner.sum_over_ranks([0]), SMALL_ITERS),
         'ImagesSeenHook.synchronize (3 x int64)':
         _time(sync_counts, SMALL_ITERS),
     }
@@ -138,7 +138,7 @@ def _worker(rank, world_size, port, args, results):
         WORLD_SIZE=str(world_size),
         LOCAL_RANK=str(rank))
     torch.set_num_threads(1)
-    from mmengine.runner import Runner
+    from mmengine.registry import RUNNERS
     from torch.distributed.algorithms.ddp_comm_hooks.default_hooks import \
         allreduce_hook
 
@@ -150,7 +150,7 @@ def _worker(rank, world_size, port, args, results):
     cfg.log_level = 'WARNING'
     setup_launcher(cfg)  # gloo process group on a machine without CUDA
     counter = CollectiveCounter()
-    runner = Runner.from_cfg(cfg)
+    runner = RUNNERS.build(cfg)
     runner.register_hook(counter, priority='HIGHEST')
     runner.model.register_comm_hook(None, allreduce_hook)
     runner.train()
