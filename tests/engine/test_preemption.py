@@ -644,6 +644,115 @@ def test_two_rank_preemption_second_sigterm_and_exact_resume(
                                work_dir / 'iter_6.pth')
 
 
+PAUSE_IN_VALIDATION = textwrap.dedent('''\
+    """Test instrumentation: every rank pauses before its first validation
+    batch until the file named by $PAUSE_GO_FILE exists; inactive without
+    that variable."""
+    import os
+    import time
+
+    from mmengine.hooks import Hook
+
+    from mmdet.registry import HOOKS
+
+
+    @HOOKS.register_module()
+    class PauseInValidation(Hook):
+
+        def before_val_iter(self, runner, batch_idx, data_batch=None):
+            go = os.environ.get('PAUSE_GO_FILE')
+            if go and batch_idx == 0 and not os.path.exists(go):
+                print(f'VALIDATING rank {runner.rank}', flush=True)
+                end = time.monotonic() + 120
+                while not os.path.exists(go) and time.monotonic() < end:
+                    time.sleep(0.05)
+    ''')
+
+
+def test_two_rank_preemption_during_validation(shapes_root, tmp_path):
+    """2 CPU processes validate at iteration 2 (each rank half of the val
+    set); SIGTERM reaches rank 1 only, inside its validation: both ranks
+    stop in that validation (the decision is agreed after each validation
+    batch), write the checkpoint of iteration 2 once and exit 75; the
+    restart ends with the weights of an uninterrupted 2-process run."""
+    (tmp_path / 'pause_in_val.py').write_text(PAUSE_IN_VALIDATION)
+    cfg = tmp_path / 'configs' / 'validating.py'
+    cfg.parent.mkdir(exist_ok=True)
+    cfg.write_text(
+        textwrap.dedent(f'''\
+        _base_ = {RETINANET!r}
+        custom_imports = dict(imports={IMPORTS + ['pause_in_val']!r},
+                              allow_failed_imports=False)
+        resume = True
+        runner_type = 'mmdet.LongRunRunner'
+        custom_hooks = [dict(type='PauseInValidation')]
+        randomness = dict(seed=0, deterministic=True, diff_rank_seed=True)
+        '''))
+    opts = [
+        o for o in short_run_options(shapes_root, 4, 100)
+        if not o.startswith('train_cfg.val_interval')
+    ] + ['train_cfg.val_interval=2']
+
+    def dist_train(work_dir):
+        return [
+            'bash', f'{REPO}/tools/dist_train.sh',
+            str(cfg), '2', '--work-dir',
+            str(work_dir), '--cfg-options', *opts
+        ]
+
+    env = {'PYTHONPATH': f'{tmp_path}:{REPO}'}
+    reference = Process(
+        dist_train(tmp_path / 'reference'),
+        env=dict(env, PORT=str(free_port())))
+    work_dir, go = tmp_path / 'dist', tmp_path / 'go'
+    run = Process(
+        dist_train(work_dir),
+        env=dict(env, PORT=str(free_port()), PAUSE_GO_FILE=str(go)))
+    try:
+        run.wait_for(r'VALIDATING rank 1')
+        run.wait_for(r'VALIDATING rank 0')
+        workers = {
+            int(env['RANK']): pid
+            for pid, (
+                _,
+                env) in processes_with(str(work_dir), run.processes()).items()
+            if 'TORCHELASTIC_RUN_ID' in env and 'RANK' in env
+        }
+        assert sorted(workers) == [0, 1], workers
+        os.kill(workers[1], signal.SIGTERM)
+        time.sleep(0.3)
+        go.touch()
+        returncode = run.finish()
+        assert reference.finish() == 0, reference.output[-6000:]
+    finally:
+        run.kill()
+        reference.kill()
+    out = run.output
+    assert returncode != 0
+    exit_codes = {
+        int(rank): int(code)
+        for rank, code in re.findall(
+            r'rank\s*: (\d+) \(local_rank: \d+\)\s+exitcode\s*: (-?\d+)', out)
+    }
+    assert exit_codes == {
+        0: PREEMPTED_EXIT_CODE,
+        1: PREEMPTED_EXIT_CODE
+    }, out[-6000:]
+    assert 'Preemption requested (a signal on another rank)' in out
+    assert 'bbox_mAP' not in out  # the interrupted validation never ended
+    ckpts = checkpoints(work_dir)
+    assert list(ckpts) == [2], ckpts
+    saved = torch.load(ckpts[2], weights_only=True)
+    assert saved['meta']['iter'] == 2
+    assert len(saved[RNG_STATE_KEY]['ranks']) == 2
+
+    out = run_tool(dist_train(work_dir), env=dict(env, PORT=str(free_port())))
+    assert 'resumed epoch: 0, iter: 2' in out
+    assert trained_iters(out) == [3, 4]
+    assert_same_training_state(tmp_path / 'reference' / 'iter_4.pth',
+                               work_dir / 'iter_4.pth')
+
+
 def test_sigterm_to_torchrun_stops_workers_cleanly(shapes_root, tmp_path):
     """SIGTERM to torchrun (``tools/dist_train.sh``): torchrun forwards it to
     both workers, which checkpoint once and exit before torchrun's 30 s
