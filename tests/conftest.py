@@ -19,18 +19,6 @@ RETINANET = osp.join(REPO, 'configs', 'shapes',
 SHAPES_CONFIGS = (MASK_RCNN, RETINANET)
 
 
-def plain_model_cfg(config):
-    """The model of a shapes config written out as the plain GN-all
-    detector config that its ``ScratchNormDetector`` builds (for tests that
-    change what the converter would otherwise set)."""
-    from mmengine.config import Config
-
-    from rethink_mmdet.scratch.norm import convert_to_scratch
-    model = Config.fromfile(config).model
-    assert model.type == 'ScratchNormDetector', model.type
-    return convert_to_scratch(model.detector, model.norm, model.num_groups)
-
-
 @pytest.fixture(scope='session')
 def shapes_root(tmp_path_factory):
     """A small shapes dataset (12 train, 6 val, 4 unlabeled images)."""

@@ -62,9 +62,8 @@ def test_user_config_in_another_repo_inherits_ours(shapes_root, tmp_path):
     cfg.write_text(
         textwrap.dedent(f'''
         _base_ = [{MASK_RCNN!r}]
-        # our model is a ScratchNormDetector: detector keys go under it
-        model = dict(detector=dict(roi_head=dict(bbox_head=dict(
-            num_classes=4))))
+        # our model is the plain (GN-all) detector: its keys as in mmdet
+        model = dict(roi_head=dict(bbox_head=dict(num_classes=4)))
         dataset = dict(type='ShapesDataset', data_root={shapes_root!r},
                        ann_file='annotations/instances_val.json',
                        data_prefix=dict(img='val/'), pipeline=[])

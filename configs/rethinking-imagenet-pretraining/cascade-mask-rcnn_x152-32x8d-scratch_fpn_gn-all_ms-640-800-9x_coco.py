@@ -11,8 +11,6 @@ _base_ = [
     '../_base_/he-scratch_runtime.py',
     '../_base_/schedules/he_9x.py',
 ]
-model = dict(
-    detector=dict(
-        backbone=dict(type='ResNeXt', depth=152, groups=32, base_width=8)))
+model = dict(backbone=dict(type='ResNeXt', depth=152, groups=32, base_width=8))
 train_dataloader = dict(
     dataset=dict(pipeline={{_base_.ms_640_800_instance_train_pipeline}}))

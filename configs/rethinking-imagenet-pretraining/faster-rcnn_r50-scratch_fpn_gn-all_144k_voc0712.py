@@ -10,4 +10,4 @@ _base_ = [
     '../_base_/he-scratch_runtime.py',
     '../_base_/schedules/he_voc_144k.py',
 ]
-model = dict(detector=dict(roi_head=dict(bbox_head=dict(num_classes=20))))
+model = dict(roi_head=dict(bbox_head=dict(num_classes=20)))

@@ -21,8 +21,8 @@
 # checkpoint of the fine-tune configs. Another data root:
 # SHAPES_CLS_ROOT=/path python tools/train.py ... (mmengine's {{$VAR:default}}
 # substitution). The backbone keys, widths and input normalization equal the
-# detectors' (configs/_base_/models/*r18-tiny*.py converted to GN-all by
-# ScratchNormDetector), so `init_cfg=dict(type='Pretrained',
+# detectors' (configs/_base_/models/*r18-tiny_fpn_gn-all.py, the tiny models
+# converted to GN-all), so `init_cfg=dict(type='Pretrained',
 # prefix='backbone.', checkpoint=...)` loads every backbone weight.
 _base_ = '../_base_/shapes_runtime.py'
 custom_imports = dict(imports=['rethink_mmdet'], allow_failed_imports=False)

@@ -15,11 +15,11 @@
 #       configs/shapes/mask-rcnn_r18-pretrained_fpn_gn-all_shapes.py
 #
 # The backbone checkpoint is one key,
-#   model.backbone_init_cfg.checkpoint
+#   model.backbone.init_cfg.checkpoint
 # (default: the last checkpoint of the pre-training config's default work
-# dir); e.g. --cfg-options model.backbone_init_cfg.checkpoint=PATH.
-# ScratchNormDetector strips every Pretrained init while converting to GN
-# and then sets backbone_init_cfg, exactly as the He et al. ImageNet bases
+# dir); e.g. --cfg-options model.backbone.init_cfg.checkpoint=PATH. The
+# rendered scratch model has no Pretrained init (init_cfg=None); this config
+# replaces it, exactly as the He et al. ImageNet bases
 # (configs/_base_/he2019/*-imagenet_fpn_gn-all.py) do.
 _base_ = [
     './mask-rcnn_r18-scratch_fpn_gn-all_shapes.py',
@@ -27,7 +27,10 @@ _base_ = [
 ]
 
 model = dict(
-    backbone_init_cfg=dict(
-        type='Pretrained',
-        prefix='backbone.',
-        checkpoint='work_dirs/cls_r18-tiny_gn_shapes-cls/iter_1000.pth'))
+    backbone=dict(
+        # the scratch model's init_cfg is None: replaced, not merged
+        init_cfg=dict(
+            _delete_=True,
+            type='Pretrained',
+            prefix='backbone.',
+            checkpoint='work_dirs/cls_r18-tiny_gn_shapes-cls/iter_1000.pth')))

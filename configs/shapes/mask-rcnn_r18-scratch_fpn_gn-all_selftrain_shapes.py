@@ -22,7 +22,7 @@
 # (the pseudo one with LoadPseudoAnnotations: the teacher's score of every
 # box reaches the student, `model.score_weighted=True` uses it).
 _base_ = [
-    '../_base_/models/mask-rcnn_r18-tiny_fpn.py',
+    '../_base_/models/mask-rcnn_r18-tiny_fpn_gn-all.py',
     './mixed_human-pseudo_shapes.py',
     '../_base_/schedules/shapes_iter.py',
     '../_base_/shapes_runtime.py',
@@ -31,11 +31,7 @@ _base_ = [
 model = dict(
     _delete_=True,
     type='SelfTrainingDetector',
-    detector=dict(
-        type='ScratchNormDetector',
-        norm='GN',
-        num_groups=8,
-        detector={{_base_.model}}),
+    detector={{_base_.model}},
     # 0.99, not the paper's 0.9997 (App. B): a horizon of ~100 of this
     # config's 800 iterations (the paper's share of a 45k-90k run would be
     # 30-59 iterations; TimeScale.decay computes it for a study)

@@ -18,7 +18,7 @@
 # `tools/test.py configs/shapes/retinanet_r18-scratch_fpn_gn-all_shapes.py
 # <checkpoint>` evaluates them as they are.
 _base_ = [
-    '../_base_/models/retinanet_r18-tiny_fpn.py',
+    '../_base_/models/retinanet_r18-tiny_fpn_gn-all.py',
     './mixed_human-pseudo_shapes.py',
     '../_base_/datasets/shapes-cls_joint.py',
     '../_base_/joint_training.py',
@@ -29,11 +29,7 @@ custom_imports = dict(imports=['rethink_mmdet'], allow_failed_imports=False)
 
 model = dict(
     _base_.joint_model,
-    detector=dict(
-        type='ScratchNormDetector',
-        norm='GN',
-        num_groups=8,
-        detector={{_base_.model}}),
+    detector={{_base_.model}},
     cls_head=dict(num_classes=_base_.shapes_cls_joint_num_classes))
 custom_hooks = _base_.joint_custom_hooks
 train_dataloader = dict(

@@ -155,11 +155,11 @@ _det = dict(
         'val_evaluator.ann_file': _val_ann,
         'test_evaluator.ann_file': _val_ann,
     })
-# a detector arm (ScratchNormDetector(detector)); the students set theirs
+# a detector arm (the plain detector); the students set theirs
 _sup = dict(
     _det, **{
         'train_dataloader.dataset.data_root': _root,
-        'model.detector.test_cfg.score_thr': _test_thr,
+        'model.test_cfg.score_thr': _test_thr,
     })
 
 
@@ -170,8 +170,9 @@ def _part(n):
 
 # the pre-trained init: the backbone of `pretrain` (init_arm / init_key)
 _pretrained = {
-    'model.backbone_init_cfg':
-    dict(type='Pretrained', prefix='backbone.', checkpoint=None)
+    'model.backbone.init_cfg':
+    dict(
+        _delete_=True, type='Pretrained', prefix='backbone.', checkpoint=None)
 }
 _here = 'shapes_mini_replication/retinanet_r18-scratch_fpn_gn-all_'
 _scratch = '../shapes/retinanet_r18-scratch_fpn_gn-all_shapes.py'
@@ -256,7 +257,7 @@ arms = [
         cfg_options=[_sup, _part(n), _he(int(sched[:-1]))],
         **(dict(
             init_arm='pretrain',
-            init_key='model.backbone_init_cfg.checkpoint',
+            init_key='model.backbone.init_cfg.checkpoint',
             counterpart=arm.replace('pretrained', 'scratch')) if pre else {}))
     for arm, config, init, sched, n, pre in _he_arms
 ] + [
@@ -278,7 +279,7 @@ arms = [
                 share=share,
                 method='pre-trained Init'),
             init_arm='pretrain',
-            init_key='model.backbone_init_cfg.checkpoint',
+            init_key='model.backbone.init_cfg.checkpoint',
             cfg_options=[_sup, _part(n), _pretrained,
                          _zoph(iters[1])]),
         dict(
@@ -304,8 +305,8 @@ arms = [
                     'train_dataloader.dataset.datasets.0.indices': n,
                     'train_dataloader.dataset.datasets.1.data_root': _root,
                     'train_dataloader.dataset.datasets.1.score_thr': _thr,
-                    # SelfTrainingDetector(ScratchNormDetector(detector))
-                    'model.detector.detector.test_cfg.score_thr': _test_thr,
+                    # SelfTrainingDetector(detector)
+                    'model.detector.test_cfg.score_thr': _test_thr,
                     'model.loss_norm.pseudo_weight': a,
                     'model.loss_norm.decay': _zoph_time.decay(0.9997),
                 }

@@ -50,7 +50,7 @@ arms = [
                 'train_cfg.max_iters': '{iters}',
                 # keep every box: a barely trained RetinaNet scores below
                 # the 0.05 default and would give an empty evaluation
-                'model.detector.test_cfg.score_thr': 0.0,
+                'model.test_cfg.score_thr': 0.0,
             },
         ],
         seeds=[0, 1]),

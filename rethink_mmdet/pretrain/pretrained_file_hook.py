@@ -71,5 +71,5 @@ class PretrainedFileHook(Hook):
                     "init_cfg type='Pretrained') does not exist. " +
                     (f'Make it first: {command}; or set' if command else 'Set'
                      ) + ' its path with --cfg-options (e.g. '
-                    'model.backbone_init_cfg.checkpoint=PATH for the shapes '
+                    'model.backbone.init_cfg.checkpoint=PATH for the shapes '
                     'configs).')

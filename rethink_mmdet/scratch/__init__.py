@@ -1,10 +1,11 @@
 """He et al. 2019 (training from scratch): scratch norm conversion
-(``ScratchNormDetector``), the scratch guard and He init hooks, the SyncBN
-guards and ``EmptySafeSyncBN``, and the schedule rule.
+(``convert_to_scratch``) and its rendered configs
+(``tools/misc/render_scratch_model.py``), the scratch guard and He init
+hooks, the SyncBN guard hook and ``EmptySafeSyncBN``, and the schedule rule.
 
-Importing the package registers the hooks, ``ScratchNormDetector`` (mmdet's
-``MODELS``) and ``EmptySafeSyncBN`` (mmengine's root ``MODELS``, where mmcv
-looks up norm layers). ``tools/he_schedule.py`` prints or writes schedules.
+Importing the package registers the hooks and ``EmptySafeSyncBN``
+(mmengine's root ``MODELS``, where mmcv looks up norm layers).
+``tools/he_schedule.py`` prints or writes schedules.
 """
 from .empty_safe_syncbn import EmptySafeSyncBN
 from .guard import ScratchProblem, ScratchTrainingError, find_scratch_problems
@@ -16,10 +17,9 @@ from .norm import convert_to_scratch
 from .norm_cfg import scratch_optim_paramwise_cfg
 from .schedule import SCHEDULE_CONFIG_KEYS, he_schedule
 from .schedule_fragments import he_schedule_fragment
-from .syncbn_check import (SingleProcessSyncBNError,
-                           SingleProcessSyncBNWarning,
-                           check_sync_bn_world_size, find_sync_bn)
-from .syncbn_guard_hook import SyncBNGuardHook
+from .syncbn_guard_hook import (SingleProcessSyncBNError,
+                                SingleProcessSyncBNWarning, SyncBNGuardHook,
+                                check_sync_bn_world_size, find_sync_bn)
 
 __all__ = [
     'SCHEDULE_CONFIG_KEYS', 'he_schedule', 'he_schedule_fragment',

@@ -255,9 +255,8 @@ def find_scratch_problems(
             pretrained_owners.add(name)
     # Weights loaded at construction (``pretrained=True`` of timm-style
     # backbones) leave no init_cfg behind; only config paths that are module
-    # names of the built model count, so builders that rewrite the config
-    # (e.g. ScratchNormDetector strips Pretrained) are judged by what they
-    # build.
+    # names of the built model count, so a wrapper whose config nests the
+    # detector is judged by what it builds.
     module_names = {name for name, _ in model.named_modules()}
     for owner, value in _cfg_pretrained(model_cfg or {}):
         if owner in module_names and owner not in pretrained_owners:

@@ -4,9 +4,6 @@ written once: registry names, scope stripping, module-prefix tests and the
 walker that finds ``Pretrained`` init configs."""
 from typing import Any, Iterator, Optional, Sequence
 
-#: Registry name of the builder in :mod:`.norm` (``model.type`` of a config
-#: that converts a detector to scratch norm).
-SCRATCH_NORM_DETECTOR = 'ScratchNormDetector'
 #: mmengine's registry name of the init that loads pre-trained weights, and
 #: the class it builds (``init_cfg`` of a built module may hold either).
 PRETRAINED_TYPE = 'Pretrained'

@@ -11,7 +11,10 @@ and res2 at random init in early scratch runs); no ImageNet weights are
 loaded; norm layers start at weight 1, bias 0, and have no weight decay
 (Detectron ``WEIGHT_DECAY_GN = 0.0``).
 
-:func:`convert_to_scratch` applies that to an mmdet model config dict:
+:func:`convert_to_scratch` applies that to an mmdet model config dict;
+:mod:`.render` (``tools/misc/render_scratch_model.py``) writes the result
+out as a config file, which is how every scratch config of the package
+holds its model (the plain detector, as mmdet's ``configs/scratch``):
 
 - ``backbone``: ``norm_cfg``, ``frozen_stages`` = the value that freezes
   nothing (-1; 0 for EfficientNet and Darknet, which freeze
@@ -36,31 +39,36 @@ loaded; norm layers start at weight 1, bias 0, and have no weight decay
 - every ``init_cfg`` of type ``'Pretrained'`` anywhere in the model (and a
   backbone's deprecated ``pretrained=`` path) is removed; a top-level
   ``load_from`` is the scratch guard hook's business, not this function's.
+  A fine-tuned baseline of the same layout (He et al.'s pre-trained arms)
+  sets ``model.backbone.init_cfg=dict(_delete_=True, type='Pretrained',
+  ...)`` over the rendered model.
 
 With ``norm='SyncBN'`` the RoI heads get ``EmptySafeSyncBN``
 (:mod:`.empty_safe_syncbn`), which survives 0 RoIs on every GPU; the others get
-``'SyncBN'``. With GN every width that the config determines (ResNet/ResNeXt
-stem and stage widths from ``base_channels``, ``groups``, ``base_width``; FPN
-``out_channels``; head ``in_channels``/``conv_out_channels``/
+``'SyncBN'``; SyncBN training on one process is refused by
+:class:`~.syncbn_guard_hook.SyncBNGuardHook`, which a SyncBN config lists in
+``custom_hooks``. With GN every width that the config determines
+(ResNet/ResNeXt stem and stage widths from ``base_channels``, ``groups``,
+``base_width``; FPN ``out_channels``;
+head ``in_channels``/``conv_out_channels``/
 ``feat_channels``) must be divisible by ``num_groups``, else a ``ValueError``
 names the key and the fix.
 
-Weight decay on norm parameters is an optimizer setting, which a model
-builder cannot reach: add ``optim_wrapper = dict(paramwise_cfg=dict(
+Weight decay on norm parameters is an optimizer setting, not the model's:
+add ``optim_wrapper = dict(paramwise_cfg=dict(
 norm_decay_mult=0.))`` (or :func:`~.norm_cfg.scratch_optim_paramwise_cfg`).
 """
 import copy
 import math
-from typing import Any, List, Optional, Tuple
+from typing import Any, List, Tuple
 
 from mmdet.registry import MODELS
 from .guard import unfrozen_stages
 from .init_params import class_of, init_params, value_or_default
-from .names import SCRATCH_NORM_DETECTOR, is_pretrained_init, type_name
+from .names import is_pretrained_init, type_name
 from .norm_cfg import check_norm, scratch_norm_cfg
-from .syncbn_train_guard import install_syncbn_guard
 
-__all__ = ['convert_to_scratch', 'scratch_norm_detector']
+__all__ = ['convert_to_scratch']
 
 #: The 4conv1fc box head of He et al. 2019 (Sec. 4, after Wu & He 2018).
 SCRATCH_BBOX_HEAD = 'Shared4Conv1FCBBoxHead'
@@ -297,91 +305,15 @@ def convert_to_scratch(model_cfg: dict,
     return _Converter(norm, num_groups)(copy.deepcopy(model_cfg))
 
 
-@MODELS.register_module(name=SCRATCH_NORM_DETECTOR)
-def scratch_norm_detector(detector: dict,
-                          norm: str = 'GN',
-                          num_groups: int = 32,
-                          allow_single_process: bool = False,
-                          backbone_init_cfg: Optional[dict] = None,
-                          data_preprocessor: Optional[dict] = None,
-                          **unexpected):
-    """ScratchNormDetector: build ``detector`` with scratch norm and return
-    the plain detector.
-
-    Registered as ``'ScratchNormDetector'`` in mmdet's ``MODELS`` although it
-    is a function, not a class: ``MODELS.build`` calls it and gets the plain
-    mmdet detector back (e.g. ``FasterRCNN``; there is no
-    ``ScratchNormDetector`` instance, ``type(model)`` is the detector's
-    class). It is built from :func:`convert_to_scratch` of ``detector``, with
-    its ``data_preprocessor``; a builder rather than a wrapper so that
-    ``state_dict`` keys and checkpoints are those of the plain detector
-    (pre-trained and scratch arms share checkpoints, tools and evaluators).
-    In a config (the ``_delete_=True`` is needed, else the base model's keys
-    are merged into this dict)::
-
-        _base_ = 'mmdet::faster_rcnn/faster-rcnn_r50_fpn_1x_coco.py'
-        custom_imports = dict(imports=['rethink_mmdet'],
-                              allow_failed_imports=False)
-        model = dict(_delete_=True, type='ScratchNormDetector', norm='GN',
-                     detector={{_base_.model}})
-        optim_wrapper = dict(paramwise_cfg=dict(norm_decay_mult=0.))
-
-    The last line (no weight decay on norm parameters) is the optimizer's,
-    which a model builder cannot set. With ``norm='SyncBN'`` a
-    :class:`~.syncbn_train_guard.SyncBNTrainGuard` is registered as forward
-    pre-hook of the backbone (invisible in the dumped config;
-    ``model.backbone._forward_pre_hooks`` holds it): the first forward in
-    training mode raises
-    :class:`~.syncbn_check.SingleProcessSyncBNError` when the world size is
-    1 (SyncBN would be per-GPU BN), unless ``allow_single_process=True``,
-    which warns once. It checks at the first training forward rather than
-    here so that a single-GPU ``tools/test.py`` or ``init_detector`` of a
-    SyncBN model (eval mode, exact) is not refused. mmdet's
-    ``init_detector(config, ckpt)`` reads ``config.model.backbone`` unless
-    ``cfg_options`` is given: call it as ``init_detector(config, ckpt,
-    cfg_options={})`` for a ``ScratchNormDetector`` config.
-
-    Args:
-        detector (dict): The mmdet detector config, e.g.
-            ``{{_base_.model}}``. A ``ScratchNormDetector`` config is
-            unwrapped: this one's ``norm`` and ``num_groups`` replace its.
-        norm (str): ``'GN'`` or ``'SyncBN'``. Defaults to ``'GN'``.
-        num_groups (int): GroupNorm groups. Defaults to 32.
-        allow_single_process (bool): Let SyncBN train with one process
-            (per-GPU statistics), with a warning. Defaults to False.
-        backbone_init_cfg (dict, optional): ``init_cfg`` given to the
-            backbone after the conversion (which strips every ``Pretrained``
-            init). For He et al.'s fine-tuned baselines, which use the same
-            GN-all/SyncBN-all layout with ImageNet weights, e.g.
-            ``dict(type='Pretrained',
-            checkpoint='open-mmlab://detectron/resnet50_gn')``. Defaults to
-            None (random init: training from scratch).
-        data_preprocessor (dict, optional): Used when ``detector`` has none
-            (mmengine's Runner passes a top-level ``data_preprocessor``
-            here). Defaults to None.
-
-    Returns:
-        BaseDetector: The built detector.
-    """
-    if unexpected:
-        raise TypeError(
-            f'{SCRATCH_NORM_DETECTOR} got unexpected keys '
-            f'{sorted(unexpected)}. If they are the detector\'s own keys, the '
-            'base model was merged into this dict: write model = dict('
-            f"_delete_=True, type='{SCRATCH_NORM_DETECTOR}', norm=..., "
-            'detector={{_base_.model}}).')
-    # A ScratchNormDetector config wrapped again (e.g. a config that
-    # inherits a shapes config and sets norm='SyncBN' around its model):
-    # the outer conversion replaces the inner one.
-    while isinstance(detector, dict) and type_name(
-            detector.get('type')) == SCRATCH_NORM_DETECTOR:
-        detector = detector['detector']
-    cfg = convert_to_scratch(detector, norm, num_groups)
-    if backbone_init_cfg is not None:
-        cfg['backbone']['init_cfg'] = copy.deepcopy(backbone_init_cfg)
-    if data_preprocessor is not None and cfg.get('data_preprocessor') is None:
-        cfg['data_preprocessor'] = data_preprocessor
-    model = MODELS.build(cfg)
-    if norm == 'SyncBN':
-        install_syncbn_guard(model, 'model.norm', allow_single_process)
-    return model
+@MODELS.register_module(name='ScratchNormDetector')
+def _removed_scratch_norm_detector(**kwargs):
+    """The former builder's name, kept only to say what replaced it."""
+    raise TypeError(
+        "type='ScratchNormDetector' was removed: a scratch config now holds "
+        'the plain GN-all/SyncBN-all detector written out. Render it with '
+        '`python tools/misc/render_scratch_model.py CONFIG --norm GN --out '
+        'FILE` (or --norm SyncBN), list FILE under _base_ in place of the '
+        "model base, and move the keys under model.detector up to model "
+        '(model.backbone_init_cfg -> model.backbone.init_cfg with '
+        '_delete_=True); SyncBN training needs custom_hooks=[dict('
+        "type='SyncBNGuardHook')].")

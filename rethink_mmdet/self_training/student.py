@@ -59,11 +59,11 @@ class SelfTrainingDetector(BaseDetector):
                                     normalize=True, overall_factor=True),
                      part_forward='auto')
 
-    ``detector`` may be any mmdet detector config, or a
-    ``ScratchNormDetector`` dict (which builds a plain detector with scratch
-    norm, He et al. 2019). Start modes: random init (+ ``ScratchGuardHook``),
-    a backbone ``init_cfg`` (ImageNet), or ``load_from`` the teacher's
-    checkpoint.
+    ``detector`` may be any mmdet detector config, e.g. a scratch GN-all or
+    SyncBN-all model written out by ``tools/misc/render_scratch_model.py``
+    (He et al. 2019): ``detector={{_base_.model}}``. Start modes: random
+    init (+ ``ScratchGuardHook``), a backbone ``init_cfg`` (ImageNet), or
+    ``load_from`` the teacher's checkpoint.
 
     **Loss.** Each batch is split by ``data_sample.metainfo['data_source']``
     into a human and a pseudo part. ``part_forward='shared_features'`` (the

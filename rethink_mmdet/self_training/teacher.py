@@ -22,8 +22,9 @@ __all__ = ['build_teacher', 'teacher_meta', 'teacher_test_cfg']
 
 
 def _detector_cfg(model_cfg):
-    """The detector's own config inside wrappers and builders that keep it
-    under ``detector`` (``ScratchNormDetector``, ``SelfTrainingDetector``)."""
+    """The detector's own config inside a wrapper that keeps it under
+    ``detector`` (a ``SelfTrainingDetector`` student used as the next
+    teacher, ``JointTrainingDetector``)."""
     while 'detector' in model_cfg and isinstance(model_cfg['detector'], dict):
         model_cfg = model_cfg['detector']
     return model_cfg

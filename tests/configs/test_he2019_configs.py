@@ -112,7 +112,7 @@ def name_from_content(cfg):
     """The mmdet 3.x config name that ``cfg``'s content deserves, read from
     the model, the init, the norm, the train pipeline, the schedule and the
     annotation file -- never from the file name."""
-    det = cfg.model.detector
+    det = cfg.model
     algo = {
         'MaskRCNN': 'mask-rcnn',
         'FasterRCNN': 'faster-rcnn',
@@ -123,8 +123,9 @@ def name_from_content(cfg):
     bb = det.backbone
     backbone = (f'x{bb.depth}-{bb.groups}x{bb.base_width}d'
                 if bb.type == 'ResNeXt' else f'r{bb.depth}')
-    init = 'imagenet' if cfg.model.get('backbone_init_cfg') else 'scratch'
-    norm = {'GN': 'gn-all', 'SyncBN': 'syncbn-all'}[cfg.model.norm]
+    init_cfg = det.backbone.get('init_cfg') or {}
+    init = 'imagenet' if init_cfg.get('type') == 'Pretrained' else 'scratch'
+    norm = {'GN': 'gn-all', 'SyncBN': 'syncbn-all'}[det.backbone.norm_cfg.type]
     train_set = voc_datasets(cfg)[0][0] if is_voc(cfg) else \
         cfg.train_dataloader.dataset
     resize = [
@@ -280,10 +281,10 @@ def test_config_builds_and_follows_the_schedule_rule(config, shapes_root):
     assert cfg.runner_type == 'mmdet.LongRunRunner'
     if '-scratch_' in name:
         assert {'ScratchGuardHook', 'ScratchInitHook'} <= set(hooks)
-        assert cfg.model.get('backbone_init_cfg') is None
+        assert cfg.model.backbone.init_cfg is None
     else:
         assert 'ScratchGuardHook' not in hooks
-        assert cfg.model.backbone_init_cfg.type == 'Pretrained'
+        assert cfg.model.backbone.init_cfg.type == 'Pretrained'
 
     # The model (no init_weights: nothing is downloaded).
     model = MODELS.build(cfg.model)

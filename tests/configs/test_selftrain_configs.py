@@ -10,8 +10,8 @@ with 2 gloo processes, for 2 iterations.
 
 SyncBN in the distributed test: torch's SyncBatchNorm trains on GPUs only
 ("SyncBatchNorm expected input tensor to be on GPU"), so that test swaps
-the norm layers to BN (EfficientNet) and GN (ScratchNormDetector, which
-takes GN or SyncBN) in the config it writes; everything else is the leaf.
+the norm layers to BN (every SyncBN dict of the written-out models) in the
+config it writes; everything else is the leaf.
 
 Cost (2 CPU cores): configs are parsed once (``fast_parsing``); a model,
 dataloader or batch whose resolved config equals one already built is not
@@ -399,9 +399,14 @@ def check_recipe(name, cfg):
         assert 'SyncBNGuardHook' in hooks
         init_cfg = model.backbone.get('init_cfg') or {}
     else:
-        assert model.type == 'ScratchNormDetector' and model.norm == 'SyncBN'
-        assert model.detector.backbone.depth == int(row['detector'][1:])
-        init_cfg = model.get('backbone_init_cfg') or {}
+        # the rendered SyncBN-all RetinaNet, written out (no nesting)
+        assert model.type == 'RetinaNet' and 'detector' not in model
+        assert model.backbone.depth == int(row['detector'][1:])
+        for part in (model.backbone, model.neck, model.bbox_head):
+            assert part.norm_cfg.type == 'SyncBN'
+        assert model.backbone.frozen_stages == -1
+        assert 'SyncBNGuardHook' in hooks
+        init_cfg = model.backbone.get('init_cfg') or {}
     checkpoint = init_cfg.get('checkpoint', '')
     expected = {
         'scratch':
@@ -417,7 +422,7 @@ def check_recipe(name, cfg):
     if init in ('in1k-ns', 'simclr'):  # converted: backbone.* keys
         assert init_cfg.prefix.rstrip('.') == 'backbone'
     if init == 'simclr':  # RGB in [0, 1], no mean/std (SimCLR's input)
-        pre = model.detector.data_preprocessor
+        pre = model.data_preprocessor
         assert (pre.mean, pre.std, pre.bgr_to_rgb) == ([0.] * 3, [255.] * 3,
                                                        True)
     assert ('ScratchGuardHook' in hooks) == (init == 'scratch')
@@ -490,13 +495,10 @@ def free_port():
 
 
 def _swap_norms(node):
-    """SyncBN -> BN (norm_cfg dicts) and ScratchNormDetector's norm ->
-    GN, in place (the CPU has no SyncBN)."""
+    """SyncBN -> BN (norm_cfg dicts), in place (the CPU has no SyncBN)."""
     if isinstance(node, dict):
         if node.get('type') == 'SyncBN':
             node['type'] = 'BN'
-        if node.get('type') == 'ScratchNormDetector':
-            node['norm'] = 'GN'
         for value in node.values():
             _swap_norms(value)
     elif isinstance(node, list):
@@ -544,9 +546,7 @@ def dist_train(name, tmp_path, shapes_root, shapes_store, cls_root, **options):
         cfg.model.cls_head.num_classes = len(SHAPES_CLS_CLASSES)
     _swap_norms(cfg._cfg_dict)
     for d in (cfg.model, cfg.model.get('detector', {})):
-        if d.get('type') == 'ScratchNormDetector':
-            d['backbone_init_cfg'] = None
-        elif 'backbone' in d:
+        if 'backbone' in d:
             d['backbone'].pop('init_cfg', None)
     cfg.update(
         val_cfg=None, val_dataloader=None, val_evaluator=None, resume=False)

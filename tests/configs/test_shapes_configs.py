@@ -16,7 +16,7 @@ def test_shapes_config_trains_and_evaluates(config, shapes_root, tmp_path):
     if 'retinanet' in config:
         # After 3 iterations every focal-loss score is still near the prior
         # (0.01): keep them all so that there is something to evaluate.
-        opts.append('model.detector.test_cfg.score_thr=0.0')
+        opts.append('model.test_cfg.score_thr=0.0')
     out = run_tool(
         python_tool('train.py', config, '--work-dir', tmp_path,
                     '--cfg-options', *opts))

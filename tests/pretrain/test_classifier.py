@@ -175,7 +175,7 @@ def test_classifier_modes():
 def test_pretrained_backbone_loads(pretrained, config):
     ckpt = pretrained[0]
     cfg = Config.fromfile(config)
-    cfg.model.backbone_init_cfg.checkpoint = ckpt
+    cfg.model.backbone.init_cfg.checkpoint = ckpt
     model = MODELS.build(cfg.model)
     model.init_weights()
     state = torch.load(ckpt, map_location='cpu')['state_dict']
@@ -190,7 +190,7 @@ def test_pretrained_backbone_loads(pretrained, config):
 
 def test_pretrained_detector_trains(pretrained, shapes_root, tmp_path):
     cfg = Config.fromfile(PRETRAINED_CONFIGS[0])
-    cfg.model.backbone_init_cfg.checkpoint = pretrained[0]
+    cfg.model.backbone.init_cfg.checkpoint = pretrained[0]
     root = shapes_root.rstrip('/') + '/'
     for split in ('train', 'val', 'test'):
         cfg[f'{split}_dataloader'].dataset.data_root = root
@@ -218,7 +218,7 @@ def test_missing_pretraining_checkpoint_names_the_command(
     inside init_weights."""
     cfg = Config.fromfile(PRETRAINED_CONFIGS[0])
     missing = 'work_dirs/cls_r18-tiny_gn_shapes-cls/missing_iter_1000.pth'
-    cfg.model.backbone_init_cfg.checkpoint = missing
+    cfg.model.backbone.init_cfg.checkpoint = missing
     root = shapes_root.rstrip('/') + '/'
     for split in ('train', 'val', 'test'):
         cfg[f'{split}_dataloader'].dataset.data_root = root

@@ -21,8 +21,7 @@ from rethink_mmdet.scratch.init import (ScratchInitError, format_weight_stats,
                                         he_init, kaiming_fan_out_std,
                                         weight_stats)
 from rethink_mmdet.scratch.init_hook import ScratchInitHook  # noqa: F401
-from tests.conftest import (MASK_RCNN, REPO, RETINANET, plain_model_cfg,
-                            short_run_options)
+from tests.conftest import MASK_RCNN, REPO, RETINANET, short_run_options
 # the student's data: human shapes + pseudo labels of a real store
 from tests.self_training.test_student import dataset_cfg
 
@@ -33,10 +32,10 @@ TOL = 0.10
 
 
 def build_model(config=MASK_RCNN, backbone=None):
-    """The shapes config's model as ScratchNormDetector builds it (GN-all),
-    with ``backbone`` keys then set in the converted config: the guard sees
-    what the converter would have fixed."""
-    model_cfg = plain_model_cfg(config)
+    """The shapes config's model (the rendered GN-all detector), with
+    ``backbone`` keys then set in it: the guard sees what the converter
+    would have fixed."""
+    model_cfg = Config.fromfile(config).model
     for key, value in (backbone or {}).items():
         model_cfg.backbone[key] = value  # replace, do not merge
     return MODELS.build(model_cfg), model_cfg
@@ -133,8 +132,8 @@ def test_pretrained_key_in_config_and_load_from():
     model, model_cfg = build_model()
     # weights a (timm-style) backbone would load when it is built
     model_cfg.backbone.pretrained = True
-    # a config path that is no module of the built model (a builder such as
-    # ScratchNormDetector strips it): judged by the built model, not reported
+    # a config path that is no module of the built model (e.g. a wrapper's
+    # nested config): judged by the built model, not reported
     model_cfg.detector = dict(
         backbone=dict(
             init_cfg=dict(type='Pretrained', checkpoint='imagenet.pth'),
@@ -216,11 +215,9 @@ def test_weight_stats_groups():
 
 
 def runner_cfg(shapes_root, work_dir, name, **changes):
-    """The shapes Mask R-CNN config with its model written out as the plain
-    GN-all config ScratchNormDetector would build, so that ``changes`` can
-    break what the converter would have fixed."""
+    """The shapes Mask R-CNN config (its model the rendered GN-all
+    detector), so that ``changes`` can break what the converter fixed."""
     cfg = Config.fromfile(MASK_RCNN)
-    cfg.model = plain_model_cfg(MASK_RCNN)
     parser = argparse.ArgumentParser()
     parser.add_argument('--cfg-options', nargs='+', action=DictAction)
     opts = short_run_options(shapes_root, max_iters=1, ckpt_interval=1)
@@ -362,7 +359,7 @@ def he_runner(shapes_root, work_dir, name, max_iters, **changes):
     cfg.train_dataloader.batch_size = 1
     cfg.train_dataloader.dataset.pipeline[2].scale = (224, 160)
     # 32 RoIs through the 4conv1fc box head instead of 512: the CPU cost
-    train_cfg = cfg.model.detector.train_cfg
+    train_cfg = cfg.model.train_cfg
     train_cfg.rcnn.sampler.num = 32
     train_cfg.rpn.sampler.num = 64
     cfg.train_cfg.max_iters = max_iters

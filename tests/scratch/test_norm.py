@@ -2,7 +2,9 @@
 """Tests of scratch norm conversion (He et al. 2019, Sec. 3-4) on mmdet's own
 configs: GN/SyncBN in backbone, FPN, 4conv1fc box head and mask head, no norm
 in the RPN head, nothing frozen, no pre-trained weights. Models are built
-with mmdet's registry and checked module by module."""
+with mmdet's registry and checked module by module; the rendered configs
+(every mmdet detector through ``tools/misc/render_scratch_model.py``) are
+tested in test_render.py, with :func:`assert_scratch_norm` of this file."""
 import copy
 import os.path as osp
 
@@ -91,34 +93,6 @@ def assert_scratch_norm(model, norm_cls, roi_norm_cls=None, groups=32):
             for head in heads if isinstance(heads, nn.ModuleList) else [heads]:
                 assert all(
                     isinstance(c.norm, roi_norm_cls) for c in head.convs)
-
-
-@pytest.mark.parametrize('rel', [FASTER, MASK, RETINA, FCOS, CASCADE])
-def test_gn_all_on_mmdet_detectors(rel):
-    cfg = mmdet_cfg(rel)
-    before = copy.deepcopy(cfg.model.to_dict())
-    scratch = convert_to_scratch(cfg.model, 'GN')
-    assert cfg.model.to_dict() == before, 'the input config was changed'
-    assert find_pretrained(before) and not find_pretrained(scratch)
-    assert scratch['data_preprocessor'] == before['data_preprocessor']
-    assert scratch.get('train_cfg') == before.get('train_cfg')
-
-    model = MODELS.build(scratch)
-    assert type(model).__name__ == before['type']
-    assert_scratch_norm(model, nn.GroupNorm)
-    if 'roi_head' in before:  # the original box heads' settings survive
-        old = before['roi_head']['bbox_head']
-        old = old if isinstance(old, list) else [old]
-        new = model.roi_head.bbox_head
-        new = new if isinstance(new, nn.ModuleList) else [new]
-        assert len(new) == len(old)
-        for o, n in zip(old, new):
-            assert n.num_classes == o['num_classes']
-            assert n.fc_out_channels == o['fc_out_channels']
-            assert n.conv_out_channels == o['in_channels']
-            assert n.reg_class_agnostic == o.get('reg_class_agnostic', False)
-            assert list(n.bbox_coder.stds) == o['bbox_coder']['target_stds']
-            assert type(n.loss_bbox).__name__ == o['loss_bbox']['type']
 
 
 def test_init_is_he_scratch_init():
@@ -213,43 +187,15 @@ def test_empty_roi_batch_through_converted_heads(norm):
                 assert torch.equal(value, before[key]), key
 
 
-def test_config_route_base_model_one_line(tmp_path):
-    """``detector={{_base_.model}}`` with ``_delete_=True`` in a .py config
-    builds the plain detector, same modules and state_dict as
-    convert_to_scratch."""
-    path = tmp_path / 'faster-rcnn_r50-scratch_fpn_gn-all.py'
-    path.write_text(f"_base_ = 'mmdet::{FASTER}'\n"
-                    "custom_imports = dict(imports=['rethink_mmdet'], "
-                    'allow_failed_imports=False)\n'
-                    "model = dict(_delete_=True, type='ScratchNormDetector', "
-                    "norm='GN', detector={{_base_.model}})\n")
-    cfg = Config.fromfile(str(path))
-    assert set(cfg.model) == {'type', 'norm', 'detector'}
-    built = MODELS.build(cfg.model)
-    ref = MODELS.build(convert_to_scratch(mmdet_cfg(FASTER).model))
-    assert type(built).__name__ == 'FasterRCNN'
-    assert [(n, type(m)) for n, m in built.named_modules()
-            ] == [(n, type(m)) for n, m in ref.named_modules()]
-    assert {
-        k: v.shape
-        for k, v in built.state_dict().items()
-    } == {
-        k: v.shape
-        for k, v in ref.state_dict().items()
-    }
-    assert type(built.data_preprocessor).__name__ == 'DetDataPreprocessor'
-    assert built.data_preprocessor.mean.flatten().tolist() == pytest.approx(
-        [123.675, 116.28, 103.53])
-    assert_scratch_norm(built, nn.GroupNorm)
-
-
-def test_config_route_without_delete_is_explained(tmp_path):
-    path = tmp_path / 'forgot_delete.py'
-    path.write_text(f"_base_ = 'mmdet::{FASTER}'\n"
-                    "model = dict(type='ScratchNormDetector', "
-                    'detector={{_base_.model}})\n')
-    with pytest.raises(TypeError, match='_delete_=True'):
-        MODELS.build(Config.fromfile(str(path)).model)
+def test_removed_builder_names_the_tool():
+    """A config written for the removed ``ScratchNormDetector`` builder is
+    refused with the tool that renders the explicit model."""
+    with pytest.raises(TypeError, match='render_scratch_model.py'):
+        MODELS.build(
+            dict(
+                type='ScratchNormDetector',
+                norm='GN',
+                detector=mmdet_cfg(FASTER).model))
 
 
 @pytest.mark.parametrize(

@@ -1,8 +1,10 @@
 # Copyright (c) rethink_mmdet contributors. All rights reserved.
-"""Tests of the SyncBN guards (He et al. 2019, Sec. 3: SyncBN statistics come
-from all GPUs' images): single-process SyncBN training is refused by the
-hook and by ``ScratchNormDetector(norm='SyncBN')``, allowed with one
-warning; ``EmptySafeSyncBN`` survives empty inputs.
+"""Tests of the SyncBN guard (He et al. 2019, Sec. 3: SyncBN statistics come
+from all GPUs' images): single-process SyncBN training is refused by
+``SyncBNGuardHook`` (a plain detector or a self-training student, the rendered
+SyncBN-all models as hand-set SyncBN), allowed with one warning, never for
+evaluation; every SyncBN config of the package lists the hook;
+``EmptySafeSyncBN`` survives empty inputs.
 
 Real mmengine Runners train the tiny shapes RetinaNet on CPU. What needs a
 GPU is not tested here: ``torch.nn.SyncBatchNorm`` refuses CPU tensors when
@@ -23,25 +25,21 @@ from mmengine.model.utils import revert_sync_batchnorm
 from mmengine.runner import Runner
 from torch import nn
 
-from mmdet.registry import MODELS
 from mmdet.utils import register_all_modules
 from rethink_mmdet.scratch.empty_safe_syncbn import EmptySafeSyncBN
 from rethink_mmdet.scratch.norm import convert_to_scratch
-from rethink_mmdet.scratch.syncbn_check import (SingleProcessSyncBNError,
-                                                SingleProcessSyncBNWarning,
-                                                check_sync_bn_world_size,
-                                                find_sync_bn)
-from rethink_mmdet.scratch.syncbn_guard_hook import SyncBNGuardHook
-from tests.conftest import REPO, RETINANET, plain_model_cfg
+from rethink_mmdet.scratch.syncbn_guard_hook import (
+    SingleProcessSyncBNError, SingleProcessSyncBNWarning, SyncBNGuardHook,
+    check_sync_bn_world_size, find_sync_bn)
+from tests.conftest import REPO, RETINANET
 
 register_all_modules()
 
 
 def tiny_cfg(shapes_root, work_dir, max_iters=1):
-    """The shapes RetinaNet config for a short in-process CPU run, its
-    model written out as the plain GN-all config."""
+    """The shapes RetinaNet config (the plain GN-all model) for a short
+    in-process CPU run."""
     cfg = Config.fromfile(RETINANET)
-    cfg.model = plain_model_cfg(RETINANET)
     cfg.work_dir = str(work_dir)
     cfg.launcher = 'none'
     loader = cfg.train_dataloader
@@ -71,13 +69,20 @@ def sync_bn_warnings(record):
 
 
 def test_find_sync_bn_paths():
-    assert find_sync_bn(Config.fromfile(RETINANET).model) == []  # GN
-    cfg = plain_model_cfg(RETINANET)
+    cfg = Config.fromfile(RETINANET).model
     assert find_sync_bn(cfg) == []  # GN
     paths = find_sync_bn(convert_to_scratch(cfg, 'SyncBN'))
     assert paths == [
         'model.backbone.norm_cfg', 'model.neck.norm_cfg',
         'model.bbox_head.norm_cfg'
+    ]
+    rendered = Config.fromfile(
+        os.path.join(REPO, 'configs', '_base_', 'models',
+                     'mask-rcnn_r50_fpn_syncbn-all.py')).model
+    assert find_sync_bn(rendered) == [
+        'model.backbone.norm_cfg', 'model.neck.norm_cfg',
+        'model.roi_head.bbox_head.norm_cfg',
+        'model.roi_head.mask_head.norm_cfg'
     ]
     cascade = dict(
         roi_head=dict(bbox_head=[
@@ -88,10 +93,8 @@ def test_find_sync_bn_paths():
         'model.roi_head.bbox_head[0].norm_cfg',
         'model.roi_head.bbox_head[1].norm_cfg'
     ]
-    wrapped = dict(type='ScratchNormDetector', norm='SyncBN', detector=cfg)
-    assert find_sync_bn(wrapped) == ['model.norm']
-    wrapped['allow_single_process'] = True  # the builder warns instead
-    assert find_sync_bn(wrapped) == []
+    student = dict(type='SelfTrainingDetector', detector=rendered)
+    assert find_sync_bn(student)[0] == 'model.detector.backbone.norm_cfg'
 
 
 def test_check_world_size_message_and_allowance():
@@ -99,7 +102,9 @@ def test_check_world_size_message_and_allowance():
     with pytest.raises(SingleProcessSyncBNError) as err:
         check_sync_bn_world_size(where, 1)
     for part in ('model.backbone.norm_cfg', 'world_size=1', 'per-GPU',
-                 'dist_train.sh', "norm='GN'", 'allow_single_process=True'):
+                 'dist_train.sh', 'render_scratch_model.py --norm GN',
+                 "custom_hooks=[dict(type='SyncBNGuardHook', "
+                 'allow_single_process=True)]'):
         assert part in str(err.value)
     assert check_sync_bn_world_size(where, 8) is False
     assert check_sync_bn_world_size([], 1) is False
@@ -135,79 +140,87 @@ def test_hook_allowed_warns_once_and_trains(shapes_root, tmp_path):
         isinstance(m, nn.SyncBatchNorm) for m in runner.model.modules())
 
 
-def test_scratch_norm_detector_refuses_single_process_training(
-        shapes_root, tmp_path):
+def test_rendered_syncbn_model_refused_in_runner(shapes_root, tmp_path):
+    """The SyncBN-all model as the renderer writes it (convert_to_scratch),
+    through a real Runner with the hook: refused before the first
+    iteration."""
     cfg = tiny_cfg(shapes_root, tmp_path)
-    cfg.model = dict(
-        type='ScratchNormDetector', norm='SyncBN', detector=cfg.model)
+    cfg.model = convert_to_scratch(cfg.model, 'SyncBN')
+    cfg.custom_hooks = [dict(type='SyncBNGuardHook')]
     runner = Runner.from_cfg(cfg)
     assert type(runner.model).__name__ == 'RetinaNet'
-    with pytest.raises(SingleProcessSyncBNError, match='model.norm'):
-        runner.train()  # at the first training forward
+    with pytest.raises(SingleProcessSyncBNError, match='model.backbone'):
+        runner.train()
     assert runner.iter == 0
 
 
-def test_scratch_syncbn_student_refuses_single_process_training():
-    """The guard sits on the backbone, so the self-training student, whose
-    shared forward calls ``extract_feat`` rather than the detector's
-    ``forward``, is refused too."""
-    from mmengine.structures import InstanceData
-
-    from mmdet.structures import DetDataSample
-    from rethink_mmdet.self_training.sources import PSEUDO, SOURCE_KEY
-    detector = dict(
-        type='ScratchNormDetector',
-        norm='SyncBN',
-        detector=Config.fromfile(RETINANET).model)
-    model = MODELS.build(dict(type='SelfTrainingDetector', detector=detector))
-    assert model.part_forward == 'shared_features'
-    samples = []
-    for _ in range(2):
-        sample = DetDataSample(metainfo={
-            SOURCE_KEY: PSEUDO,
-            'img_shape': (64, 64),
-            'pad_shape': (64, 64)
-        })
-        sample.gt_instances = InstanceData(
-            bboxes=torch.tensor([[4., 4., 30., 30.]]),
-            labels=torch.tensor([0]))
-        samples.append(sample)
-    model.train()
-    with pytest.raises(SingleProcessSyncBNError, match='model.norm'):
-        model(torch.rand(2, 3, 64, 64), samples, mode='loss')
+def test_scratch_syncbn_student_refuses_single_process_training(
+        shapes_root, tmp_path):
+    """A self-training student around the SyncBN-all model, trained by a
+    real Runner with the hook, is refused too: the hook reads the student's
+    ``model.detector`` in the config, whatever the student's forward
+    calls."""
+    cfg = tiny_cfg(shapes_root, tmp_path)
+    cfg.model = dict(
+        type='SelfTrainingDetector',
+        detector=convert_to_scratch(cfg.model, 'SyncBN'))
+    cfg.custom_hooks = [dict(type='SyncBNGuardHook')]
+    runner = Runner.from_cfg(cfg)
+    assert type(runner.model).__name__ == 'SelfTrainingDetector'
+    assert runner.model.part_forward == 'shared_features'
+    with pytest.raises(
+            SingleProcessSyncBNError, match='model.detector.backbone'):
+        runner.train()
+    assert runner.iter == 0
 
 
-def test_scratch_norm_detector_guard_eval_and_allowed():
-    detector = Config.fromfile(RETINANET).model
-    inputs = torch.rand(2, 3, 64, 64)  # 2: BN needs > 1 value at P7
-    model = MODELS.build(
-        dict(type='ScratchNormDetector', norm='SyncBN', detector=detector))
-    model.eval()
-    model(inputs, mode='tensor')  # single-GPU testing is exact: allowed
-    model.train()
-    with pytest.raises(SingleProcessSyncBNError):
-        model(inputs, mode='tensor')
-
-    model = MODELS.build(
-        dict(
-            type='ScratchNormDetector',
-            norm='SyncBN',
-            detector=detector,
-            allow_single_process=True))
-    model.train()
+def test_hook_never_refuses_evaluation(shapes_root, tmp_path):
+    """Single-process testing of a SyncBN model is exact (running
+    statistics): Runner.test with the hook is not refused."""
+    cfg = tiny_cfg(shapes_root, tmp_path)
+    full = Config.fromfile(RETINANET)
+    root = shapes_root.rstrip('/') + '/'
+    cfg.test_dataloader = full.test_dataloader
+    cfg.test_dataloader.dataset.data_root = root
+    cfg.test_dataloader.update(
+        num_workers=0, persistent_workers=False, batch_size=2)
+    cfg.test_cfg = full.test_cfg
+    cfg.test_evaluator = full.test_evaluator
+    cfg.test_evaluator.ann_file = root + 'annotations/instances_val.json'
+    cfg.model = convert_to_scratch(cfg.model, 'SyncBN')
+    cfg.custom_hooks = [dict(type='SyncBNGuardHook')]
     with warnings.catch_warnings(record=True) as record:
         warnings.simplefilter('always')
-        model(inputs, mode='tensor')
-        model(inputs, mode='tensor')
-    assert len(sync_bn_warnings(record)) == 1
-    # GN needs no guard.
-    model = MODELS.build(
-        dict(
-            type='ScratchNormDetector',
-            norm='GN',
-            num_groups=8,
-            detector=detector)).train()
-    model(inputs, mode='tensor')
+        Runner.from_cfg(cfg).test()
+    assert not sync_bn_warnings(record)
+
+
+def _syncbn_configs():
+    """Every config of the package whose model uses SyncBN (leaves and the
+    rendered SyncBN bases' users; the model fragments themselves have no
+    runtime)."""
+    import glob
+    for path in sorted(
+            glob.glob(
+                os.path.join(REPO, 'configs', '**', '*.py'), recursive=True)):
+        rel = os.path.relpath(path, REPO)
+        if '_base_' in rel.split(os.sep) or 'study' in os.path.basename(rel):
+            continue
+        yield rel
+
+
+def test_every_syncbn_config_lists_the_hook():
+    """Every trainable config of the package with SyncBN in its model lists
+    SyncBNGuardHook in custom_hooks (He et al. and Zoph et al. runtimes)."""
+    checked = 0
+    for rel in _syncbn_configs():
+        cfg = Config.fromfile(os.path.join(REPO, rel))
+        if not find_sync_bn(cfg.get('model')):
+            continue
+        types = [h['type'] for h in cfg.get('custom_hooks', [])]
+        assert 'SyncBNGuardHook' in types, rel
+        checked += 1
+    assert checked >= 50  # the He et al. SyncBN arms and the Zoph grid
 
 
 def test_empty_safe_sync_bn_single_process():

@@ -90,7 +90,7 @@ def test_equals_tools_test_on_the_checkpoint(shapes_root, tmp_path,
                     '--cfg-options',
                     *short_run_options(shapes_root, max_iters=4),
                     f'default_hooks.logger.interval={log_interval}',
-                    'model.detector.test_cfg.score_thr=0.0'))
+                    'model.test_cfg.score_thr=0.0'))
     ckpt = str(work_dir / 'iter_4.pth')
     (cfg_file, ) = work_dir.glob('*/vis_data/config.py')
     reused, _ = final_validation_metrics(Config.fromfile(cfg_file), ckpt)

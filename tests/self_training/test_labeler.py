@@ -83,7 +83,7 @@ def test_folder_store_matches_teacher(reference, teacher, shapes_root,
     assert meta['score_floor'] == SCORE_THR
     assert meta['source']['kind'] == 'folder'
     assert meta['teacher']['config'] == MASK_RCNN
-    assert "type='ScratchNormDetector'" in meta['teacher']['config_text']
+    assert "type='MaskRCNN'" in meta['teacher']['config_text']
     with open(teacher, 'rb') as f:
         assert meta['teacher']['checkpoint_sha256'] == hashlib.sha256(
             f.read()).hexdigest()
@@ -98,10 +98,8 @@ def test_folder_store_matches_teacher(reference, teacher, shapes_root,
     # the floor, and masks by IoU.
     from mmdet.apis import inference_detector, init_detector
 
-    # cfg_options (even empty) skips init_detector's read of
-    # config.model.backbone, which a ScratchNormDetector config has under
-    # model.detector.
-    model = init_detector(MASK_RCNN, teacher, device='cpu', cfg_options={})
+    # the scratch config is a plain mmdet config: no cfg_options needed
+    model = init_detector(MASK_RCNN, teacher, device='cpu')
     rec = store.image(0)
     assert rec['path'] == '000000.png' and rec['image_id'] == 1
     pred = inference_detector(model,
@@ -446,7 +444,7 @@ def test_rerun_on_finished_store_does_nothing_or_names_differences(
     other = str(mask_rcnn_run[0] / 'iter_2.pth')
     cmd = python_tool('pseudo_label.py', MASK_RCNN, other, '--images', images,
                       '--out', out, '--score-thr', 0.3, '--cfg-options',
-                      'model.detector.test_cfg.rcnn.max_per_img=7')
+                      'model.test_cfg.rcnn.max_per_img=7')
     proc = subprocess.run(
         cmd,
         cwd=REPO,

@@ -45,10 +45,12 @@ def test_a_floor_above_the_teachers_threshold_changes_nothing():
 
 
 def test_wrapped_detector():
+    """A self-training student's config as teacher: the detector is under
+    ``model.detector``."""
     model = _model(
-        osp.join(REPO, 'configs', 'shapes',
-                 'retinanet_r18-scratch_fpn_gn-all_shapes.py'))
-    assert model['type'] == 'ScratchNormDetector'
+        osp.join(REPO, 'configs', 'studies', 'shapes_mini_replication',
+                 'retinanet_r18-scratch_fpn_gn-all_selftrain_shapes.py'))
+    assert model['type'] == 'SelfTrainingDetector'
     changes = lower_score_floor(model, 0.02)
     assert model['detector']['test_cfg']['score_thr'] == 0.02
     assert changes == ['model.detector.test_cfg.score_thr 0.05 -> 0.02']

@@ -26,6 +26,7 @@ from mmengine.runner import load_checkpoint, save_checkpoint
 from mmdet.registry import DATASETS, MODELS
 from rethink_mmdet.data import SHAPES_CLASSES
 from rethink_mmdet.scratch.guard import find_scratch_problems
+from rethink_mmdet.scratch.norm import convert_to_scratch
 from rethink_mmdet.self_training.loss_norm import NonFiniteLossError
 from rethink_mmdet.self_training.sources import HUMAN, PSEUDO, SOURCE_KEY
 from rethink_mmdet.self_training.store import finalize_store, write_chunk
@@ -282,13 +283,13 @@ def test_wrapper_trains_each_detector(kind, samples, tmp_path_factory):
 
 
 def gn_model_cfg(kind, tmp_path_factory):
-    """A tiny GN-all detector: the shapes configs as they are, Faster R-CNN
-    and FCOS through ScratchNormDetector (8 groups)."""
+    """A tiny GN-all detector: the shapes configs as they are (rendered
+    GN-all models), Faster R-CNN and FCOS converted as the renderer does
+    (convert_to_scratch, 8 groups)."""
     cfg = model_cfg(kind, tmp_path_factory)
     if kind in ('retinanet', 'mask_rcnn'):
         return cfg
-    return dict(
-        type='ScratchNormDetector', norm='GN', num_groups=8, detector=cfg)
+    return convert_to_scratch(cfg, 'GN', 8)
 
 
 def part_losses_and_grads(model, items, seed=0):
@@ -362,12 +363,8 @@ def test_part_forward_modes_of_other_detectors(tmp_path_factory):
         def loss(self, batch_inputs, batch_data_samples):
             return super().loss(batch_inputs, batch_data_samples)
 
-    cfg = copy.deepcopy(model_cfg('retinanet', tmp_path_factory).detector)
-    cfg = dict(
-        type='ScratchNormDetector',
-        norm='GN',
-        num_groups=8,
-        detector=dict(cfg, type=OwnLossRetinaNet))
+    cfg = copy.deepcopy(model_cfg('retinanet', tmp_path_factory))
+    cfg = dict(cfg, type=OwnLossRetinaNet)
     assert student(cfg).part_forward == 'per_part'
     with pytest.raises(ValueError, match="part_forward='per_part'"):
         student(cfg, part_forward='shared_features')
@@ -584,12 +581,8 @@ def test_state_dict_is_the_plain_detectors(tmp_path, tmp_path_factory):
 
 def test_start_modes(tmp_path, tmp_path_factory):
     cfg = model_cfg('faster_rcnn', tmp_path_factory)  # plain, BN
-    # random init with He et al.'s scratch norm: ScratchNormDetector inside
-    scratch = dict(
-        type='ScratchNormDetector',
-        norm='GN',
-        num_groups=8,
-        detector=copy.deepcopy(cfg))
+    # random init with He et al.'s scratch norm: the converted detector
+    scratch = convert_to_scratch(cfg, 'GN', 8)
     model = student(scratch)
     assert type(model.detector).__name__ == 'FasterRCNN'
     assert isinstance(model.detector.backbone.norm1, torch.nn.GroupNorm)
@@ -665,8 +658,8 @@ def logged(work_dir, key):
 def score_thr_zero(config):
     """The ``--cfg-options`` item setting the detector's test ``score_thr``
     to 0 (all top-100 boxes, so that predictions can be compared), wherever
-    the config nests the detector (``ScratchNormDetector`` and
-    ``SelfTrainingDetector`` hold it under ``detector``)."""
+    the config nests the detector (a ``SelfTrainingDetector`` holds it
+    under ``detector``)."""
     model, key = Config.fromfile(str(config)).model, 'model'
     while 'test_cfg' not in model:
         model, key = model['detector'], key + '.detector'

@@ -18,6 +18,11 @@ from rethink_mmdet.study.validate import load_study
 from tests.conftest import MASK_RCNN, REPO, RETINANET, python_tool, run_tool
 from tests.study.helpers import SELFTRAIN_STUDENT, write_study
 
+#: The fine-tune arm of the shapes study: its backbone init_cfg holds the
+#: checkpoint key that an init arm fills.
+RETINANET_PRETRAINED = os.path.join(
+    REPO, 'configs', 'shapes', 'retinanet_r18-pretrained_fpn_gn-all_shapes.py')
+
 ARMS = [
     dict(name='teacher', config=MASK_RCNN, seeds=[0, 1]),
     dict(
@@ -78,9 +83,9 @@ def test_init_arm_runs_after_it_from_its_final_checkpoint(tmp_path):
     arms = [
         dict(
             name='finetune',
-            config=RETINANET,
+            config=RETINANET_PRETRAINED,
             init_arm='pre',
-            init_key='model.backbone_init_cfg.checkpoint',
+            init_key='model.backbone.init_cfg.checkpoint',
             seeds=[0, 1]),
         dict(
             name='pre',
@@ -97,7 +102,7 @@ def test_init_arm_runs_after_it_from_its_final_checkpoint(tmp_path):
         assert (run.init_run, run.init_checkpoint) == ('pre_seed0', final)
         assert run.depends == ['pre_seed0']
         cfg = Config.fromfile(run.config)
-        assert cfg.model.backbone_init_cfg.checkpoint == final
+        assert cfg.model.backbone.init_cfg.checkpoint == final
         assert cfg.randomness.seed == run.seed
     # a dependency that has not finished: the run does not start
     state = StudyState(str(tmp_path / 'dir'))

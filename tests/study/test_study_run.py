@@ -33,8 +33,7 @@ def study(shapes_root, tmp_path_factory):
             config=RETINANET,
             labels=dict(model='bad', iters='4'),
             cfg_options={
-                **short_options(shapes_root), 'model.detector.backbone.depth':
-                7
+                **short_options(shapes_root), 'model.backbone.depth': 7
             }))
     cfg['references'] = {'retinanet-8it': {'coco/bbox_mAP_50': REF}}
     # the grid written out, to give the 8-iteration arm a cost counterpart

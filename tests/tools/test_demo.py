@@ -150,14 +150,14 @@ def test_pretrained_arms_start_from_the_pretraining(demo):
     for arm in ('pretrained-2x', 'pretrained-6x', 'pretrained-small') + tuple(
             a for a in SUPERVISED if a.startswith('pretrained')):
         cfg = Config.fromfile(osp.join(work, 'configs', f'{arm}_seed0.py'))
-        assert cfg.model.backbone_init_cfg.checkpoint == final, arm
+        assert cfg.model.backbone.init_cfg.checkpoint == final, arm
         scratch = Config.fromfile(
             osp.join(
                 work, 'configs',
                 f'{arm.replace("pretrained", "scratch")}_seed0.py'
                 if arm in HE_ARMS else f'{arm.replace("pretrained", "rand")}'
                 '_seed0.py'))
-        assert 'backbone_init_cfg' not in scratch.model
+        assert scratch.model.backbone.init_cfg is None
     ratios = {r['arm']: r for r in load_json(work, 'report.json')['ratios']}
     runs = {r['arm']: r for r in load_json(work, 'report.json')['runs']}
     row = ratios['pretrained-6x']

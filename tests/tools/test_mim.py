@@ -27,7 +27,7 @@ def test_mim_train_and_test_editable(mim, shapes_root, tmp_path):
     # score_thr=0: after 2 iterations RetinaNet scores sit at the prior.
     opts = short_run_options(
         shapes_root, max_iters=2,
-        ckpt_interval=2) + ['model.detector.test_cfg.score_thr=0.0']
+        ckpt_interval=2) + ['model.test_cfg.score_thr=0.0']
     out = run_tool([
         mim, 'train', 'rethink_mmdet', CONFIG_NAME, '--work-dir',
         str(tmp_path / 'w'), '--cfg-options', *opts

@@ -7,16 +7,9 @@
 # configs). The model is that of faster-rcnn_r50_fpn_gn-all.py (which lists
 # the COCO data base, so it is restated here over the VOC one: mmengine
 # refuses a key defined by two bases). The configs that list this fragment
-# set the 20 VOC classes (`{{_base_.model}}` cannot be changed in the file
-# that substitutes it).
+# set the 20 VOC classes.
 _base_ = [
-    'mmdet::_base_/models/faster-rcnn_r50_fpn.py',
+    '../models/faster-rcnn_r50_fpn_gn-all.py',
     'mmdet::_base_/datasets/voc0712.py',
 ]
 custom_imports = dict(imports=['rethink_mmdet'], allow_failed_imports=False)
-model = dict(
-    _delete_=True,
-    type='ScratchNormDetector',
-    norm='GN',
-    num_groups=32,
-    detector={{_base_.model}})

@@ -3,10 +3,13 @@
 # input normalisation, as in mmdet's configs/gn).
 _base_ = './mask-rcnn_r50_fpn_gn-all.py'
 model = dict(
-    backbone_init_cfg=dict(
-        type='Pretrained', checkpoint='open-mmlab://detectron/resnet50_gn'),
-    detector=dict(
-        data_preprocessor=dict(
-            mean=[103.530, 116.280, 123.675],
-            std=[1.0, 1.0, 1.0],
-            bgr_to_rgb=False)))
+    backbone=dict(
+        # the scratch model's init_cfg is None: replaced, not merged
+        init_cfg=dict(
+            _delete_=True,
+            type='Pretrained',
+            checkpoint='open-mmlab://detectron/resnet50_gn')),
+    data_preprocessor=dict(
+        mean=[103.530, 116.280, 123.675],
+        std=[1.0, 1.0, 1.0],
+        bgr_to_rgb=False))

@@ -1,19 +1,11 @@
 # mask-rcnn R50-FPN with GroupNorm everywhere He et al. 2019 put it (backbone,
 # FPN, 4conv1fc box head, mask head; RPN head without norm), nothing frozen,
-# random init: mmdet's own model converted by ScratchNormDetector
-# (rethink_mmdet.scratch.norm). COCO data as in mmdet (flip, 1333x800).
-# ScratchNormDetector is a builder: it returns the plain mmdet detector
-# (checkpoints are mmdet's). With norm='SyncBN' (the syncbn-all configs) it
-# also installs SyncBNTrainGuard, a forward pre-hook that is not in this
-# config: single-process SyncBN *training* is refused at the first forward.
+# random init: mmdet's own model converted by convert_to_scratch and written
+# out (../models/mask-rcnn_r50_fpn_gn-all.py, rendered by
+# tools/misc/render_scratch_model.py). COCO data as in mmdet (flip,
+# 1333x800). The SyncBN-all twin: mask-rcnn_r50_fpn_syncbn-all.py.
 _base_ = [
-    'mmdet::_base_/models/mask-rcnn_r50_fpn.py',
+    '../models/mask-rcnn_r50_fpn_gn-all.py',
     'mmdet::_base_/datasets/coco_instance.py',
 ]
 custom_imports = dict(imports=['rethink_mmdet'], allow_failed_imports=False)
-model = dict(
-    _delete_=True,
-    type='ScratchNormDetector',
-    norm='GN',
-    num_groups=32,
-    detector={{_base_.model}})

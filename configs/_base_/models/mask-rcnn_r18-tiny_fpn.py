@@ -1,9 +1,10 @@
 # mmdet's Mask R-CNN at the tiny width of the CPU configs in configs/shapes/:
 # mmdet's own ResNet-18 at base width 16 (stages of 16, 32, 64, 128
 # channels), FPN, RPN and RoI heads at 32 channels (box head fc 128), 4
-# classes, no pre-trained weights. The plain model: configs/shapes/ wrap it
-# in ScratchNormDetector, which puts GroupNorm into backbone, FPN, box head
-# (turned into the 4conv1fc head) and mask head (He et al. 2019, Sec. 3-4).
+# classes, no pre-trained weights. The plain model: the source of
+# mask-rcnn_r18-tiny_fpn_gn-all.py (tools/misc/render_scratch_model.py), which
+# puts GroupNorm into backbone, FPN, box head (turned into the 4conv1fc
+# head) and mask head (He et al. 2019, Sec. 3-4).
 _base_ = 'mmdet::_base_/models/mask-rcnn_r50_fpn.py'
 
 model = dict(

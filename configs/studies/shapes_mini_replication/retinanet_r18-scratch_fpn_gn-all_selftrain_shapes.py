@@ -8,7 +8,7 @@
 # The leaves *_selftrain_aug-s{1,4}_shapes.py put an augmentation strength
 # into both sources' pipelines (swap_student_pipeline below).
 _base_ = [
-    '../../_base_/models/retinanet_r18-tiny_fpn.py',
+    '../../_base_/models/retinanet_r18-tiny_fpn_gn-all.py',
     '../../shapes/mixed_human-pseudo_shapes.py',
     '../../_base_/schedules/shapes_iter.py',
     '../../_base_/shapes_runtime.py',
@@ -18,11 +18,7 @@ custom_imports = dict(imports=['rethink_mmdet'], allow_failed_imports=False)
 model = dict(
     _delete_=True,
     type='SelfTrainingDetector',
-    detector=dict(
-        type='ScratchNormDetector',
-        norm='GN',
-        num_groups=8,
-        detector={{_base_.model}}),
+    detector={{_base_.model}},
     # 0.99, not the paper's 0.9997 (App. B), for runs of a few hundred
     # iterations; the study sets decay and a per arm (TimeScale.decay: the
     # paper's horizon as the same share of the run; App. H's a)

@@ -7,10 +7,11 @@
 # level). Random init (EfficientNet's own Kaiming/constant init); nothing
 # frozen (EfficientNet's frozen_stages=0 freezes nothing).
 # SyncBN-all is written here by hand, so that the ImageNet-init and the
-# random-init arms share this one model file (ScratchNormDetector would do
-# the same conversion; it sets EfficientNet's "nothing frozen",
-# frozen_stages=0). The random-init runtime (effb7-scratch_runtime.py)
-# brings ScratchGuardHook and the SyncBN guard.
+# random-init arms share this one model file, and so that the backbone keeps
+# the TF BN eps/momentum (tools/misc/render_scratch_model.py --norm SyncBN
+# writes plain SyncBN; it also sets EfficientNet's "nothing frozen",
+# frozen_stages=0). The runtimes bring SyncBNGuardHook, and for random init
+# ScratchGuardHook.
 _base_ = 'mmdet::_base_/models/retinanet_r50_fpn.py'
 custom_imports = dict(imports=['rethink_mmdet'], allow_failed_imports=False)
 

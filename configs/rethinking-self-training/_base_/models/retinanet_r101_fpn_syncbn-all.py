@@ -4,4 +4,4 @@
 # depth 101.
 _base_ = './retinanet_r50_fpn_syncbn-all.py'
 
-model = dict(detector=dict(backbone=dict(depth=101)))
+model = dict(backbone=dict(depth=101))

@@ -5,5 +5,9 @@
 _base_ = './retinanet_r50_fpn_syncbn-all.py'
 
 model = dict(
-    backbone_init_cfg=dict(
-        type='Pretrained', checkpoint='torchvision://resnet50'))
+    backbone=dict(
+        # the scratch model's init_cfg is None: replaced, not merged
+        init_cfg=dict(
+            _delete_=True,
+            type='Pretrained',
+            checkpoint='torchvision://resnet50')))

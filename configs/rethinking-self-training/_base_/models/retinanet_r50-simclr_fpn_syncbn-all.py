@@ -10,10 +10,12 @@
 _base_ = './retinanet_r50_fpn_syncbn-all.py'
 
 model = dict(
-    backbone_init_cfg=dict(
-        type='Pretrained',
-        prefix='backbone.',  # the converter writes backbone.* keys
-        checkpoint='checkpoints/simclr_r50_1x_mmdet.pth'),
-    detector=dict(
-        data_preprocessor=dict(
-            mean=[0., 0., 0.], std=[255., 255., 255.], bgr_to_rgb=True)))
+    backbone=dict(
+        # the scratch model's init_cfg is None: replaced, not merged
+        init_cfg=dict(
+            _delete_=True,
+            type='Pretrained',
+            prefix='backbone.',  # the converter writes backbone.* keys
+            checkpoint='checkpoints/simclr_r50_1x_mmdet.pth')),
+    data_preprocessor=dict(
+        mean=[0., 0., 0.], std=[255., 255., 255.], bgr_to_rgb=True))
