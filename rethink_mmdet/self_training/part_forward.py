@@ -32,8 +32,8 @@ normalization (``avg_factor`` over that part's boxes). Two ways, the
   per part (two half-batch backbone passes; BN statistics per part). The
   fallback for any other detector class (instance-seg, DETR, own ``loss``).
 
-Forward hooks of the backbone (e.g. the SyncBN train guard) run in both
-modes; the inner detector's own ``forward`` runs in the per-part mode only.
+Forward hooks of the backbone run in both modes; the inner detector's own
+``forward`` runs in the per-part mode only.
 """
 import copy
 from typing import Dict, List, Optional, Sequence, Union
