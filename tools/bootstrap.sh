@@ -67,9 +67,16 @@ PYEOF
 
 # .venv's own build tools: `pip install -e .` of this package (and tests'
 # `pip wheel --no-build-isolation`) use them.
-if ! in_range setuptools "$SETUPTOOLS_SPEC" || ! has wheel; then
+# openmim -> opendatalab -> openxlab: every openxlab after 0.0.11 pins
+# setuptools~=60.2. A fresh .venv resolves 0.0.11; a .venv made by an older
+# bootstrap may hold 0.1.3, which goes back to the range with setuptools.
+OPENXLAB_SPEC='<=0.0.11'
+if ! in_range setuptools "$SETUPTOOLS_SPEC" || ! has wheel \
+   || { has openxlab && ! in_range openxlab "$OPENXLAB_SPEC"; }; then
   log "installing setuptools$SETUPTOOLS_SPEC and wheel"
-  "${PIP[@]}" install "setuptools$SETUPTOOLS_SPEC" wheel
+  extra=()
+  if has openxlab; then extra=("openxlab$OPENXLAB_SPEC"); fi
+  "${PIP[@]}" install "setuptools$SETUPTOOLS_SPEC" wheel "${extra[@]}"
 fi
 
 # numpy comes with torch, so that torch never starts without it.
