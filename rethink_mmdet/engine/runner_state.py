@@ -11,8 +11,9 @@ plain ``Runner`` (``ScratchGuardHook``, ``ScratchInitHook``,
 private attributes below, which have no public route: the plain Runner
 keeps ``resume``/``load_from`` only privately (``runner.cfg`` holds them
 only when built from a config), tells ``train()`` from ``val()``/``test()``
-in ``before_run`` by nothing but the built ``_train_loop``, and records a
-loaded checkpoint only in ``_has_loaded``. Each accessor raises
+in ``before_run`` by nothing but the built ``_train_loop``. Whether a
+checkpoint was loaded has a public route, the hooks' own
+``after_load_checkpoint`` event (:mod:`.load_events`). Each accessor raises
 :class:`PrivateAPIError` when an attribute is missing, so a hook never
 switches itself off silently on an mmengine that renamed one, and
 :func:`check_mmengine_version` refuses, at import, an mmengine outside the
@@ -31,8 +32,7 @@ from mmengine.utils import digit_version
 __all__ = [
     'PRIVATE_MMENGINE_API', 'TESTED_MMENGINE', 'PrivateAPIError',
     'check_mmengine_version', 'is_training_run', 'resume_requested',
-    'resume_checkpoint', 'load_from', 'has_loaded_checkpoint',
-    'save_checkpoint_at'
+    'resume_checkpoint', 'load_from', 'save_checkpoint_at'
 ]
 
 #: mmengine versions the private API below was checked against: [min, max).
@@ -49,14 +49,10 @@ PRIVATE_MMENGINE_API = {
     'answers with its public is_training',
     'Runner._resume':
     'resume_requested under the plain Runner, which keeps the resume '
-    'argument only here (ScratchGuardHook, JointTrainingHook)',
+    'argument only here (ScratchGuardHook, JointStateHook)',
     'Runner._load_from':
     'load_from under the plain Runner, which keeps the load_from argument '
     'only here (ScratchGuardHook)',
-    'Runner._has_loaded':
-    'has_loaded_checkpoint under the plain Runner: whether load_or_resume '
-    'loaded weights before before_train (ScratchInitHook, '
-    'StudentInitHook keep them); LongRunRunner answers with loaded_from',
     'CheckpointHook._save_checkpoint_with_step':
     'save_checkpoint_at: LongRunRunner saves at the preempted iteration '
     '(also during validation, where the step is runner.iter) with '
@@ -158,13 +154,6 @@ def resume_checkpoint(runner) -> Optional[str]:
     if not resume_requested(runner):
         return None
     return load_from(runner) or find_latest_checkpoint(runner.work_dir)
-
-
-def has_loaded_checkpoint(runner) -> bool:
-    """Whether ``load_or_resume`` loaded a checkpoint into the model."""
-    if _long_run(runner):
-        return runner.loaded_from is not None
-    return bool(_runner_attr(runner, '_has_loaded'))
 
 
 def save_checkpoint_at(hook: CheckpointHook, runner, step: int) -> None:

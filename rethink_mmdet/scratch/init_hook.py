@@ -6,12 +6,11 @@ What is re-initialized, and why, is documented in :mod:`.init`.
 from typing import Sequence, Tuple
 
 from mmengine.dist import broadcast
-from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
 from torch import nn
 
 from mmdet.registry import HOOKS
-from rethink_mmdet.engine.runner_state import has_loaded_checkpoint
+from rethink_mmdet.engine.load_events import LoadedCheckpointMixin
 from .init import (DEFAULT_INIT_EXCLUDE, format_weight_stats, he_init,
                    weight_stats)
 
@@ -47,7 +46,7 @@ def _relative_modules(model: nn.Module, detector: nn.Module,
 
 
 @HOOKS.register_module()
-class ScratchInitHook(Hook):
+class ScratchInitHook(LoadedCheckpointMixin):
     """Apply MSRA init to the backbone (He et al. 2019) and log weight stats.
 
     Runner event: ``before_train``. In :meth:`Runner.train` the order is
@@ -56,7 +55,8 @@ class ScratchInitHook(Hook):
     first call is ``before_train``. The re-initialization must come after
     ``_init_model_weights`` (which would overwrite it) and must not undo a
     resume, so it runs in ``before_train`` and only when no checkpoint was
-    loaded (:func:`~rethink_mmdet.engine.runner_state.has_loaded_checkpoint`):
+    loaded (its own ``after_load_checkpoint`` event,
+    :class:`~rethink_mmdet.engine.load_events.LoadedCheckpointMixin`):
     a resumed run keeps its checkpoint's weights untouched. Its priority runs
     it before other ``before_train`` hooks that copy the weights (e.g. a
     mean teacher). In distributed runs the re-initialized tensors are
@@ -118,7 +118,7 @@ class ScratchInitHook(Hook):
         Args:
             runner (Runner): The runner of the training process.
         """
-        if has_loaded_checkpoint(runner):
+        if self.loaded_checkpoint:
             runner.logger.info(
                 'ScratchInitHook: a checkpoint was loaded (resume or '
                 'load_from); its weights are kept, nothing is '

@@ -9,10 +9,8 @@ arm) loads them, following the student config's ``student_init``
 by itself and would silently train from its config's init instead: this
 hook stops that run at its start and names the fixes.
 """
-from mmengine.hooks import Hook
-
 from mmdet.registry import HOOKS
-from rethink_mmdet.engine.runner_state import has_loaded_checkpoint
+from rethink_mmdet.engine.load_events import LoadedCheckpointMixin
 from .student_init import (RANDOM_INIT, STUDENT_INIT_KEY, TEACHER_INIT,
                            StudentInitError)
 
@@ -20,7 +18,7 @@ __all__ = ['StudentInitCheckHook']
 
 
 @HOOKS.register_module()
-class StudentInitCheckHook(Hook):
+class StudentInitCheckHook(LoadedCheckpointMixin):
     """Refuse to train a student whose config's ``student_init`` is
     ``'teacher'`` (or a checkpoint path) when the run loaded no checkpoint.
 
@@ -33,7 +31,7 @@ class StudentInitCheckHook(Hook):
 
     def before_train(self, runner) -> None:
         value = runner.cfg.get(STUDENT_INIT_KEY)
-        if value in (None, RANDOM_INIT) or has_loaded_checkpoint(runner):
+        if value in (None, RANDOM_INIT) or self.loaded_checkpoint:
             return
         source = ('its teacher\'s final checkpoint'
                   if value == TEACHER_INIT else repr(value))
