@@ -122,8 +122,8 @@ def derive_config(src: str,
     ``randomness.seed = seed``; dumped to ``out`` when given."""
     cfg = copy.deepcopy(_load(osp.abspath(src), os.stat(src).st_mtime_ns))
     try:
-        if cfg_options:
-            cfg.merge_from_dict(cfg_options)
+        if cfg_options:  # a copy: mmengine pops `_delete_` from the dict
+            cfg.merge_from_dict(copy.deepcopy(cfg_options))
     except Exception as e:  # noqa: BLE001 (mmengine raises many kinds)
         raise StudyConfigError(
             f'{src}: cfg_options {cfg_options} do not merge ({e!r}). Fix '

@@ -256,3 +256,25 @@ def test_student_init_reaches_self_train(tmp_path):
             metrics=['coco/bbox_mAP'])
         with pytest.raises(StudyConfigError, match=words):
             load_study(study)
+
+
+def test_shared_overrides_with_delete_merge_for_every_run(tmp_path):
+    """Arms and seeds share their override dicts: a ``_delete_=True`` in
+    one (e.g. the pre-trained init replacing a scratch model's
+    ``init_cfg=None``) works for every run, not only the first that
+    mmengine's merge consumed it in."""
+    from mmengine.config import ConfigDict
+
+    from rethink_mmdet.study.plan import derive_config
+    options = {  # as read from a study config: ConfigDict values
+        'model.backbone.init_cfg':
+        ConfigDict(_delete_=True, type='Pretrained', checkpoint=None),
+        'model.backbone.init_cfg.checkpoint': 'a.pth',
+    }
+    before = repr(options)
+    for seed in (0, 1):
+        cfg = derive_config(RETINANET, options, seed)
+        assert cfg.model.backbone.init_cfg == dict(
+            type='Pretrained', checkpoint='a.pth')
+        assert cfg.randomness.seed == seed
+    assert repr(options) == before
