@@ -286,8 +286,11 @@ def test_config_builds_and_follows_the_schedule_rule(config, shapes_root):
         assert 'ScratchGuardHook' not in hooks
         assert cfg.model.backbone.init_cfg.type == 'Pretrained'
 
-    # The model (no init_weights: nothing is downloaded).
-    model = MODELS.build(cfg.model)
+    # The model (no init_weights: nothing is downloaded), in the config's
+    # scope as a Runner builds it (its data_preprocessor is mmdet's).
+    from mmengine.registry import DefaultScope
+    with DefaultScope.overwrite_default_scope(cfg.default_scope):
+        model = MODELS.build(cfg.model)
     norm = torch.nn.SyncBatchNorm if 'syncbn' in name else torch.nn.GroupNorm
     assert sum(isinstance(m, norm) for m in model.modules()) > 50
     assert not any(
