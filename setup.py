@@ -88,5 +88,9 @@ if __name__ == '__main__':
         # lists the exact versions CI runs. mmengine's upper bound is also
         # checked at import (rethink_mmdet/engine/runner_state.py).
         install_requires=parse_requirements('requirements/runtime.txt'),
-        extras_require={'tests': parse_requirements('requirements/tests.txt')},
+        extras_require={
+            'tests': parse_requirements('requirements/tests.txt'),
+            # rethink_mmdet.seg: Zoph et al.'s segmentation half
+            'seg': parse_requirements('requirements/seg.txt'),
+        },
         zip_safe=False)

@@ -28,6 +28,8 @@ TORCH_VERSION="${TORCH_VERSION:-2.13.0}"
 MMCV_VERSION=2.1.0
 MMENGINE_VERSION=0.10.7
 MMDET_VERSION=3.3.0
+# the [seg] extra (rethink_mmdet.seg, requirements/seg.txt): the tests run it
+MMSEG_VERSION=1.2.2
 # The libraries that draw the built-in data and decode it: pinned, so that
 # every machine generates the same shapes images and the main job's numbers
 # differ between machines only where their floating-point kernels do.
@@ -220,6 +222,15 @@ if ! has mmengine "$MMENGINE_VERSION" || ! has mmdet "$MMDET_VERSION" \
     "numpy==$NUMPY_VERSION" "pillow==$PILLOW_VERSION" \
     "opencv-python==$OPENCV_VERSION" "setuptools$SETUPTOOLS_SPEC" \
     -r "$ROOT/requirements/runtime.txt" -r "$ROOT/requirements/tests.txt"
+fi
+
+# The [seg] extra (requirements/seg.txt), so that the suite runs the
+# segmentation half too.
+if ! has mmsegmentation "$MMSEG_VERSION" || ! has ftfy || ! has regex; then
+  log "installing mmsegmentation $MMSEG_VERSION (the [seg] extra)"
+  "${PIP[@]}" install "mmsegmentation==$MMSEG_VERSION" \
+    "numpy==$NUMPY_VERSION" "setuptools$SETUPTOOLS_SPEC" \
+    -r "$ROOT/requirements/seg.txt"
 fi
 
 if ! has rethink_mmdet || [ ! -e "$ROOT/rethink_mmdet/.mim/configs" ]; then

@@ -1,0 +1,27 @@
+# Copyright (c) rethink_mmdet contributors. All rights reserved.
+"""Zoph et al. 2020's segmentation half (PASCAL VOC 2012) on MMSegmentation.
+
+Zoph et al. 2020, Sec. 3.2 and Tables 6, 8, 11, 14: a teacher segmentor
+labels extra images with multi-scale inference, pixels whose averaged class
+probability is below 0.5 get the ignore label, and a student trains on human
++ pseudo label maps with loss normalization (App. B).
+
+Not imported by ``import rethink_mmdet`` (the detection side never needs
+MMSegmentation). Segmentation configs register these components into
+**mmseg's** registries with::
+
+    custom_imports = dict(
+        imports=['rethink_mmdet.seg'], allow_failed_imports=False)
+
+It needs the ``[seg]`` extra: ``pip install 'rethink_mmdet[seg]'``
+(requirements/seg.txt: MMSegmentation 1.2.x, the release for mmcv 2.1 and
+mmengine 0.10).
+"""
+from .requirement import require_mmseg
+
+require_mmseg()
+
+import rethink_mmdet  # noqa: E402,F401  (the shared engine components)
+from .shapes_dataset import ShapesSegDataset  # noqa: E402
+
+__all__ = ['ShapesSegDataset', 'require_mmseg']
