@@ -51,14 +51,17 @@ from .student_init import (STUDENT_INIT_FILE, StudentInitError,
                            apply_student_init, init_source,
                            prepare_student_init, student_init_value)
 
-#: Dataset type whose ``store`` the student's config gets pointed at.
-PSEUDO_DATASET_TYPE = 'PseudoLabelDataset'
+#: Dataset types whose ``store`` the student's config gets pointed at: the
+#: detection store's (mmdet) and the segmentation store's (mmseg,
+#: :mod:`rethink_mmdet.seg`), with or without a registry scope prefix.
+PSEUDO_DATASET_TYPES = ('PseudoLabelDataset', 'PseudoSegDataset')
 #: The per-round record file.
 ROUNDS_FILE = 'rounds.json'
 
 
 def point_at_store(cfg: Config, store: str) -> int:
-    """Set ``store`` of every ``PseudoLabelDataset`` in ``cfg``'s
+    """Set ``store`` of every pseudo-label dataset
+    (:data:`PSEUDO_DATASET_TYPES`) in ``cfg``'s
     ``train_dataloader`` (at any depth: a ``MultiSourceDataset``'s sources,
     a ``ConcatDataset``, a ``RepeatDataset``...).
 
@@ -73,7 +76,9 @@ def point_at_store(cfg: Config, store: str) -> int:
     def visit(node):
         nonlocal found
         if isinstance(node, dict):
-            if node.get('type') == PSEUDO_DATASET_TYPE:
+            kind = node.get('type')
+            if isinstance(kind, str) and kind.rsplit(
+                    '.', 1)[-1] in PSEUDO_DATASET_TYPES:
                 node['store'] = store
                 found += 1
             for value in node.values():
@@ -85,7 +90,8 @@ def point_at_store(cfg: Config, store: str) -> int:
     visit(cfg.get('train_dataloader', {}))
     if not found:
         raise SelfTrainingError(
-            f'{cfg.filename}: train_dataloader has no {PSEUDO_DATASET_TYPE}: '
+            f'{cfg.filename}: train_dataloader has no '
+            f'{" or ".join(PSEUDO_DATASET_TYPES)}: '
             'the student would train on human labels only. Add a pseudo '
             "source (see configs/rethinking-self-training/) whose store "
             'tools/self_train.py can set.')
