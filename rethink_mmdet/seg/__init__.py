@@ -22,6 +22,13 @@ from .requirement import require_mmseg
 require_mmseg()
 
 import rethink_mmdet  # noqa: E402,F401  (the shared engine components)
+from .efficientnet import EfficientNetWithL2  # noqa: E402
+from .nas_fpn import SeparableNASFPN  # noqa: E402
+from .pyramid_fusion_head import PyramidFusionHead  # noqa: E402
+from .separable_conv import DepthwiseSeparableConv2d  # noqa: E402
 from .shapes_dataset import ShapesSegDataset  # noqa: E402
 
-__all__ = ['ShapesSegDataset', 'require_mmseg']
+__all__ = [
+    'DepthwiseSeparableConv2d', 'EfficientNetWithL2', 'PyramidFusionHead',
+    'SeparableNASFPN', 'ShapesSegDataset', 'require_mmseg'
+]
