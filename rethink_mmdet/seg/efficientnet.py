@@ -36,6 +36,10 @@ class EfficientNetWithL2(EfficientNet):
         **kwargs: mmdet ``EfficientNet``'s other arguments.
     """
     arch_settings = dict(EfficientNet.arch_settings, l2=(4.3, 5.3, 800))
+    # mmdet picks the block layout by the arch's first letter: L2 scales
+    # the B0 layout ('b').
+    layer_settings = dict(
+        EfficientNet.layer_settings, l=EfficientNet.layer_settings['b'])
 
     def __init__(self, arch='l2', **kwargs):
         if arch not in self.arch_settings:
