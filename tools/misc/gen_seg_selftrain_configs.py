@@ -42,11 +42,8 @@ import sys
 from typing import Dict, List, NamedTuple, Optional
 
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
-from gen_selftrain_configs import (
-    _comment,
-    _format,
-    _literal,  # noqa: E402
-    _read)
+# the detection grid's generator: its formatting helpers
+from gen_selftrain_configs import _comment, _format, _literal, _read  # noqa
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONFIG_DIR = osp.join(REPO, 'configs', 'rethinking-self-training-seg')

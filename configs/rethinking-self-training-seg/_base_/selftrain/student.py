@@ -11,9 +11,10 @@
 #   3.2, App. C [V]); each leaf names its teacher's checkpoint.
 # - student_loader / mixed: every batch half human, half pseudo images
 #   (MultiSourceDataset of [human..., pseudo] mixed 1:1 by
-#   MixedSourceSampler [V, Sec. 3.2]; each leaf sets `source_ratio` from the
-#   human datasets' shares; B7: 256 + 256 on 32 GPUs x (8 + 8); L2: 128 + 128, batch
-#   256 [V]). No aspect-ratio grouping (every image is cropped to 512x512).
+#   MixedSourceSampler [V, Sec. 3.2]; each leaf sets `source_ratio` from
+#   the human datasets' shares; B7: 256 + 256 on 32 GPUs x (8 + 8); L2:
+#   128 + 128, batch 256 [V]). No aspect-ratio grouping (every image is
+#   cropped to 512x512).
 # - seg_student_pack: PackSegInputs keeping the sample's source name
 #   (`data_source`, set by MultiSourceDataset), which the student reads.
 # - unlabeled: the pseudo-label set per unlabeled image source, a
