@@ -16,7 +16,8 @@ from torch import nn  # noqa: E402
 import rethink_mmdet.seg  # noqa: E402,F401
 from mmdet.models.necks import NASFPN  # noqa: E402
 from rethink_mmdet.seg import DepthwiseSeparableConv2d  # noqa: E402
-from rethink_mmdet.seg import EfficientNetWithL2, SeparableNASFPN
+from rethink_mmdet.seg import EfficientNetWithL2  # noqa: E402
+from rethink_mmdet.seg import SeparableNASFPN  # noqa: E402
 
 SEP = dict(type='DepthwiseSeparableConv2d')
 
