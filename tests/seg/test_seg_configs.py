@@ -195,3 +195,64 @@ def test_study_config_is_valid(path):
         if arm.kind == 'self_train':
             assert study.arm(arm.teacher_arm)
     assert [m.key for m in study.metrics] == ['mIoU']
+
+
+@pytest.fixture(scope='module')
+def shapes_seg_root(tmp_path_factory):
+    """4 shapes train images with their class maps (5 classes)."""
+    from rethink_mmdet.data.shapes import make_shapes
+    from rethink_mmdet.data.shapes_seg import make_shapes_seg
+    root = str(tmp_path_factory.mktemp('shapes_seg'))
+    make_shapes(root, num_train=4, num_val=2, num_unlabeled=0, seed=0)
+    make_shapes_seg(root, splits=('train', ))
+    return root
+
+
+def test_teacher_trains_two_iterations_with_its_runtime(
+        shapes_seg_root, tmp_path):
+    """The Rand Init Aug-S4 teacher as configured (its runtime hooks:
+    SyncBN guard, scratch guard and init, atomic checkpoints; Aug-S4's
+    RandAugment in the dataloader), at B0 / 16-channel width with BN on
+    the shapes class maps, 2 iterations on CPU."""
+    from mmengine.runner import Runner
+    name = 'nasfpn_effb7-scratch_syncbn_32xb8-aug-s4-40k_voc12-512x512.py'
+    cfg = Config.fromfile(osp.join(FOLDER, name))
+    model = _bn(cfg.model.to_dict())
+    model['backbone'].update(arch='b0')
+    model['neck'].update(
+        in_channels=[40, 112, 320], out_channels=16, stack_times=1)
+    model['decode_head'].update(
+        in_channels=[16] * 5, channels=16, num_classes=5)
+    model['data_preprocessor']['size'] = (128, 128)
+    cfg.model = model
+    small = dict(
+        RandomCrop=dict(crop_size=(128, 128)),
+        RandomResize=dict(scale=(128, 128)))
+    pipeline = [
+        dict(t, **small.get(t['type'], {}))
+        for t in cfg.seg_aug_pipelines.shapes
+    ]
+    cfg.train_dataloader.update(
+        batch_size=2,
+        num_workers=0,
+        persistent_workers=False,
+        dataset=dict(
+            type='ConcatDataset',
+            datasets=[
+                dict(
+                    type='ShapesSegDataset',
+                    data_root=shapes_seg_root,
+                    data_prefix=dict(
+                        img_path='train/', seg_map_path='seg_maps/train/'),
+                    pipeline=pipeline)
+            ]))
+    cfg.train_cfg = dict(type='IterBasedTrainLoop', max_iters=2)
+    for key in ('val', 'test'):
+        cfg[f'{key}_dataloader'] = cfg[f'{key}_cfg'] = None
+        cfg[f'{key}_evaluator'] = None
+    cfg.default_hooks.checkpoint.interval = 2
+    cfg.work_dir = str(tmp_path)
+    cfg.env_cfg = dict(cudnn_benchmark=False, dist_cfg=dict(backend='gloo'))
+    runner = Runner.from_cfg(cfg)
+    runner.train()
+    assert osp.isfile(osp.join(str(tmp_path), 'iter_2.pth'))
