@@ -328,7 +328,7 @@ def readme_tables(cells: List[Cell]) -> str:
             miou = (f'{c.paper_miou:.1f}'
                     if c.paper_miou is not None else 'not read')
             out.append(f'| {c.row} | {c.column} | {miou} | {a.iters} '
-                       f'({a.batch}) | {"" if a.a is None else f"{a.a:g}"} '
+                       f'({a.batch}) | {"" if a.a is None else a.a} '
                        f'| [config](./{config_name(a)}) | {c.note} | |')
         out.append('')
     return '\n'.join(out).rstrip('\n')
