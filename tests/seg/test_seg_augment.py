@@ -13,7 +13,6 @@ pytest.importorskip('mmseg')
 
 from mmengine.config import Config  # noqa: E402
 from mmengine.dataset import Compose  # noqa: E402
-from mmengine.registry import init_default_scope  # noqa: E402
 
 import rethink_mmdet.seg  # noqa: E402,F401
 from rethink_mmdet.augment.policies import BBOX_ONLY_OPS, op_config  # noqa
@@ -56,7 +55,6 @@ def sample(tmp_path_factory):
 
 
 def run(transforms, sample_info):
-    init_default_scope('mmseg')
     pipeline = Compose([
         dict(type='LoadImageFromFile'),
         dict(type='LoadAnnotations'), *transforms,
@@ -127,7 +125,6 @@ def test_fragment_pipeline_runs_and_keeps_labels_with_pixels(
     info = sample[0]
     for seed in range(4):
         np.random.seed(seed)
-        init_default_scope('mmseg')
         packed = Compose(pipeline)(dict(info))
         label = packed['data_samples'].gt_sem_seg.data.numpy()[0]
         assert label.shape[0] <= 64 and label.shape[1] <= 64

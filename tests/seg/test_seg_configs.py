@@ -14,7 +14,6 @@ import torch
 pytest.importorskip('mmseg')
 
 from mmengine.config import Config  # noqa: E402
-from mmengine.registry import init_default_scope  # noqa: E402
 from mmseg.registry import MODELS  # noqa: E402
 
 import rethink_mmdet.seg  # noqa: E402,F401
@@ -138,7 +137,6 @@ def test_config_recipe(path):
 @pytest.mark.parametrize('path', TEACHERS, ids=_name)
 def test_teacher_builds_and_predicts_at_stride_4(path):
     cfg = Config.fromfile(path)
-    init_default_scope(cfg.default_scope)
     for hook in cfg.custom_hooks:
         HOOKS.build(hook)
     model_cfg = _bn(cfg.model.to_dict())
@@ -177,7 +175,6 @@ def test_l2_backbone_channels_match_the_neck():
 @pytest.mark.parametrize('path', STUDENTS, ids=_name)
 def test_student_builds(path):
     cfg = Config.fromfile(path)
-    init_default_scope(cfg.default_scope)
     model_cfg = _bn(cfg.model.to_dict())
     model_cfg['segmentor']['backbone'].pop('init_cfg', None)
     if '_effl2-' in osp.basename(path):

@@ -7,7 +7,6 @@ import torch
 pytest.importorskip('mmseg')
 
 from mmcv.cnn import ConvModule, build_conv_layer  # noqa: E402
-from mmengine.registry import init_default_scope  # noqa: E402
 from mmengine.structures import PixelData  # noqa: E402
 from mmseg.registry import MODELS  # noqa: E402
 from mmseg.structures import SegDataSample  # noqa: E402
@@ -86,7 +85,6 @@ def _head(**kwargs):
 
 
 def test_head_predicts_at_stride_4_and_has_three_convs():
-    init_default_scope('mmseg')
     head = _head()
     assert len(head.convs) == 3
     assert head.conv_seg.kernel_size == (1, 1)
@@ -112,7 +110,6 @@ def test_head_predicts_at_stride_4_and_has_three_convs():
 
 
 def test_head_errors_name_the_fix():
-    init_default_scope('mmseg')
     with pytest.raises(ValueError, match='equal'):
         _head(in_channels=[16, 16, 32, 16, 16])
     with pytest.raises(ValueError, match='multiple_select'):
