@@ -44,9 +44,9 @@ arms = [
         seed=0,
     ),
     dict(
-        name='effl2-in1k-ns_st-in1k-a1.0_32xb8-aug-s4-20k_voc12aug-512x512',
+        name='effl2-in1k-ns_st-in1k-a1.0_16xb16-aug-s4-20k_voc12aug-512x512',
         config=('nasfpn_effl2-in1k-ns_syncbn_st-in1k-a1.0_'
-                '32xb8-aug-s4-20k_voc12aug-512x512.py'),
+                '16xb16-aug-s4-20k_voc12aug-512x512.py'),
         labels=dict(
             role='cell',
             row='EfficientNet-L2',

@@ -7,6 +7,7 @@ logits; the students build once ``SelfTrainingSegmentor`` is registered
 import glob
 import importlib.util
 import os.path as osp
+import re
 
 import pytest
 import torch
@@ -100,7 +101,9 @@ def test_config_recipe(path):
     assert cosine.type == 'CosineAnnealingLR'
     assert cosine.end == cfg.train_cfg.max_iters and cosine.eta_min == 0
     assert cfg.model.get('segmentor', cfg.model).neck.stack_times == 7
-    images = 32 * cfg.train_dataloader.batch_size
+    gpus, per_gpu = map(int, re.search(r'_(\d+)xb(\d+)-', name).groups())
+    assert per_gpu == cfg.train_dataloader.batch_size
+    images = gpus * per_gpu
     assert images == (256 if l2 or not student else 512)
     assert cfg.auto_scale_lr.base_batch_size == images
     aug = 's4' if '-aug-s4-' in name else 's1'
@@ -120,6 +123,11 @@ def test_config_recipe(path):
         sampler = cfg.train_dataloader.sampler
         humans = sum(sampler.source_ratio[:-1])
         assert sampler.source_ratio[-1] == humans  # half pseudo
+        # MixedSourceSampler needs exact shares in every batch
+        assert per_gpu % sum(sampler.source_ratio) == 0
+        labels = 'voc12aug' if name.endswith('_voc12aug-512x512.py') \
+            else 'voc12'
+        assert sum(cfg.human_shares) == _generator().HUMAN_SHARES[labels]
         assert cfg.train_dataloader.dataset.sources[-1] == 'pseudo'
         assert 'data_source' in datasets[-1].pipeline[-1].meta_keys
         gen = _generator()

@@ -30,7 +30,7 @@ model = dict(
     _base_.seg_student_model, segmentor=_base_.model, loss_norm=loss_norm)
 train_dataloader = dict(
     _base_.student_loader,
-    batch_size=8,
+    batch_size=16,
     sampler=dict(
         _base_.student_loader.sampler,
         source_ratio=[*_base_.human_shares,
