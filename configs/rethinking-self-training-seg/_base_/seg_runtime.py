@@ -7,14 +7,19 @@
 # the `mmdet.` scope from these mmseg configs.
 _base_ = 'mmseg::_base_/default_runtime.py'
 
+# (mmseg's default_runtime.py has none: its schedule fragments list them)
 default_hooks = dict(
+    timer=dict(type='IterTimerHook'),
     logger=dict(type='LoggerHook', interval=50, log_metric_by_epoch=False),
+    param_scheduler=dict(type='ParamSchedulerHook'),
     checkpoint=dict(
         type='CheckpointHook',
         by_epoch=False,
         interval=5000,
         max_keep_ckpts=3,
-        backend_args=dict(backend='atomic_local')))
+        backend_args=dict(backend='atomic_local')),
+    sampler_seed=dict(type='DistSamplerSeedHook'),
+    visualization=dict(type='SegVisualizationHook'))
 log_processor = dict(by_epoch=False)
 resume = True
 # Whole list (lists are replaced, not merged): seg-scratch_runtime.py
