@@ -324,9 +324,12 @@ class DetectionAutoAugment(RandomChoice):
                 reference_size=self.reference_size) for op in sub
         ] for sub in table]
         # Built from mmdet's registry here, so that no default scope is
-        # needed (mmcv's Compose would look the names up in mmcv's).
-        super().__init__(transforms=[[TRANSFORMS.build(cfg) for cfg in sub]
-                                     for sub in self.policies])
+        # needed (mmcv's Compose would look the names up in mmcv's), and in
+        # mmdet's scope whatever the default scope (an mmseg pipeline calls
+        # 'mmdet.DetectionAutoAugment').
+        super().__init__(transforms=[[
+            TRANSFORMS.build(dict(cfg, _scope_='mmdet')) for cfg in sub
+        ] for sub in self.policies])
 
     def __repr__(self):
         return (f'{type(self).__name__}(policy={self.policy!r}, '

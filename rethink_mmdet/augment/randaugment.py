@@ -120,10 +120,13 @@ class DetectionRandAugment(BaseTransform):
         self.reference_size = levels.check_reference_size(reference_size, name)
         # bbox-only ops get the drawn probability as their own argument, so
         # they are built per draw; the others are built once, always on.
+        # In mmdet's scope whatever the default scope (an mmseg pipeline
+        # calls this transform as 'mmdet.DetectionRandAugment').
         self._cfgs = [
-            op_config(op, 1.0, self.magnitude, img_border_value,
-                      solarize_threshold_overflow, self.reference_size)
-            for op in self.ops
+            dict(
+                op_config(op, 1.0, self.magnitude, img_border_value,
+                          solarize_threshold_overflow, self.reference_size),
+                _scope_='mmdet') for op in self.ops
         ]
         self._built = [
             None if op in BBOX_ONLY_OPS else TRANSFORMS.build(cfg)

@@ -13,6 +13,12 @@ MMSegmentation). Segmentation configs register these components into
     custom_imports = dict(
         imports=['rethink_mmdet.seg'], allow_failed_imports=False)
 
+The segmentor of the paper's PASCAL configs
+(``configs/rethinking-self-training-seg/``): mmdet's ``EfficientNet``
+(``EfficientNetWithL2`` adds arch ``'l2'``), ``SeparableNASFPN`` (mmdet's
+NAS-FPN with ``DepthwiseSeparableConv2d`` merge-cell convs) and
+``PyramidFusionHead`` (P3-P7 summed at P2, three 3x3 convs, 1x1 classifier).
+
 It needs the ``[seg]`` extra: ``pip install 'rethink_mmdet[seg]'``
 (requirements/seg.txt: MMSegmentation 1.2.x, the release for mmcv 2.1 and
 mmengine 0.10).
@@ -22,6 +28,13 @@ from .requirement import require_mmseg
 require_mmseg()
 
 import rethink_mmdet  # noqa: E402,F401  (the shared engine components)
+from .efficientnet import EfficientNetWithL2  # noqa: E402
+from .nas_fpn import SeparableNASFPN  # noqa: E402
+from .pyramid_fusion_head import PyramidFusionHead  # noqa: E402
+from .separable_conv import DepthwiseSeparableConv2d  # noqa: E402
 from .shapes_dataset import ShapesSegDataset  # noqa: E402
 
-__all__ = ['ShapesSegDataset', 'require_mmseg']
+__all__ = [
+    'DepthwiseSeparableConv2d', 'EfficientNetWithL2', 'PyramidFusionHead',
+    'SeparableNASFPN', 'ShapesSegDataset', 'require_mmseg'
+]
