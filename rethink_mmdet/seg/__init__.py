@@ -22,6 +22,12 @@ from .requirement import require_mmseg
 require_mmseg()
 
 import rethink_mmdet  # noqa: E402,F401  (the shared engine components)
+from .pseudo_dataset import PseudoSegDataset  # noqa: E402
+from .pseudo_reader import PseudoSegStore  # noqa: E402
+from .quality import score_pseudo_labels  # noqa: E402
 from .shapes_dataset import ShapesSegDataset  # noqa: E402
 
-__all__ = ['ShapesSegDataset', 'require_mmseg']
+__all__ = [
+    'PseudoSegDataset', 'PseudoSegStore', 'ShapesSegDataset',
+    'require_mmseg', 'score_pseudo_labels'
+]
