@@ -58,7 +58,11 @@ from rethink_mmdet.self_training.labeler import (ImageSourceError,
 SEG_SCOPE = 'mmseg'
 #: Options of one kind of teacher only (dest -> flag).
 DET_ONLY = {'score_thr': '--score-thr'}
-SEG_ONLY = {'scales': '--scales', 'flip': '--no-flip', 'prob_thr': '--prob-thr'}
+SEG_ONLY = {
+    'scales': '--scales',
+    'flip': '--no-flip',
+    'prob_thr': '--prob-thr'
+}
 
 
 def parse_args():
@@ -138,7 +142,9 @@ def main():
     end_of_startup()
     is_seg = cfg.get('default_scope') == SEG_SCOPE
     wrong = DET_ONLY if is_seg else SEG_ONLY
-    given = [flag for dest, flag in wrong.items() if getattr(args, dest) is not None]
+    given = [
+        flag for dest, flag in wrong.items() if getattr(args, dest) is not None
+    ]
     if given:
         sys.exit(f'pseudo_label.py: {", ".join(given)} only apply to a '
                  f'{"detection" if is_seg else "segmentation"} teacher; '

@@ -28,6 +28,6 @@ from .quality import score_pseudo_labels  # noqa: E402
 from .shapes_dataset import ShapesSegDataset  # noqa: E402
 
 __all__ = [
-    'PseudoSegDataset', 'PseudoSegStore', 'ShapesSegDataset',
-    'require_mmseg', 'score_pseudo_labels'
+    'PseudoSegDataset', 'PseudoSegStore', 'ShapesSegDataset', 'require_mmseg',
+    'score_pseudo_labels'
 ]

@@ -74,8 +74,7 @@ def _columns(records) -> dict:
         IMAGE_PATH_OFFSETS: offsets([len(p) for p in paths]),
         SOURCE_INDEXES: np.array([r['index'] for r in records], np.int64),
         MEAN_CONFIDENCE: np.array([r['conf'] for r in records], np.float32),
-        IGNORE_FRACTION: np.array([r['ignored'] for r in records],
-                                  np.float32),
+        IGNORE_FRACTION: np.array([r['ignored'] for r in records], np.float32),
     }
 
 
@@ -188,8 +187,10 @@ def label_seg_images(cfg: Config,
 
     def flush():
         write_chunk_columns(out, chunk, chunk * chunk_size, _columns(records),
-                            skipped, {k: v[0]
-                                      for k, v in SEG_COLUMNS.items()})
+                            skipped, {
+                                k: v[0]
+                                for k, v in SEG_COLUMNS.items()
+                            })
 
     for batch in loader:
         first = (batch['indexes'] or [e['index'] for e in batch['errors']])[0]

@@ -148,7 +148,8 @@ def average_probabilities(model, data: dict) -> List[torch.Tensor]:
     return [s / num_views for s in sums]
 
 
-def hard_labels(probs: torch.Tensor, prob_thr: float = 0.5,
+def hard_labels(probs: torch.Tensor,
+                prob_thr: float = 0.5,
                 ignore_index: int = IGNORE_INDEX) -> tuple:
     """Zoph et al. 2020, Sec. 3.2: the argmax class where its averaged
     probability is >= ``prob_thr``, ``ignore_index`` elsewhere.

@@ -78,8 +78,7 @@ class PseudoSegDataset(BaseSegDataset):
         metainfo = copy.deepcopy(kwargs.pop('metainfo', None)) or {}
         metainfo.setdefault('classes', self.store.classes)
         kwargs.setdefault('ignore_index', self.store.ignore_index)
-        super().__init__(
-            metainfo=metainfo, reduce_zero_label=False, **kwargs)
+        super().__init__(metainfo=metainfo, reduce_zero_label=False, **kwargs)
 
     def kept_indexes(self) -> np.ndarray:
         """Store indexes of the images the filters keep, in store order."""

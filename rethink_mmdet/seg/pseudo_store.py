@@ -38,12 +38,12 @@ import shutil
 import numpy as np
 from PIL import Image
 
-from rethink_mmdet.self_training.store import completed_chunks
+from rethink_mmdet.self_training.store import completed_chunks, layout
 from rethink_mmdet.self_training.store.columns import read_json
-from rethink_mmdet.self_training.store.layout import (
-    CHUNK_META_FILE, CHUNK_NAME, CHUNK_PATTERN, CHUNK_TMP_PATTERN, CHUNKS_DIR,
-    IMAGE_HW, IMAGE_IDS, IMAGE_PATH_OFFSETS, IMAGE_PATHS, INCOMPLETE_HINT,
-    META_FILE, PseudoLabelStoreError)
+from rethink_mmdet.self_training.store.layout import (IMAGE_HW, IMAGE_IDS,
+                                                      IMAGE_PATH_OFFSETS,
+                                                      IMAGE_PATHS, META_FILE,
+                                                      PseudoLabelStoreError)
 from rethink_mmdet.self_training.store.merge import merge_column
 from rethink_mmdet.utils import atomic_output, dump_json
 
@@ -96,37 +96,40 @@ def write_label_map(store_dir: str, source_index: int,
     path = osp.join(store_dir, label_relpath(source_index))
     os.makedirs(osp.dirname(path), exist_ok=True)
     with atomic_output(path) as tmp:
-        Image.fromarray(np.ascontiguousarray(label, np.uint8), mode='L').save(
-            tmp, format='PNG', compress_level=PNG_COMPRESS_LEVEL)
+        Image.fromarray(
+            np.ascontiguousarray(label, np.uint8), mode='L').save(
+                tmp, format='PNG', compress_level=PNG_COMPRESS_LEVEL)
     return path
 
 
 def _scan_seg_chunks(store_dir):
     """Check the chunks are complete and consecutive; their infos in
     index order."""
-    chunks = osp.join(store_dir, CHUNKS_DIR)
+    chunks = osp.join(store_dir, layout.CHUNKS_DIR)
     indexes = sorted(completed_chunks(store_dir))
+    hint = layout.INCOMPLETE_HINT
     if not indexes:
         raise PseudoLabelStoreError(
-            f'{chunks}: no completed chunk to finalize; {INCOMPLETE_HINT}')
+            f'{chunks}: no completed chunk to finalize; {hint}')
+    patterns = (layout.CHUNK_TMP_PATTERN, layout.CHUNK_PATTERN)
     for name in sorted(os.listdir(chunks)):
-        match = CHUNK_TMP_PATTERN.match(name) or CHUNK_PATTERN.match(name)
+        match = patterns[0].match(name) or patterns[1].match(name)
         if match and int(match.group(1)) not in indexes:
             raise PseudoLabelStoreError(
                 f'{osp.join(chunks, name)}: partially written chunk '
-                f'(writer interrupted); {INCOMPLETE_HINT}')
+                f'(writer interrupted); {hint}')
     missing = sorted(set(range(indexes[-1] + 1)) - set(indexes))
     if missing:
         raise PseudoLabelStoreError(
-            f'{chunks}: chunk(s) {[CHUNK_NAME % i for i in missing[:10]]} '
-            f'missing; {INCOMPLETE_HINT}')
+            f'{chunks}: chunk(s) '
+            f'{[layout.CHUNK_NAME % i for i in missing[:10]]} missing; {hint}')
     infos = []
     for index in indexes:
-        where = osp.join(chunks, CHUNK_NAME % index)
-        info = read_json(osp.join(where, CHUNK_META_FILE), 'chunk')
+        where = osp.join(chunks, layout.CHUNK_NAME % index)
+        info = read_json(osp.join(where, layout.CHUNK_META_FILE), 'chunk')
         if info.get('chunk_index') != index:
             raise PseudoLabelStoreError(
-                f'{where}/{CHUNK_META_FILE}: chunk_index '
+                f'{where}/{layout.CHUNK_META_FILE}: chunk_index '
                 f'{info.get("chunk_index")} != {index}')
         infos.append(
             dict(
@@ -155,7 +158,7 @@ def finalize_seg_store(store_dir: str, meta: dict) -> dict:
         ``num_images``, ``skipped`` and ``num_skipped`` filled in.
     """
     meta_path = osp.join(store_dir, META_FILE)
-    chunks = osp.join(store_dir, CHUNKS_DIR)
+    chunks = osp.join(store_dir, layout.CHUNKS_DIR)
     if not osp.isdir(chunks) and osp.isfile(meta_path):
         return read_json(meta_path, 'meta')
     if not isinstance(meta.get('classes'), (list, tuple)):

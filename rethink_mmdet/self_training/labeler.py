@@ -54,8 +54,7 @@ __all__ = [
     'IMAGE_EXTENSIONS', 'SOURCE_COCO', 'SOURCE_FOLDER', 'SOURCE_KINDS',
     'SOURCE_LIST', 'ImageList', 'ImageSourceError', 'StoreMismatchError',
     'UnlabeledImages', 'build_teacher', 'check_store', 'detect_source_kind',
-    'file_sha256', 'label_images', 'list_images', 'ranges',
-    'test_pipeline_cfg'
+    'file_sha256', 'label_images', 'list_images', 'ranges', 'test_pipeline_cfg'
 ]
 
 CREATED_BY = 'rethink_mmdet.self_training.labeler'

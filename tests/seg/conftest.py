@@ -23,8 +23,7 @@ def seg_teacher_cfg():
     """The tiny teacher config, its test Resize set to the 64 px images."""
     from mmengine.config import Config
     cfg = Config.fromfile(SEG_TEACHER)
-    cfg.test_dataloader.dataset.pipeline[1]['scale'] = (IMAGE_SIZE,
-                                                        IMAGE_SIZE)
+    cfg.test_dataloader.dataset.pipeline[1]['scale'] = (IMAGE_SIZE, IMAGE_SIZE)
     return cfg
 
 
@@ -50,9 +49,9 @@ def seg_teacher(tmp_path_factory):
     """An mmengine-style checkpoint of the tiny teacher (seed 0)."""
     import torch
     from mmengine.registry import init_default_scope
+    from mmseg.registry import MODELS
 
     import rethink_mmdet.seg  # noqa: F401
-    from mmseg.registry import MODELS
     from rethink_mmdet.data.shapes_seg import SEG_CLASSES
     init_default_scope('mmseg')
     torch.manual_seed(0)

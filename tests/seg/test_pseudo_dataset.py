@@ -12,8 +12,8 @@ from rethink_mmdet.seg.pseudo_reader import PseudoSegStore
 from rethink_mmdet.seg.pseudo_store import (SEG_COLUMNS, finalize_seg_store,
                                             label_relpath, write_label_map)
 from rethink_mmdet.seg.quality import score_pseudo_labels
-from rethink_mmdet.self_training.store import (PseudoLabelStoreError,
-                                               offsets, write_chunk_columns)
+from rethink_mmdet.self_training.store import (PseudoLabelStoreError, offsets,
+                                               write_chunk_columns)
 
 CLASSES = ('background', 'circle', 'triangle', 'square', 'star')
 PIPELINE = [
@@ -31,7 +31,8 @@ def write_store(out, root, names, labels, skipped=()):
     paths = [n.encode() for n in names]
     labels = [np.asarray(x) for x in labels]
     columns = {
-        'image_ids.npy': np.arange(1, len(names) + 1),
+        'image_ids.npy': np.arange(1,
+                                   len(names) + 1),
         'image_hw.npy': np.array([x.shape for x in labels]).reshape(-1, 2),
         'image_paths.bin': b''.join(paths),
         'image_path_offsets.npy': offsets([len(p) for p in paths]),
@@ -39,9 +40,10 @@ def write_store(out, root, names, labels, skipped=()):
         'mean_confidence.npy': np.linspace(0.5, 0.9, len(names)),
         'ignore_fraction.npy': [float((x == 255).mean()) for x in labels],
     }
-    write_chunk_columns(out, 0, 0, columns, skipped,
-                        {k: v[0]
-                         for k, v in SEG_COLUMNS.items()})
+    write_chunk_columns(out, 0, 0, columns, skipped, {
+        k: v[0]
+        for k, v in SEG_COLUMNS.items()
+    })
     return finalize_seg_store(
         out,
         dict(
@@ -67,9 +69,9 @@ def gt_store(seg_shapes_root, tmp_path):
 
 def build(**kwargs):
     from mmengine.registry import DefaultScope
+    from mmseg.registry import DATASETS
 
     import rethink_mmdet.seg  # noqa: F401
-    from mmseg.registry import DATASETS
     with DefaultScope.overwrite_default_scope('mmseg'):
         return DATASETS.build(dict(type='PseudoSegDataset', **kwargs))
 
@@ -90,15 +92,13 @@ def test_reader_and_dataset_serve_the_label_maps(gt_store, seg_shapes_root):
     assert info['seg_map_path'] == store.label_path(1)
     assert info['pseudo_ignore_fraction'] == 1.0
     sample = ds[0]['data_samples']
-    np.testing.assert_array_equal(sample.gt_sem_seg.data[0].numpy(),
-                                  labels[0])
+    np.testing.assert_array_equal(sample.gt_sem_seg.data[0].numpy(), labels[0])
     assert sample.img_path == store.image_path(0)
 
     # kept fraction: image 0 keeps 1/2, image 1 nothing
     kept = build(store=out, min_kept_fraction=0.5, lazy_init=False)
-    assert [d['seg_map_path'] for d in kept.load_data_list()] == [
-        store.label_path(i) for i in (0, 2, 3)
-    ]
+    assert [d['seg_map_path'] for d in kept.load_data_list()
+            ] == [store.label_path(i) for i in (0, 2, 3)]
     sure = build(store=out, min_kept_fraction=0.6, min_mean_confidence=0.8)
     assert len(sure) == 1 and sure.get_data_info(0)['seg_map_path'] == \
         store.label_path(3)
@@ -113,8 +113,10 @@ def test_dataset_fails_loudly_when_nothing_is_left(gt_store, tmp_path):
     assert 'Lower the filters' in str(e.value)
 
     empty = str(tmp_path / 'empty')
-    write_store(empty, str(tmp_path), [], [],
-                skipped=[dict(path='a.png', reason='OSError')])
+    write_store(
+        empty,
+        str(tmp_path), [], [],
+        skipped=[dict(path='a.png', reason='OSError')])
     assert PseudoSegStore(empty).meta['num_skipped'] == 1
     with pytest.raises(PseudoLabelStoreError, match='holds no label map'):
         build(store=empty)
@@ -135,8 +137,10 @@ def test_dataset_fails_loudly_when_nothing_is_left(gt_store, tmp_path):
 
 def test_score_pseudo_labels(gt_store):
     out, gt_dir, labels = gt_store
-    gts = [np.array(Image.open(osp.join(gt_dir, f'{i:06d}.png')))
-           for i in range(4)]
+    gts = [
+        np.array(Image.open(osp.join(gt_dir, f'{i:06d}.png')))
+        for i in range(4)
+    ]
     score = score_pseudo_labels(out, gt_dir)
     # kept pixels are exactly the ground truth
     present = np.unique(np.concatenate([labels[i].ravel() for i in (0, 2, 3)]))
@@ -149,8 +153,8 @@ def test_score_pseudo_labels(gt_store):
     # ignored pixels count as missed pixels of their true class
     for c in range(len(CLASSES)):
         true = sum(int((g == c).sum()) for g in gts)
-        found = sum(int(((g == c) & (p == c)).sum())
-                    for g, p in zip(gts, labels))
+        found = sum(
+            int(((g == c) & (p == c)).sum()) for g, p in zip(gts, labels))
         expected = found / true if true else float('nan')
         np.testing.assert_allclose(score['iou'][c], expected)
     assert score['miou'] < 1.0

@@ -29,8 +29,8 @@ PROB_MARGIN = 1e-4
 def seg_label_cmd(ckpt, images, out, *extra, chunk_size=3, batch_size=2):
     return python_tool('pseudo_label.py', SEG_TEACHER, ckpt, '--images',
                        images, '--out', out, '--chunk-size', chunk_size,
-                       '--batch-size', batch_size, '--num-workers', 0,
-                       *extra, '--cfg-options', SIZE_OPTION)
+                       '--batch-size', batch_size, '--num-workers', 0, *extra,
+                       '--cfg-options', SIZE_OPTION)
 
 
 def store_bytes(store):
@@ -92,8 +92,7 @@ def test_store_is_the_averaged_multi_scale_flip_prediction(
     from mmseg.models import SegTTAModel
 
     from rethink_mmdet.self_training.teacher import build_teacher
-    from rethink_mmdet.self_training.unlabeled_images import \
-        test_pipeline_cfg
+    from rethink_mmdet.self_training.unlabeled_images import test_pipeline_cfg
     store = PseudoSegStore(seg_reference[0])
     assert len(store) == 8 and store.meta['scales'] == list(PAPER_SCALES)
     assert store.meta['flip'] is True and store.meta['prob_thr'] == 0.5
@@ -140,9 +139,9 @@ def test_multi_scale_pipeline_views_and_hard_labels():
     tta = multi_scale_pipeline(test, PAPER_SCALES, flip=True)
     assert [t['type'] for t in tta] == ['LoadImageFromFile', 'TestTimeAug']
     resizes, flips, pack = tta[1]['transforms']
-    assert [r['scale'] for r in resizes] == [(128, 64), (192, 96),
-                                             (256, 128), (320, 160),
-                                             (384, 192), (448, 224)]
+    assert [r['scale'] for r in resizes] == [(128, 64), (192, 96), (256, 128),
+                                             (320, 160), (384, 192),
+                                             (448, 224)]
     assert [f['prob'] for f in flips] == [0.0, 1.0]
     assert pack == [dict(type='PackSegInputs')]
     no_flip = multi_scale_pipeline(test, (1.0, 2.0), flip=False)
@@ -172,8 +171,8 @@ def test_two_processes_give_the_same_store(seg_reference, seg_teacher,
     cmd = seg_label_cmd(seg_teacher, osp.join(seg_shapes_root, 'unlabeled'),
                         out)
     log = run_tool([
-        'bash', f'{REPO}/tools/dist_pseudo_label.sh', SEG_TEACHER,
-        seg_teacher, '2', *cmd[4:]
+        'bash', f'{REPO}/tools/dist_pseudo_label.sh', SEG_TEACHER, seg_teacher,
+        '2', *cmd[4:]
     ],
                    env={'PORT': str(free_port())})
     assert 'on 2 rank(s)' in log
@@ -277,8 +276,7 @@ def test_unreadable_image_is_skipped(seg_teacher, seg_shapes_root, tmp_path):
     assert meta['num_images'] == 7 and meta['num_skipped'] == 1
     assert meta['skipped'][0]['path'].endswith('000002.png')
     store = PseudoSegStore(str(tmp_path / 'store'))
-    assert [store.relative_path(i) for i in (1, 2)] == [
-        '000001.png', '000003.png'
-    ]
+    assert [store.relative_path(i)
+            for i in (1, 2)] == ['000001.png', '000003.png']
     assert store.label_path(2).endswith(label_relpath(3))
     assert not (tmp_path / 'store' / label_relpath(2)).exists()

@@ -123,8 +123,9 @@ def write_chunk_columns(store_dir,
             if name.endswith('.bin'):
                 save_bin(osp.join(tmp, name), bytes(value))
             else:
-                dtype = (dtypes[name]
-                         if dtypes is not None else NPY_COLUMNS[name][0])
+                dtype = (
+                    dtypes[name]
+                    if dtypes is not None else NPY_COLUMNS[name][0])
                 save_npy(
                     osp.join(tmp, name),
                     np.ascontiguousarray(value, dtype=dtype))

@@ -203,8 +203,7 @@ def finalize_store(store_dir, meta):
             m if kind == BOX_ROWS else n, tail, dtype,
             OFFSET_TARGETS.get(name) if is_offsets else None)
     for name in (IMAGE_PATHS, MASK_RLE) if has_masks else (IMAGE_PATHS, ):
-        merge_column(
-            osp.join(store_dir, name), name, infos, 0, (), None, None)
+        merge_column(osp.join(store_dir, name), name, infos, 0, (), None, None)
     skipped = [s for i in infos for s in i['skipped']]
     skipped += list(meta.get('skipped', []))
     meta.update(
