@@ -63,6 +63,10 @@ SEG_ONLY = {
     'flip': '--no-flip',
     'prob_thr': '--prob-thr'
 }
+#: Zoph et al. 2020, Sec. 3: the hard score threshold of pseudo boxes and
+#: (Sec. 3.2) the probability threshold of pseudo-label pixels.
+DEFAULT_SCORE_THR = 0.5
+DEFAULT_PROB_THR = 0.5
 
 
 def parse_args():
@@ -167,7 +171,8 @@ def main():
                 args.out,
                 scales=args.scales or PAPER_SCALES,
                 flip=args.flip is not False,
-                prob_thr=0.5 if args.prob_thr is None else args.prob_thr,
+                prob_thr=(DEFAULT_PROB_THR
+                          if args.prob_thr is None else args.prob_thr),
                 **common)
         else:
             label_images(
@@ -175,7 +180,8 @@ def main():
                 args.checkpoint,
                 args.images,
                 args.out,
-                score_thr=0.5 if args.score_thr is None else args.score_thr,
+                score_thr=(DEFAULT_SCORE_THR
+                           if args.score_thr is None else args.score_thr),
                 **common)
     except (StoreMismatchError, ImageSourceError) as e:
         sys.exit(f'pseudo_label.py: {e}')  # exit status 1, no traceback
