@@ -14,6 +14,7 @@ from rethink_mmdet.seg.pseudo_store import (SEG_COLUMNS, finalize_seg_store,
 from rethink_mmdet.seg.quality import score_pseudo_labels
 from rethink_mmdet.self_training.store import (PseudoLabelStoreError, offsets,
                                                write_chunk_columns)
+from tests.conftest import python_tool, run_tool
 
 CLASSES = ('background', 'circle', 'triangle', 'square', 'star')
 PIPELINE = [
@@ -158,5 +159,12 @@ def test_score_pseudo_labels(gt_store):
         expected = found / true if true else float('nan')
         np.testing.assert_allclose(score['iou'][c], expected)
     assert score['miou'] < 1.0
+    log = run_tool(
+        python_tool(
+            osp.join('misc', 'score_pseudo_seg.py'), out, gt_dir, '--json',
+            osp.join(out, 'scores.json')))
+    assert 'kept mIoU 1.0000' in log
+    with open(osp.join(out, 'scores.json')) as f:
+        assert json.load(f)['kept_fraction'] == score['kept_fraction']
     with pytest.raises(FileNotFoundError, match='no ground-truth map'):
         score_pseudo_labels(out, osp.dirname(gt_dir))
