@@ -289,7 +289,6 @@ def test_store_feeds_an_mmseg_training_step(seg_reference):
     from mmengine.dataset import pseudo_collate
     from mmengine.optim import OptimWrapper
     from mmengine.registry import DefaultScope
-
     from mmseg.registry import DATASETS, MODELS
     cfg = seg_teacher_cfg()
     with DefaultScope.overwrite_default_scope('mmseg'):
