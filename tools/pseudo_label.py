@@ -1,4 +1,5 @@
-"""Pseudo-label unlabeled images with a teacher detector (Zoph et al. 2020).
+"""Pseudo-label unlabeled images with a teacher detector or segmentor (Zoph
+et al. 2020).
 
 Runs TEACHER_CONFIG + CHECKPOINT with its test pipeline (no augmentation,
 no annotation loading) over an image folder (recursive, sorted), a text file
@@ -20,6 +21,15 @@ Without ``--img-root``, the ``file_name`` of an image-only COCO JSON
 ``unlabeled2017/``; the built-in shapes dataset's
 ``image_info_unlabeled.json`` -> ``unlabeled/``), then ``ROOT/``, then the
 JSON's directory; paths of a text list are relative to its directory.
+
+A teacher config of MMSegmentation (``default_scope='mmseg'``) is run by
+:func:`rethink_mmdet.seg.labeler.label_seg_images` instead (Zoph et al.
+2020, Sec. 3.2): multi-scale inference (``--scales``, default 0.5..1.75,
++ horizontal flip unless ``--no-flip``), class probabilities averaged over
+the views, the argmax kept where the average is >= ``--prob-thr`` (0.5) and
+255 elsewhere, one label-map PNG per image in the store
+(:mod:`rethink_mmdet.seg.pseudo_store`). Sources, chunks, resumption,
+identity checks and launchers are the same.
 
 Distributed like mmdet's tools::
 
@@ -44,14 +54,31 @@ from rethink_mmdet.self_training.labeler import (ImageSourceError,
                                                  StoreMismatchError,
                                                  label_images)
 
+#: ``default_scope`` of a segmentation teacher config.
+SEG_SCOPE = 'mmseg'
+#: Options of one kind of teacher only (dest -> flag).
+DET_ONLY = {'score_thr': '--score-thr'}
+SEG_ONLY = {
+    'scales': '--scales',
+    'flip': '--no-flip',
+    'prob_thr': '--prob-thr'
+}
+#: Zoph et al. 2020, Sec. 3: the hard score threshold of pseudo boxes and
+#: (Sec. 3.2) the probability threshold of pseudo-label pixels.
+DEFAULT_SCORE_THR = 0.5
+DEFAULT_PROB_THR = 0.5
+
 
 def parse_args():
     parser = argparse.ArgumentParser(
-        description='Pseudo-label unlabeled images with a teacher detector')
+        description='Pseudo-label unlabeled images with a teacher detector '
+        'or segmentor')
     parser.add_argument('config', help='teacher config file path')
     parser.add_argument('checkpoint', help='teacher checkpoint file')
     parser.add_argument(
         '--images',
+        '--source',
+        dest='images',
         required=True,
         help='image folder (recursive), text file of image paths (one per '
         'line) or image-only COCO JSON (e.g. image_info_unlabeled2017.json)')
@@ -66,9 +93,29 @@ def parse_args():
     parser.add_argument(
         '--score-thr',
         type=float,
-        default=0.5,
-        help='score floor: boxes below it are not kept; the teacher\'s own '
-        'test score thresholds above it are lowered to it (default 0.5)')
+        default=None,
+        help='detection: score floor: boxes below it are not kept; the '
+        'teacher\'s own test score thresholds above it are lowered to it '
+        '(default 0.5)')
+    parser.add_argument(
+        '--scales',
+        type=float,
+        nargs='+',
+        default=None,
+        help='segmentation: inference scales relative to the test '
+        'pipeline\'s (default 0.5 0.75 1 1.25 1.5 1.75, Zoph et al. 2020)')
+    parser.add_argument(
+        '--no-flip',
+        dest='flip',
+        action='store_false',
+        default=None,
+        help='segmentation: no horizontally flipped views')
+    parser.add_argument(
+        '--prob-thr',
+        type=float,
+        default=None,
+        help='segmentation: keep a pixel\'s class where its averaged '
+        'probability is >= this, 255 elsewhere (default 0.5)')
     parser.add_argument(
         '--chunk-size',
         type=int,
@@ -97,17 +144,45 @@ def main():
         init_dist(args.launcher, **cfg.get('env_cfg', {}).get('dist_cfg', {}))
     MMLogger.get_instance('rethink_mmdet', log_level='INFO')
     end_of_startup()
+    is_seg = cfg.get('default_scope') == SEG_SCOPE
+    wrong = DET_ONLY if is_seg else SEG_ONLY
+    given = [
+        flag for dest, flag in wrong.items() if getattr(args, dest) is not None
+    ]
+    if given:
+        sys.exit(f'pseudo_label.py: {", ".join(given)} only apply to a '
+                 f'{"detection" if is_seg else "segmentation"} teacher; '
+                 f'{args.config} is a '
+                 f'{"segmentation (mmseg)" if is_seg else "detection"} '
+                 'config. Remove them.')
+    common = dict(
+        chunk_size=args.chunk_size,
+        batch_size=args.batch_size,
+        num_workers=args.num_workers,
+        img_root=args.img_root)
     try:
-        label_images(
-            cfg,
-            args.checkpoint,
-            args.images,
-            args.out,
-            score_thr=args.score_thr,
-            chunk_size=args.chunk_size,
-            batch_size=args.batch_size,
-            num_workers=args.num_workers,
-            img_root=args.img_root)
+        if is_seg:
+            from rethink_mmdet.seg.labeler import (PAPER_SCALES,
+                                                   label_seg_images)
+            label_seg_images(
+                cfg,
+                args.checkpoint,
+                args.images,
+                args.out,
+                scales=args.scales or PAPER_SCALES,
+                flip=args.flip is not False,
+                prob_thr=(DEFAULT_PROB_THR
+                          if args.prob_thr is None else args.prob_thr),
+                **common)
+        else:
+            label_images(
+                cfg,
+                args.checkpoint,
+                args.images,
+                args.out,
+                score_thr=(DEFAULT_SCORE_THR
+                           if args.score_thr is None else args.score_thr),
+                **common)
     except (StoreMismatchError, ImageSourceError) as e:
         sys.exit(f'pseudo_label.py: {e}')  # exit status 1, no traceback
 

@@ -30,11 +30,15 @@ require_mmseg()
 import rethink_mmdet  # noqa: E402,F401  (the shared engine components)
 from .efficientnet import EfficientNetWithL2  # noqa: E402
 from .nas_fpn import SeparableNASFPN  # noqa: E402
+from .pseudo_dataset import PseudoSegDataset  # noqa: E402
+from .pseudo_reader import PseudoSegStore  # noqa: E402
 from .pyramid_fusion_head import PyramidFusionHead  # noqa: E402
+from .quality import score_pseudo_labels  # noqa: E402
 from .separable_conv import DepthwiseSeparableConv2d  # noqa: E402
 from .shapes_dataset import ShapesSegDataset  # noqa: E402
 
 __all__ = [
-    'DepthwiseSeparableConv2d', 'EfficientNetWithL2', 'PyramidFusionHead',
-    'SeparableNASFPN', 'ShapesSegDataset', 'require_mmseg'
+    'DepthwiseSeparableConv2d', 'EfficientNetWithL2', 'PseudoSegDataset',
+    'PseudoSegStore', 'PyramidFusionHead', 'SeparableNASFPN',
+    'ShapesSegDataset', 'require_mmseg', 'score_pseudo_labels'
 ]

@@ -34,8 +34,10 @@ from typing import List, Optional
 #: File holding the identity of the run that writes ``chunks/``.
 RUN_FILE = 'run.json'
 
-#: (meta section, key, what it is called in messages), in message order.
-IDENTITY_KEYS = (
+#: The teacher and source part of a run's identity, shared by the
+#: detection and the segmentation labeler: (meta section, key, what it is
+#: called in messages), in message order.
+TEACHER_SOURCE_KEYS = (
     ('teacher', 'checkpoint_sha256', 'teacher checkpoint (sha256)'),
     ('teacher', 'config_sha256',
      'teacher config (sha256 of its model and test pipeline)'),
@@ -44,8 +46,10 @@ IDENTITY_KEYS = (
     ('source', 'root', 'image root (--img-root)'),
     ('source', 'num_images', 'number of source images'),
     ('source', 'listing_sha256', 'source listing (sha256 of ids and paths)'),
-    (None, 'score_floor', 'score floor (--score-thr)'),
 )
+#: The detection labeler's identity keys, in message order.
+IDENTITY_KEYS = TEACHER_SOURCE_KEYS + (
+    (None, 'score_floor', 'score floor (--score-thr)'), )
 
 
 class StoreMismatchError(ValueError):
@@ -116,11 +120,16 @@ def _compared(identity: dict, section, key):
     return value
 
 
-def identity_differences(recorded: dict, current: dict) -> List[str]:
+def identity_differences(recorded: dict,
+                         current: dict,
+                         keys: tuple = IDENTITY_KEYS) -> List[str]:
     """One line per identity key that differs (or that ``recorded`` lacks,
-    e.g. a store of an older rethink_mmdet); empty when the runs match."""
+    e.g. a store of an older rethink_mmdet); empty when the runs match.
+    ``keys`` are ``(section, key, name)`` triples as :data:`IDENTITY_KEYS`
+    (the segmentation labeler passes its own, with its threshold, scales
+    and flip)."""
     out = []
-    for section, key, what in IDENTITY_KEYS:
+    for section, key, what in keys:
         got, want = (_compared(recorded, section,
                                key), _compared(current, section, key))
         if _get(recorded, section, key) is None and key != \
@@ -136,8 +145,11 @@ def identity_differences(recorded: dict, current: dict) -> List[str]:
     return out
 
 
-def check_same_run(recorded: dict, current: dict, store: str,
-                   what: str) -> None:
+def check_same_run(recorded: dict,
+                   current: dict,
+                   store: str,
+                   what: str,
+                   keys: tuple = IDENTITY_KEYS) -> None:
     """Raise :class:`StoreMismatchError` naming every difference between
     the ``recorded`` and the ``current`` run identity.
 
@@ -146,8 +158,10 @@ def check_same_run(recorded: dict, current: dict, store: str,
         current (dict): This run's :func:`run_identity`.
         store (str): The store directory, for the message.
         what (str): ``'finished'`` or ``'interrupted'``, for the message.
+        keys (tuple): The identity keys compared. Defaults to
+            :data:`IDENTITY_KEYS` (the detection labeler's).
     """
-    diffs = identity_differences(recorded, current)
+    diffs = identity_differences(recorded, current, keys)
     if diffs:
         lines = '\n  - '.join(diffs)
         raise StoreMismatchError(

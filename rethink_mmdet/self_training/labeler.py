@@ -41,8 +41,8 @@ from rethink_mmdet.utils import dump_json, progress
 from .image_list import (IMAGE_EXTENSIONS, SOURCE_COCO, SOURCE_FOLDER,
                          SOURCE_KINDS, SOURCE_LIST, ImageList,
                          ImageSourceError, detect_source_kind, list_images)
-from .label_identity import (RUN_FILE, StoreMismatchError, check_same_run,
-                             file_sha256, run_identity)
+from .label_identity import (IDENTITY_KEYS, RUN_FILE, StoreMismatchError,
+                             check_same_run, file_sha256, run_identity)
 from .store import (CHUNKS_DIR, META_FILE, completed_chunks, finalize_store,
                     write_chunk)
 from .store.columns import read_json
@@ -53,8 +53,8 @@ from .unlabeled_images import (ERROR_KEY, ChunkBatches, UnlabeledImages,
 __all__ = [
     'IMAGE_EXTENSIONS', 'SOURCE_COCO', 'SOURCE_FOLDER', 'SOURCE_KINDS',
     'SOURCE_LIST', 'ImageList', 'ImageSourceError', 'StoreMismatchError',
-    'UnlabeledImages', 'build_teacher', 'detect_source_kind', 'file_sha256',
-    'label_images', 'list_images', 'test_pipeline_cfg'
+    'UnlabeledImages', 'build_teacher', 'check_store', 'detect_source_kind',
+    'file_sha256', 'label_images', 'list_images', 'ranges', 'test_pipeline_cfg'
 ]
 
 CREATED_BY = 'rethink_mmdet.self_training.labeler'
@@ -89,22 +89,29 @@ def to_record(path: str, img_id: int, sample, score_thr: float) -> dict:
         masks_rle=masks)
 
 
-def _check_store(out, meta, identity, chunk_size, logger):
+def check_store(out,
+                meta,
+                identity,
+                chunk_size,
+                logger,
+                keys=IDENTITY_KEYS,
+                settings='teacher checkpoint, config, source and score floor'):
     """Raise :class:`StoreMismatchError` if ``out`` is a finished store (of
     meta ``meta``) or an interrupted one made with other settings than this
     run (``identity``, ``chunk_size``); record them for an unfinished
-    one."""
+    one. ``keys`` are the identity keys compared (the segmentation labeler
+    passes its own), ``settings`` names them in the log line of a finished
+    store."""
     if meta is not None:
-        check_same_run(meta, identity, out, 'finished')
+        check_same_run(meta, identity, out, 'finished', keys)
         print_log(
-            f'{out} is finished already, made with the same teacher '
-            'checkpoint, config, source and score floor: nothing to do',
-            logger)
+            f'{out} is finished already, made with the same {settings}: '
+            'nothing to do', logger)
         return
     run_file = osp.join(out, CHUNKS_DIR, RUN_FILE)
     if osp.isfile(run_file):
         recorded = read_json(run_file, 'run identity')
-        check_same_run(recorded, identity, out, 'interrupted')
+        check_same_run(recorded, identity, out, 'interrupted', keys)
         if recorded.get('chunk_size') != chunk_size:
             raise StoreMismatchError(
                 f'{out} is an interrupted pseudo-label store written in '
@@ -182,7 +189,7 @@ def label_images(cfg: Config,
     meta = read_json(meta_path, 'meta') if osp.isfile(meta_path) else None
     teacher = teacher_meta(cfg, checkpoint, (meta or {}).get('teacher'))
     identity = run_identity(teacher, source_meta, score_thr)
-    _check_store(out, meta, identity, chunk_size, logger)
+    check_store(out, meta, identity, chunk_size, logger)
     if meta is not None:
         return meta if rank == 0 else None
     num_chunks = (len(items) + chunk_size - 1) // chunk_size
@@ -191,7 +198,7 @@ def label_images(cfg: Config,
     if done:
         print_log(
             f'resuming {out}: {len(done)} of {num_chunks} chunks already '
-            f'written, skipping chunks {_ranges(sorted(done))}', logger)
+            f'written, skipping chunks {ranges(sorted(done))}', logger)
     print_log(
         f'{len(items)} images from {source_meta["kind"]} {source} in '
         f'{num_chunks} chunks of {chunk_size}; {len(todo)} chunks to label '
@@ -273,7 +280,7 @@ def label_images(cfg: Config,
     return meta
 
 
-def _ranges(indexes: List[int]) -> str:
+def ranges(indexes: List[int]) -> str:
     """``[0, 1, 2, 5]`` -> ``'[0-2, 5]'`` (short for many chunks)."""
     parts, start = [], None
     for i, c in enumerate(indexes):

@@ -34,13 +34,19 @@ def build_teacher(cfg: Config,
                   checkpoint: str,
                   device: str,
                   score_thr: Optional[float] = None):
-    """Build the teacher detector in eval mode with ``checkpoint`` loaded
+    """Build the teacher in eval mode with ``checkpoint`` loaded
     (mmengine's ``load_checkpoint``, i.e. weights-only loading) and its
     class names in ``model.dataset_meta``: the checkpoint's
     ``meta.dataset_meta`` if present, else the test dataset's metainfo.
     With ``score_thr`` (the labeler's floor), the model's own test score
     thresholds above it are lowered to it (:func:`lower_score_floor`), so
-    that the floor the labeler reports is the one applied."""
+    that the floor the labeler reports is the one applied.
+
+    The model and (for the class names) the test dataset are built in the
+    config's ``default_scope``: mmdet's registries switch to that scope's,
+    so an mmseg segmentor config (``default_scope='mmseg'``, the
+    segmentation labeler :mod:`rethink_mmdet.seg.labeler`, no
+    ``score_thr``) builds its segmentor."""
     init_default_scope(cfg.get('default_scope', 'mmdet'))
     from mmdet.registry import DATASETS, MODELS
     model_cfg = copy.deepcopy(cfg.model)

@@ -24,10 +24,19 @@ Two measurements:
   images, labels the first ``--label`` ones and finalizes the store of N
   images.
 
+With ``--task seg`` the labeling row is the segmentation labeler
+(:func:`rethink_mmdet.seg.labeler.label_seg_images`: the tiny Semantic-FPN
+at random init, six scales + flip, its test scale set to
+``--image-size``); pre-written chunks then hold the per-image columns of the
+segmentation store (no label maps: finalizing never reads them), and only
+``new`` runs (the segmentation labeler has no older revision).
+
 Example (the figures of docs/pseudo_labels.md)::
 
     OMP_NUM_THREADS=1 python tools/benchmark/labeler_memory.py \\
         --sizes 1000 10000 100000
+    OMP_NUM_THREADS=1 python tools/benchmark/labeler_memory.py --task seg \\
+        --kinds labeling --impls new --label 8 --sizes 1000 10000 100000
 """
 import argparse
 import importlib.util
@@ -43,6 +52,10 @@ import time
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 RETINANET = osp.join(REPO, 'configs', 'shapes',
                      'retinanet_r18-scratch_fpn_gn-all_shapes.py')
+SEG_TEACHER = osp.join(REPO, 'configs', 'shapes', 'seg',
+                       'fpn_r18-tiny-scratch_gn_shapes-seg.py')
+#: --task -> the default teacher config.
+TASK_CONFIGS = {'det': RETINANET, 'seg': SEG_TEACHER}
 #: The last commit with the labeler this benchmark was written against.
 BASELINE_REV = 'c197afa'
 IMPLS = ('new', 'old')
@@ -66,11 +79,12 @@ def reset_peak():
         f.write('5')
 
 
-def prepare(work_dir, config, unique, sizes, image_size):
+def prepare(work_dir, config, unique, sizes, image_size, task='det'):
     """Images, one COCO JSON per size and a random-init checkpoint."""
     from pseudo_label_throughput import cycled_images, random_init_checkpoint
 
     from rethink_mmdet.data import make_shapes
+    from rethink_mmdet.data.shapes_seg import SEG_CLASSES
     root = osp.join(work_dir, 'shapes')
     make_shapes(root, 0, 0, unique, seed=0, image_size=image_size)
     names = sorted(os.listdir(osp.join(root, 'unlabeled')))
@@ -79,7 +93,8 @@ def prepare(work_dir, config, unique, sizes, image_size):
         with open(osp.join(root, 'annotations', f'image_info_{n}.json'),
                   'w') as f:
             json.dump(dict(images=images), f)
-    return root, random_init_checkpoint(config, work_dir)
+    classes = SEG_CLASSES if task == 'seg' else None
+    return root, random_init_checkpoint(config, work_dir, classes)
 
 
 def prewrite_chunks(out, n, first_image, chunk_size, boxes):
@@ -105,6 +120,51 @@ def prewrite_chunks(out, n, first_image, chunk_size, boxes):
                 'scores.npy': rng.uniform(0.05, 1, k * boxes),
                 'labels.npy': rng.integers(0, 4, k * boxes),
             })
+
+
+def prewrite_seg_chunks(out, n, first_image, chunk_size):
+    """Finished segmentation chunks for images ``first_image..n-1`` (their
+    per-image columns; finalizing does not read the label maps)."""
+    import numpy as np
+
+    from rethink_mmdet.seg.pseudo_store import SEG_COLUMNS
+    from rethink_mmdet.self_training.store import offsets, write_chunk_columns
+    dtypes = {k: v[0] for k, v in SEG_COLUMNS.items()}
+    for c in range(first_image // chunk_size, -(-n // chunk_size)):
+        a, b = c * chunk_size, min((c + 1) * chunk_size, n)
+        paths = [f'{i:06d}.png'.encode() for i in range(a, b)]
+        rng = np.random.default_rng(c)
+        write_chunk_columns(
+            out, c, a, {
+                'image_ids.npy': np.arange(a + 1, b + 1),
+                'image_hw.npy': np.full((b - a, 2), 64),
+                'image_paths.bin': b''.join(paths),
+                'image_path_offsets.npy': offsets([len(p) for p in paths]),
+                'source_indexes.npy': np.arange(a, b),
+                'mean_confidence.npy': rng.uniform(0.3, 1, b - a),
+                'ignore_fraction.npy': rng.uniform(0, 1, b - a),
+            }, (), dtypes)
+
+
+def seg_labeler_call(args, source, root):
+    """``label_seg_images`` of the seg teacher, its test scale set to the
+    image size."""
+    from mmengine.config import Config
+
+    from rethink_mmdet.seg.labeler import label_seg_images
+    cfg = Config.fromfile(args.config)
+    for t in cfg.test_dataloader.dataset.pipeline:
+        if t['type'] == 'Resize':
+            t['scale'] = (args.image_size, args.image_size)
+    return label_seg_images(
+        cfg,
+        args.checkpoint,
+        source,
+        args.out,
+        chunk_size=args.chunk_size,
+        batch_size=1,
+        num_workers=0,
+        img_root=root)
 
 
 def load_labeler(impl, rev):
@@ -152,6 +212,9 @@ def child(args):
     if args.kind == 'listing':
         items, _ = labeler.list_images(source, root)
         assert len(items) == n
+    elif args.task == 'seg':
+        meta = seg_labeler_call(args, source, root)
+        assert meta['num_images'] == n, meta['num_images']
     else:
         meta = labeler.label_images(
             Config.fromfile(args.config),
@@ -181,15 +244,18 @@ def child(args):
 def run_child(args, kind, impl, n):
     out = osp.join(args.work_dir, f'store_{kind}_{impl}_{n}')
     shutil.rmtree(out, ignore_errors=True)
-    if kind == 'labeling':
+    if kind == 'labeling' and args.task == 'seg':
+        prewrite_seg_chunks(out, n, min(args.label, n), args.chunk_size)
+    elif kind == 'labeling':
         prewrite_chunks(out, n, min(args.label, n), args.chunk_size,
                         args.boxes)
     cmd = [
         sys.executable,
         osp.abspath(__file__), '--config', args.config, '--work-dir',
         args.work_dir, '--chunk-size',
-        str(args.chunk_size), '--baseline-rev', args.baseline_rev, '--child',
-        kind, impl,
+        str(args.chunk_size), '--baseline-rev', args.baseline_rev, '--task',
+        args.task, '--image-size',
+        str(args.image_size), '--child', kind, impl,
         str(n), out, args.checkpoint
     ]
     env = dict(
@@ -230,7 +296,9 @@ def table(rows, kind, sizes, key, title):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('--config', default=RETINANET)
+    parser.add_argument('--task', choices=tuple(TASK_CONFIGS), default='det')
+    parser.add_argument(
+        '--config', default=None, help='default: the --task\'s tiny teacher')
     parser.add_argument(
         '--sizes', type=int, nargs='+', default=[1000, 10000, 100000])
     parser.add_argument(
@@ -253,14 +321,18 @@ def main():
     parser.add_argument('--child', nargs=5, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
+        args.config = args.config or TASK_CONFIGS[args.task]
         args.kind, args.impl, size, args.out, args.checkpoint = args.child
         args.size = int(size)
         return child(args)
 
+    args.config = args.config or TASK_CONFIGS[args.task]
+    if args.task == 'seg' and 'old' in args.impls:
+        parser.error('--task seg measures the new labeler only: --impls new')
     args.work_dir = args.work_dir or tempfile.mkdtemp(prefix='lm_bench_')
     listing_sizes = sorted(set(args.sizes) | set(args.listing_sizes or ()))
     _, args.checkpoint = prepare(args.work_dir, args.config, args.unique,
-                                 listing_sizes, args.image_size)
+                                 listing_sizes, args.image_size, args.task)
     rows = []
     for kind in args.kinds:
         for n in (listing_sizes if kind == 'listing' else args.sizes):

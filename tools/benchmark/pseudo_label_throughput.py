@@ -39,11 +39,12 @@ def peak_rss_mb():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def random_init_checkpoint(config, work_dir):
+def random_init_checkpoint(config, work_dir, classes=None):
     """``work_dir/teacher_random_init.pth``: the config's model at its
-    random initialisation (seed 0) with the shapes class names in its
-    meta (every image then yields ``max_per_img`` boxes, the worst case
-    for memory)."""
+    random initialisation (seed 0) with the class names in its meta
+    (default: the shapes detection classes; every image then yields
+    ``max_per_img`` boxes, the worst case for memory). The model is built
+    in the config's ``default_scope`` (``mmseg`` for a segmentor)."""
     import torch
     from mmengine.config import Config
     from mmengine.logging import MMLogger
@@ -52,15 +53,18 @@ def random_init_checkpoint(config, work_dir):
     from mmdet.registry import MODELS
     from rethink_mmdet.data.shapes import SHAPES_CLASSES
     MMLogger.get_instance('random_init_checkpoint', log_level='WARNING')
-    init_default_scope('mmdet')
+    cfg = Config.fromfile(config)
+    init_default_scope(cfg.get('default_scope', 'mmdet'))
     torch.manual_seed(0)
-    model = MODELS.build(Config.fromfile(config).model)
+    model = MODELS.build(cfg.model)
     model.init_weights()
     checkpoint = osp.join(work_dir, 'teacher_random_init.pth')
     torch.save(
         dict(
             state_dict=model.state_dict(),
-            meta=dict(dataset_meta=dict(classes=SHAPES_CLASSES))), checkpoint)
+            meta=dict(
+                dataset_meta=dict(classes=tuple(classes or SHAPES_CLASSES)))),
+        checkpoint)
     return checkpoint
 
 

@@ -88,7 +88,8 @@ def write_chunk_columns(store_dir,
                         chunk_index,
                         first_image_index,
                         columns,
-                        skipped=()):
+                        skipped=(),
+                        dtypes=None):
     """Write already-built column arrays as chunk ``chunk_index`` (atomic).
 
     ``columns`` maps the column file names of :mod:`.layout` to arrays
@@ -104,6 +105,11 @@ def write_chunk_columns(store_dir,
             first image.
         columns (dict): The columns.
         skipped (Sequence[dict]): As in :func:`write_chunk`. Defaults to ().
+        dtypes (dict, optional): ``.npy`` column name -> dtype, for chunks
+            of another column set (the segmentation store,
+            :mod:`rethink_mmdet.seg.pseudo_store`). Defaults to None: the
+            detection columns of :data:`~.layout.NPY_COLUMNS`; their
+            ``chunk.json`` then counts ``num_boxes`` too.
     """
     chunks = osp.join(store_dir, CHUNKS_DIR)
     os.makedirs(chunks, exist_ok=True)
@@ -117,21 +123,23 @@ def write_chunk_columns(store_dir,
             if name.endswith('.bin'):
                 save_bin(osp.join(tmp, name), bytes(value))
             else:
-                dtype = NPY_COLUMNS[name][0]
+                dtype = (
+                    dtypes[name]
+                    if dtypes is not None else NPY_COLUMNS[name][0])
                 save_npy(
                     osp.join(tmp, name),
                     np.ascontiguousarray(value, dtype=dtype))
-        dump_json(
-            {
-                'chunk_index': int(chunk_index),
-                'first_image_index': int(first_image_index),
-                'num_images': int(len(columns[IMAGE_IDS])),
-                'num_boxes': int(len(columns[BOXES])),
-                'has_masks': MASK_RLE in columns,
-                'skipped': [dict(s) for s in skipped],
-            },
-            osp.join(tmp, CHUNK_META_FILE),
-            canonical=False)
+        info = {
+            'chunk_index': int(chunk_index),
+            'first_image_index': int(first_image_index),
+            'num_images': int(len(columns[IMAGE_IDS])),
+        }
+        if BOXES in columns:
+            info.update(
+                num_boxes=int(len(columns[BOXES])),
+                has_masks=MASK_RLE in columns)
+        info['skipped'] = [dict(s) for s in skipped]
+        dump_json(info, osp.join(tmp, CHUNK_META_FILE), canonical=False)
         try:
             os.rename(tmp, final)
         except OSError:

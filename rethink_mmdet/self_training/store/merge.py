@@ -23,6 +23,8 @@ from .layout import (BOX_ROWS, CHUNK_META_FILE, CHUNK_NAME, CHUNK_PATTERN,
                      NPY_COLUMNS, OFFSET_TARGETS, PseudoLabelStoreError)
 from .reader import PseudoLabelStore
 
+__all__ = ['ROWS_PER_READ', 'finalize_store', 'merge_column']
+
 #: Rows of a column read and written at a time while merging.
 ROWS_PER_READ = 1 << 18
 
@@ -96,9 +98,25 @@ def _chunk_column(info, name):
     return load_bin(path) if name.endswith('.bin') else load_npy(path)
 
 
-def _merge_column(path, name, infos, total_rows, tail, dtype, offsets_of):
+def merge_column(path, name, infos, total_rows, tail, dtype, offsets_of):
     """Stream one column of every chunk into ``path`` chunk by chunk
-    (atomic: the final name appears only when the column is complete)."""
+    (atomic: the final name appears only when the column is complete).
+
+    Args:
+        path (str): The output column file.
+        name (str): The column's file name in each chunk directory
+            (``.bin``: bytes concatenated; else a ``.npy`` column).
+        infos (list[dict]): The chunks in order: ``dir`` (the chunk
+            directory) and ``m`` (its rows of the target of a missing
+            offsets column; only read then).
+        total_rows (int): Rows of the merged column (without the extra
+            leading 0 of an offsets column).
+        tail (tuple): Trailing shape of a row.
+        dtype: The column's dtype.
+        offsets_of (str, optional): For an offsets column, the column it
+            indexes (each chunk's offsets are shifted by the rows before
+            it); None otherwise.
+    """
     with atomic_output(path) as tmp, open(tmp, 'wb') as f:
         if name.endswith('.bin'):
             for info in infos:
@@ -180,13 +198,12 @@ def finalize_store(store_dir, meta):
     for name, (dtype, tail, kind, is_offsets) in NPY_COLUMNS.items():
         if name in MASK_COLUMNS and not has_masks:
             continue
-        _merge_column(
+        merge_column(
             osp.join(store_dir, name), name, infos,
             m if kind == BOX_ROWS else n, tail, dtype,
             OFFSET_TARGETS.get(name) if is_offsets else None)
     for name in (IMAGE_PATHS, MASK_RLE) if has_masks else (IMAGE_PATHS, ):
-        _merge_column(
-            osp.join(store_dir, name), name, infos, 0, (), None, None)
+        merge_column(osp.join(store_dir, name), name, infos, 0, (), None, None)
     skipped = [s for i in infos for s in i['skipped']]
     skipped += list(meta.get('skipped', []))
     meta.update(
