@@ -53,9 +53,8 @@ from rethink_mmdet.engine import add_launch_args, end_of_startup, load_config
 from rethink_mmdet.self_training.labeler import (ImageSourceError,
                                                  StoreMismatchError,
                                                  label_images)
+from rethink_mmdet.self_training.teacher import is_segmentation_config
 
-#: ``default_scope`` of a segmentation teacher config.
-SEG_SCOPE = 'mmseg'
 #: Options of one kind of teacher only (dest -> flag).
 DET_ONLY = {'score_thr': '--score-thr'}
 SEG_ONLY = {
@@ -144,7 +143,7 @@ def main():
         init_dist(args.launcher, **cfg.get('env_cfg', {}).get('dist_cfg', {}))
     MMLogger.get_instance('rethink_mmdet', log_level='INFO')
     end_of_startup()
-    is_seg = cfg.get('default_scope') == SEG_SCOPE
+    is_seg = is_segmentation_config(cfg)
     wrong = DET_ONLY if is_seg else SEG_ONLY
     given = [
         flag for dest, flag in wrong.items() if getattr(args, dest) is not None

@@ -45,7 +45,9 @@ def parse_args():
         '--score-thr',
         type=float,
         default=0.5,
-        help='labeler score floor (default 0.5)')
+        help='labeler score floor (default 0.5); for a segmentation '
+        'teacher (MMSegmentation config) the probability threshold of its '
+        'label maps (Zoph et al. 2020, Sec. 3.2)')
     parser.add_argument(
         '--student-init',
         default=None,

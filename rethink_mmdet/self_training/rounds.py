@@ -50,6 +50,7 @@ from .stages import (DONE_MARKER, Launch, SelfTrainingError, Stage, evaluate,
 from .student_init import (STUDENT_INIT_FILE, StudentInitError,
                            apply_student_init, init_source,
                            prepare_student_init, student_init_value)
+from .teacher import is_segmentation_config
 
 #: Dataset types whose ``store`` the student's config gets pointed at: the
 #: detection store's (mmdet) and the segmentation store's (mmseg,
@@ -184,7 +185,9 @@ def run_self_training(student_config: str,
             None.
         rounds (int): Self-training rounds K. Defaults to 1.
         score_thr (float): Labeler score floor (the student's
-            ``score_thr`` may be higher). Defaults to 0.5 [U].
+            ``score_thr`` may be higher); for a segmentation teacher
+            (MMSegmentation config) the probability threshold of its label
+            maps (``--prob-thr``, Sec. 3.2). Defaults to 0.5.
         img_root (str, optional): ``--img-root`` of the labeler.
             Defaults to None.
         launch (Launch, optional): How stages start. Defaults to one
@@ -214,6 +217,10 @@ def run_self_training(student_config: str,
         apply_student_init(cfg, init, None)  # refuses a load_from of its own
     except StudentInitError as err:
         raise SelfTrainingError(f'{student_config}: {err}') from None
+    # a segmentation teacher's threshold is on its averaged class
+    # probabilities (Sec. 3.2), a detector's on its box scores (Sec. 3)
+    thr_flag = ('--prob-thr' if is_segmentation_config(
+        Config.fromfile(teacher_config)) else '--score-thr')
     records: List[dict] = []
     if teacher_checkpoint is None:
         tdir = osp.join(work_dir, 'teacher')
@@ -228,7 +235,7 @@ def run_self_training(student_config: str,
         store = osp.join(rdir, 'labels')
         args = [
             teacher_config, teacher_checkpoint, '--images', unlabeled, '--out',
-            store, '--score-thr',
+            store, thr_flag,
             str(score_thr)
         ]
         if img_root:

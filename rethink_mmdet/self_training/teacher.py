@@ -18,7 +18,20 @@ from .label_identity import checkpoint_identity, config_sha256
 from .score_floor import lower_score_floor
 from .unlabeled_images import test_pipeline_cfg
 
-__all__ = ['build_teacher', 'teacher_meta', 'teacher_test_cfg']
+__all__ = [
+    'SEG_SCOPE', 'build_teacher', 'is_segmentation_config', 'teacher_meta',
+    'teacher_test_cfg'
+]
+
+#: ``default_scope`` of a segmentation (MMSegmentation) teacher config: its
+#: labels are label maps (:mod:`rethink_mmdet.seg.labeler`), not boxes.
+SEG_SCOPE = 'mmseg'
+
+
+def is_segmentation_config(cfg: Config) -> bool:
+    """Whether ``cfg`` is an MMSegmentation config (Zoph et al. 2020,
+    Sec. 3.2: the segmentation half), by its ``default_scope``."""
+    return cfg.get('default_scope') == SEG_SCOPE
 
 
 def _detector_cfg(model_cfg):
