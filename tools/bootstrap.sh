@@ -50,7 +50,10 @@ fi
 VPY="$VENV/bin/python"
 PIP=("$VPY" -m pip --disable-pip-version-check -q)
 
-has() { "$VPY" - "$@" <<'PYEOF' 2>/dev/null
+# Run from / : from the checkout, Python would find the checkout's own
+# rethink_mmdet.egg-info (left by an earlier install) on sys.path[0] and
+# take a venv made afresh for one that has the package.
+has() { (cd / && "$VPY" - "$@") <<'PYEOF' 2>/dev/null
 import importlib.metadata as md, sys
 name, want = sys.argv[1], (sys.argv[2] if len(sys.argv) > 2 else None)
 v = md.version(name)
