@@ -66,13 +66,44 @@ def _pct(v):
 
 
 def _store_quality(task):
-    """``pseudo_label_quality`` of one store, or its QualityError's text
-    (a picklable result for a process pool)."""
+    """``pseudo_label_quality`` of one store (a detection store against a
+    COCO JSON), or :func:`rethink_mmdet.seg.quality.score_pseudo_labels`
+    (a segmentation store against a folder of class maps), or the error's
+    text (a picklable result for a process pool)."""
     store, gt, thrs, match = task
+    if osp.isdir(gt):  # class maps: MMSegmentation, imported only here
+        from rethink_mmdet.seg.quality import score_pseudo_labels
+        try:
+            return dict(score_pseudo_labels(store, gt), segmentation=True)
+        except (OSError, ValueError) as e:
+            return f'{type(e).__name__}: {e}'
     try:
         return pseudo_label_quality(store, gt, thrs, match=match)
     except QualityError as e:
         return str(e)
+
+
+def _seg_quality_lines(data: List[dict]) -> List[str]:
+    """The table of the segmentation stores' quality (Zoph et al. 2020,
+    Sec. 3.2: pixels kept where the averaged probability is >= 0.5)."""
+    rows = [[
+        q['run'], q['round'], q['num_images'],
+        _pct(q['kept_fraction']),
+        _pct(q['kept_miou']),
+        _pct(q['kept_accuracy']),
+        _pct(q['miou'])
+    ] for q in data]
+    return [
+        markdown([
+            'run', 'round', 'images', 'pixels kept', 'mIoU on kept',
+            'accuracy on kept', 'mIoU (ignored = wrong)'
+        ], rows), '',
+        'Segmentation pseudo labels against the hidden class maps (in %): '
+        'the fraction of valid pixels the labeler kept (not 255), the mIoU '
+        'and pixel accuracy on those pixels (what the student trains on), '
+        'and the mIoU over all valid pixels with an ignored pixel counted '
+        'as a miss (mmseg IoUMetric areas summed over the store).'
+    ]
 
 
 def _quality(study: Study,
@@ -92,7 +123,7 @@ def _quality(study: Study,
             where = f'{r.id} round {rnd}'
             if not osp.isfile(osp.join(store, 'meta.json')):
                 lines.append(f'- {where}: no finished store at {store}')
-            elif not osp.isfile(arm.pseudo_gt):
+            elif not osp.exists(arm.pseudo_gt):
                 lines.append(f'- {where}: hidden ground truth '
                              f'{arm.pseudo_gt} not found')
             else:
@@ -103,11 +134,13 @@ def _quality(study: Study,
             scored = list(pool.map(_store_quality, [t for _, t in tasks]))
     else:
         scored = [_store_quality(t) for _, t in tasks]
+    seg = []
     for (head, _), q in zip(tasks, scored):
         if isinstance(q, str):
             lines.append(f'- {head["run"]} round {head["round"]}: {q}')
         else:
-            data.append(dict(head, **q))
+            (seg if q.get('segmentation') else data).append(dict(head, **q))
+    seg_lines = _seg_quality_lines(seg) if seg else []
     if data:
         rows = [[
             q['run'], q['round'], q['images'], q['boxes'],
@@ -128,7 +161,9 @@ def _quality(study: Study,
             'the student\'s score_thr, quality_thrs), matched greedily '
             'by score at IoU 0.5 to same-class ground truth.'
         ] + lines
-    return lines, data
+    if seg_lines:
+        lines = seg_lines + ([''] + lines if lines else [])
+    return lines, data + seg
 
 
 def _ratio_lines(ratios):

@@ -6,14 +6,17 @@
 #
 # Images data/shapes/{train,val}/*.png, class maps data/shapes/seg_maps/
 # {train,val}/*.png (0 background, 1..4 circle/triangle/square/star, 255
-# ignored). Another data root: SHAPES_ROOT=/path (mmengine's {{$VAR:default}}).
+# ignored). Another data root: SHAPES_ROOT=/path, another image size (the
+# shapes data made with --image-size N): SHAPES_IMAGE_SIZE=N (mmengine's
+# {{$VAR:default}}).
 # Pipeline: flip + scale jitter (0.8, 1.2) + crop to the image size, Zoph et
-# al.'s Aug-S1 (Sec. 3.1) at the shapes' 256 px.
+# al.'s Aug-S1 (Sec. 3.1) at the shapes' image size.
 custom_imports = dict(
     imports=['rethink_mmdet.seg'], allow_failed_imports=False)
 dataset_type = 'ShapesSegDataset'
 data_root = '{{$SHAPES_ROOT:data/shapes/}}'
-shapes_seg_size = (256, 256)
+shapes_seg_image_size = int('{{$SHAPES_IMAGE_SIZE:256}}')
+shapes_seg_size = (shapes_seg_image_size, shapes_seg_image_size)
 shapes_seg_ignore_index = 255
 
 train_pipeline = [
