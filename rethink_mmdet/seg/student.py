@@ -27,23 +27,30 @@ from rethink_mmdet.self_training.loss_norm import HUMAN_TERM, PSEUDO_TERM
 from rethink_mmdet.self_training.part_forward import (PER_PART,
                                                       resolve_part_forward,
                                                       slice_batch)
+from rethink_mmdet.self_training.sources import SOURCE_KEY
 from rethink_mmdet.self_training.student_base import (SelfTrainingStudentMixin,
                                                       check_source_terms)
 from .part_forward import (SHARED_COMPOSITION, seg_shares_features,
                            shared_feature_losses)
 
 __all__ = [
-    'SEGMENTOR_KEY', 'DEFAULT_IGNORE_INDEX', 'SEG_PACK_HINT',
-    'SelfTrainingSegmentor'
+    'SEGMENTOR_KEY', 'DEFAULT_IGNORE_INDEX', 'SEG_STUDENT_META_KEYS',
+    'SEG_PACK_HINT', 'SelfTrainingSegmentor'
 ]
 
 #: Attribute of the inner segmentor; stripped from ``state_dict`` keys.
 SEGMENTOR_KEY = 'segmentor'
 #: mmseg's ignore label (``BaseDecodeHead(ignore_index=255)``).
 DEFAULT_IGNORE_INDEX = 255
+#: ``PackSegInputs``' default meta keys and the source name: the
+#: ``meta_keys`` of every student pipeline's ``PackSegInputs``.
+SEG_STUDENT_META_KEYS = ('img_path', 'seg_map_path', 'ori_shape', 'img_shape',
+                         'pad_shape', 'scale_factor', 'flip', 'flip_direction',
+                         'reduce_zero_label', SOURCE_KEY)
 #: How a packed sample keeps its source name.
 SEG_PACK_HINT = ("Train on a MultiSourceDataset and pack with dict(type="
-                 "'PackSegInputs', meta_keys=(..., 'data_source')).")
+                 "'PackSegInputs', meta_keys=(..., 'data_source')) "
+                 '(rethink_mmdet.seg.student.SEG_STUDENT_META_KEYS).')
 
 
 @MODELS.register_module()
