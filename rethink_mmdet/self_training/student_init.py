@@ -214,7 +214,8 @@ def check_same_model(model: nn.Module, weights: Dict[str, torch.Tensor],
     ]
     extra = [k for k in weights if k not in expected]
     what = type(model).__name__
-    inner = getattr(model, getattr(model, 'INNER_KEY', DETECTOR_KEY), None)
+    noun = getattr(model, 'INNER_KEY', DETECTOR_KEY)  # or 'segmentor'
+    inner = getattr(model, noun, None)
     if isinstance(inner, nn.Module):
         what += f' around {type(inner).__name__}'
     if missing or shapes:
@@ -230,11 +231,11 @@ def check_same_model(model: nn.Module, weights: Dict[str, torch.Tensor],
                          f'({_some(extra)})')
         raise StudentInitError(
             f'student_init={value!r} ({WHERE}): {source} is not a checkpoint '
-            f'of this student\'s model ({what}): ' + '; '.join(parts) +
+            f'of this student\'s {noun} ({what}): ' + '; '.join(parts) +
             '. mmengine\'s load_from would only warn and '
             'train those from random init. Fix: a teacher config '
-            '(--teacher-config) that builds the same detector (segmentor) '
-            'as the student\'s model, a checkpoint of that model, or '
+            f'(--teacher-config) that builds the same {noun} as the '
+            f'student\'s model, a checkpoint of that {noun}, or '
             f'student_init={RANDOM_INIT!r} (a student from random init, '
             'Zoph et al. 2020 App. C).')
     if extra:
