@@ -7,8 +7,12 @@ checkpoints that load strictly into the plain segmentor
 ``PseudoSegDataset`` lands the pseudo source is a ``ShapesSegDataset`` of
 the val class maps."""
 import copy
+import os
 import os.path as osp
+import subprocess
+import sys
 
+import mmseg
 import pytest
 import torch
 from mmengine.config import Config
@@ -26,10 +30,12 @@ from rethink_mmdet.self_training.student_init import (StudentInitError,
                                                       init_source,
                                                       prepare_student_init,
                                                       student_init_value)
-from .student_data import (SIZE, STUDENT_CFG, TEACHER_CFG, make_seg_data,
+from .student_data import (REPO, SIZE, STUDENT_CFG, TEACHER_CFG, make_seg_data,
                            seg_model_cfg)
 
 ITERS = 3
+# mmseg's own tools, shipped in its wheel for mim
+MMSEG_TOOLS = osp.join(osp.dirname(mmseg.__file__), '.mim', 'tools')
 
 
 @pytest.fixture(scope='module', autouse=True)
@@ -215,3 +221,31 @@ def test_student_init_refuses_another_segmentor(seg_run):
             match='SelfTrainingSegmentor around EncoderDecoder'):
         prepare_student_init(cfg, path, str(seg_run['tmp'] / 'x.pth'),
                              'teacher')
+
+
+@pytest.mark.parametrize('which', ['plain', 'student'])
+def test_mmseg_test_tool_runs_the_student_checkpoint(seg_run, which):
+    """mmseg's own tools/test.py evaluates the student's checkpoint with the
+    plain (teacher) config, without an unexpected key, and with the
+    student config (the student predicts as its segmentor)."""
+    tmp = seg_run['tmp']
+    if which == 'plain':
+        cfg = small(Config.fromfile(TEACHER_CFG), seg_run['root'], tmp)
+    else:
+        cfg = student_cfg(seg_run['root'], tmp / 'student')
+    path = str(tmp / f'{which}_test_cfg.py')
+    cfg.dump(path)
+    proc = subprocess.run([
+        sys.executable,
+        osp.join(MMSEG_TOOLS, 'test.py'), path, seg_run['ckpt'], '--work-dir',
+        str(tmp / f'{which}_test')
+    ],
+                          capture_output=True,
+                          text=True,
+                          cwd=str(tmp),
+                          env=dict(os.environ, PYTHONPATH=REPO),
+                          timeout=600)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, out[-3000:]
+    assert 'mIoU' in out
+    assert 'unexpected key' not in out and 'missing keys' not in out, out
