@@ -35,9 +35,9 @@ _base_ = './fpn_r18-tiny-scratch_gn_shapes-seg.py'
 pseudo_seg_store = _base_.data_root + 'seg_pseudo_labels/'
 # PackSegInputs' default meta keys and the source name
 # (rethink_mmdet.seg.student.SEG_STUDENT_META_KEYS)
-seg_student_meta_keys = ('img_path', 'seg_map_path', 'ori_shape',
-                         'img_shape', 'pad_shape', 'scale_factor', 'flip',
-                         'flip_direction', 'reduce_zero_label', 'data_source')
+seg_student_meta_keys = ('img_path', 'seg_map_path', 'ori_shape', 'img_shape',
+                         'pad_shape', 'scale_factor', 'flip', 'flip_direction',
+                         'reduce_zero_label', 'data_source')
 
 model = dict(
     _delete_=True,
