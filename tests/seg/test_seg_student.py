@@ -174,6 +174,24 @@ def test_all_ignored_pseudo_part_enters_with_zero_weight(
     assert_close_grads(grads(student), grads(human_only))
 
 
+def test_all_ignored_human_part_enters_with_zero_weight(dataset):
+    """An all-ignored human map has no loss at all (unlike a detection
+    image without boxes, whose background loss is real): absent too."""
+    plain, student = build_pair(seg_model_cfg())
+
+    def all_ignored(label, source):
+        if source == HUMAN:
+            label[...] = IGNORE
+
+    inputs, samples = make_batch(dataset, ORDER, plain, all_ignored)
+    losses = student.loss(inputs, samples)
+    assert float(losses['human_weight']) == 0
+    # no human average yet: ratio 1, L = 1/(1+a) * a * L_p
+    assert float(losses['pseudo_weight']) == pytest.approx(0.5)
+    norm = student.loss_norm
+    assert int(norm.human_count) == 0 and int(norm.pseudo_count) == 1
+
+
 @pytest.mark.parametrize('term,value', [(HUMAN, float('nan')),
                                         (PSEUDO, float('inf'))])
 def test_non_finite_loss_names_the_term(dataset, term, value):
