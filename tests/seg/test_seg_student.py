@@ -10,7 +10,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 from mmengine.logging import MMLogger
-from mmengine.registry import init_default_scope
+from mmengine.registry import DefaultScope
 from mmseg.registry import DATASETS, MODELS
 
 from rethink_mmdet.seg.student import (SEG_STUDENT_META_KEYS,
@@ -26,15 +26,12 @@ HUMAN_IDX = [i for i, s in enumerate(ORDER) if s == HUMAN]
 PSEUDO_IDX = [i for i, s in enumerate(ORDER) if s == PSEUDO]
 
 
-@pytest.fixture(scope='module', autouse=True)
-def mmseg_scope():
-    init_default_scope('mmseg')
-
-
 @pytest.fixture(scope='module')
 def dataset(tmp_path_factory):
     root = make_seg_data(str(tmp_path_factory.mktemp('shapes_seg')))
-    return DATASETS.build(source_dataset_cfg(root, SEG_STUDENT_META_KEYS))
+    # module-scoped: before conftest's per-test scope; restored after
+    with DefaultScope.overwrite_default_scope('mmseg'):
+        return DATASETS.build(source_dataset_cfg(root, SEG_STUDENT_META_KEYS))
 
 
 def count_calls(module):

@@ -45,7 +45,6 @@ def _worker(rank, world_size, init_file, out_dir, batches):
 
 
 def test_ddp_all_ignored_pseudo_part_on_one_rank(tmp_path):
-    init_default_scope('mmseg')
     root = make_seg_data(str(tmp_path / 'shapes'))
     dataset = DATASETS.build(source_dataset_cfg(root, SEG_STUDENT_META_KEYS))
     by_source = {HUMAN: [], PSEUDO: []}

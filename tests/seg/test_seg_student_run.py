@@ -17,7 +17,7 @@ import pytest
 import torch
 from mmengine.config import Config
 from mmengine.registry import (DATA_SAMPLERS, DATASETS, HOOKS, LOOPS,
-                               DefaultScope, init_default_scope)
+                               DefaultScope)
 from mmengine.runner import Runner
 from mmseg.apis import init_model
 from mmseg.registry import MODELS
@@ -36,11 +36,6 @@ from .student_data import (REPO, SIZE, STUDENT_CFG, TEACHER_CFG, make_seg_data,
 ITERS = 3
 # mmseg's own tools, shipped in its wheel for mim
 MMSEG_TOOLS = osp.join(osp.dirname(mmseg.__file__), '.mim', 'tools')
-
-
-@pytest.fixture(scope='module', autouse=True)
-def mmseg_scope():
-    init_default_scope('mmseg')
 
 
 def small(cfg, root, work_dir, max_iters=ITERS):
@@ -121,6 +116,13 @@ def seg_run(tmp_path_factory):
     recording each batch's sources and its first weights."""
     tmp = tmp_path_factory.mktemp('seg_student_run')
     root = make_seg_data(str(tmp / 'shapes'))
+    # module-scoped: before conftest's per-test scope; the Runner's scope
+    # is dropped with it after
+    with DefaultScope.overwrite_default_scope('mmseg'):
+        return _train_student(tmp, root)
+
+
+def _train_student(tmp, root):
     torch.manual_seed(1)
     teacher = MODELS.build(seg_model_cfg())
     teacher.init_weights()
@@ -243,7 +245,11 @@ def test_mmseg_test_tool_runs_the_student_checkpoint(seg_run, which):
                           capture_output=True,
                           text=True,
                           cwd=str(tmp),
-                          env=dict(os.environ, PYTHONPATH=REPO),
+                          env=dict(
+                              os.environ,
+                              PYTHONPATH=os.pathsep.join(
+                                  [REPO,
+                                   os.environ.get('PYTHONPATH', '')])),
                           timeout=600)
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0, out[-3000:]
