@@ -3,16 +3,16 @@
 config, 1:1 human/pseudo batches whose ``data_source`` reaches the
 student, the start from the teacher (``student_init`` -> ``load_from``),
 checkpoints that load strictly into the plain segmentor
-(``mmseg.apis.init_model``) and a resume that keeps the averages. Until
-``PseudoSegDataset`` lands the pseudo source is a ``ShapesSegDataset`` of
-the val class maps."""
-import copy
+(``mmseg.apis.init_model``) and a resume that keeps the averages. The
+pseudo source is the config's ``PseudoSegDataset`` on a store written
+directly (the val images, their class maps with half of one map ignored)."""
 import os
 import os.path as osp
 import subprocess
 import sys
 
 import mmseg
+import numpy as np
 import pytest
 import torch
 from mmengine.config import Config
@@ -21,6 +21,7 @@ from mmengine.registry import (DATA_SAMPLERS, DATASETS, HOOKS, LOOPS,
 from mmengine.runner import Runner
 from mmseg.apis import init_model
 from mmseg.registry import MODELS
+from PIL import Image
 
 from rethink_mmdet.seg.student import SEG_STUDENT_META_KEYS
 from rethink_mmdet.self_training.joint_hook import JOINT_STATE_KEY
@@ -30,8 +31,9 @@ from rethink_mmdet.self_training.student_init import (StudentInitError,
                                                       init_source,
                                                       prepare_student_init,
                                                       student_init_value)
-from .student_data import (REPO, SIZE, STUDENT_CFG, TEACHER_CFG, make_seg_data,
-                           seg_model_cfg)
+from .student_data import (IGNORE, REPO, SIZE, STUDENT_CFG, TEACHER_CFG,
+                           make_seg_data, seg_model_cfg)
+from .test_pseudo_dataset import write_store
 
 ITERS = 3
 # mmseg's own tools, shipped in its wheel for mim
@@ -57,24 +59,35 @@ def small(cfg, root, work_dir, max_iters=ITERS):
     return cfg
 
 
-def student_cfg(root, work_dir, max_iters=ITERS):
-    """The shipped student config, its pseudo source a ShapesSegDataset of
-    the val class maps (same pipeline)."""
-    cfg = small(Config.fromfile(STUDENT_CFG), root, work_dir, max_iters)
-    human, pseudo = cfg.train_dataloader.dataset.datasets
-    for t in human.pipeline:
-        if t.type == 'RandomResize':
-            t.scale = (SIZE, SIZE)
-        if t.type == 'RandomCrop':
-            t.crop_size = (SIZE, SIZE)
-    human.data_root = root
-    cfg.train_dataloader.dataset.datasets = [
-        human,
-        dict(
-            human,
-            data_prefix=dict(img_path='val/', seg_map_path='seg_maps/val/'),
-            pipeline=copy.deepcopy(human.pipeline))
+def pseudo_store(root):
+    """A finished pseudo-label store over the val images of ``root`` (the
+    labeler's layout): their class maps, image 0's left half ignored."""
+    store = osp.join(root, 'seg_pseudo_labels')
+    if osp.isdir(store):
+        return store
+    names = sorted(os.listdir(osp.join(root, 'seg_maps', 'val')))
+    labels = [
+        np.array(Image.open(osp.join(root, 'seg_maps', 'val', n)))
+        for n in names
     ]
+    labels[0][:, :SIZE // 2] = IGNORE
+    write_store(store, osp.join(root, 'val'), names, labels)
+    return store
+
+
+def student_cfg(root, work_dir, max_iters=ITERS):
+    """The shipped student config at 64 px, its PseudoSegDataset on
+    :func:`pseudo_store`."""
+    cfg = small(Config.fromfile(STUDENT_CFG), root, work_dir, max_iters)
+    for dataset in cfg.train_dataloader.dataset.datasets:
+        for t in dataset.pipeline:
+            if t.type == 'RandomResize':
+                t.scale = (SIZE, SIZE)
+            if t.type == 'RandomCrop':
+                t.crop_size = (SIZE, SIZE)
+    human, pseudo = cfg.train_dataloader.dataset.datasets
+    human.data_root = root
+    pseudo.store = pseudo_store(root)
     return cfg
 
 
