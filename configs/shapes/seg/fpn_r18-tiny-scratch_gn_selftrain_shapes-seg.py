@@ -16,17 +16,20 @@
 # schedule ("the other training hyper-parameters remain the same as those
 # in supervised training", Sec. 3.2).
 #
-# The student starts from the teacher's final weights (Sec. 3.2, App. C):
+# The student starts from the teacher's final weights (Sec. 3.2, App. C).
+# tools/self_train.py runs the chain (teacher, label maps of the unlabeled
+# split through tools/pseudo_label.py at --score-thr 0.5, i.e. the
+# probability threshold, the student from the teacher, both evaluations):
 #
 #   T=configs/shapes/seg/fpn_r18-tiny-scratch_gn
-#   python tools/train.py ${T}_shapes-seg.py --work-dir work_dirs/seg_teacher
-#   # label data/shapes/unlabeled into ${SHAPES_ROOT}seg_pseudo_labels/
-#   python tools/train.py ${T}_selftrain_shapes-seg.py \
-#       --work-dir work_dirs/seg_student --cfg-options \
-#       load_from=work_dirs/seg_teacher/iter_600.pth
+#   python tools/self_train.py ${T}_selftrain_shapes-seg.py \
+#       --teacher-config ${T}_shapes-seg.py \
+#       --unlabeled data/shapes/unlabeled --work-dir work_dirs/seg_selftrain
 #
+# By hand: label into ${SHAPES_ROOT}seg_pseudo_labels/ (pseudo_seg_store),
+# then tools/train.py this config --cfg-options load_from=TEACHER.pth
 # (StudentInitCheckHook stops a run that loaded no checkpoint; set
-# student_init='random' for App. C's comparison.) The components that live
+# student_init='random' for App. C's comparison). The components that live
 # in mmdet's registries are named with their scope (`mmdet.`), since this
 # config's default scope is mmseg's.
 _base_ = './fpn_r18-tiny-scratch_gn_shapes-seg.py'
