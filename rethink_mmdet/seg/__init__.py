@@ -36,9 +36,11 @@ from .pyramid_fusion_head import PyramidFusionHead  # noqa: E402
 from .quality import score_pseudo_labels  # noqa: E402
 from .separable_conv import DepthwiseSeparableConv2d  # noqa: E402
 from .shapes_dataset import ShapesSegDataset  # noqa: E402
+from .student import SelfTrainingSegmentor  # noqa: E402
 
 __all__ = [
     'DepthwiseSeparableConv2d', 'EfficientNetWithL2', 'PseudoSegDataset',
-    'PseudoSegStore', 'PyramidFusionHead', 'SeparableNASFPN',
-    'ShapesSegDataset', 'require_mmseg', 'score_pseudo_labels'
+    'PseudoSegStore', 'PyramidFusionHead', 'SelfTrainingSegmentor',
+    'SeparableNASFPN', 'ShapesSegDataset', 'require_mmseg',
+    'score_pseudo_labels'
 ]

@@ -68,25 +68,43 @@ def shares_features(detector: nn.Module) -> bool:
     return any(type(detector).loss is f for f in SHARED_FEATURE_LOSSES)
 
 
-def resolve_part_forward(mode: str, detector: nn.Module) -> str:
+def resolve_part_forward(
+    mode: str,
+    detector: nn.Module,
+    known: Optional[bool] = None,
+    owner: str = 'SelfTrainingDetector',
+    composition: str = ("mmdet's single-stage, "
+                        'two-stage or RPN loss')
+) -> str:
     """``'auto'`` -> the shared mode where exact, else per part.
+
+    Args:
+        mode (str): One of :data:`PART_FORWARD_MODES`.
+        detector (nn.Module): The inner model.
+        known (bool, optional): Whether the inner model's ``loss`` is one
+            the shared mode follows. Defaults to None
+            (:func:`shares_features`, mmdet's detectors).
+        owner (str): The student's class, in messages. Defaults to
+            ``'SelfTrainingDetector'``.
+        composition (str): The ``loss`` functions the shared mode follows,
+            in messages. Defaults to mmdet's.
 
     Raises:
         ValueError: An unknown mode, or ``'shared_features'`` for a
-            detector whose ``loss`` is not known to qualify.
+            model whose ``loss`` is not known to qualify.
     """
     if mode not in PART_FORWARD_MODES:
-        raise ValueError(
-            f'SelfTrainingDetector: part_forward={mode!r} is not one of '
-            f'{PART_FORWARD_MODES}.')
-    known = shares_features(detector)
+        raise ValueError(f'{owner}: part_forward={mode!r} is not one of '
+                         f'{PART_FORWARD_MODES}.')
+    if known is None:
+        known = shares_features(detector)
     if mode == SHARED_FEATURES and not known:
         raise ValueError(
-            f'SelfTrainingDetector(part_forward={SHARED_FEATURES!r}): the '
-            f'loss of {type(detector).__name__} is not mmdet\'s single-'
-            'stage, two-stage or RPN loss, whose composition (extract_feat '
-            'once, then the heads\' losses) the shared mode follows. Use '
-            f"part_forward='{PER_PART}' (or 'auto').")
+            f'{owner}(part_forward={SHARED_FEATURES!r}): the loss of '
+            f'{type(detector).__name__} is not {composition}, whose '
+            "composition (extract_feat once, then the heads' losses) the "
+            f"shared mode follows. Use part_forward='{PER_PART}' (or "
+            "'auto').")
     if mode == 'auto':
         return SHARED_FEATURES if known else PER_PART
     return mode
@@ -99,7 +117,7 @@ def slice_batch(value, idx: Sequence[int], batch_size: int):
     if isinstance(value, Tensor):
         if value.dim() == 0 or value.shape[0] != batch_size:
             raise ValueError(
-                'SelfTrainingDetector(part_forward='
+                'Self-training student (part_forward='
                 f'{SHARED_FEATURES!r}): a feature of shape '
                 f'{tuple(value.shape)} does not have the batch size '
                 f'{batch_size} as first dimension; use part_forward='
@@ -110,7 +128,7 @@ def slice_batch(value, idx: Sequence[int], batch_size: int):
     if isinstance(value, (list, tuple)):
         return type(value)(slice_batch(v, idx, batch_size) for v in value)
     raise TypeError(
-        f'SelfTrainingDetector(part_forward={SHARED_FEATURES!r}): '
+        f'Self-training student (part_forward={SHARED_FEATURES!r}): '
         f'features of type {type(value).__name__} cannot be split by '
         f"batch item; use part_forward='{PER_PART}'.")
 

@@ -23,10 +23,10 @@ import numpy as np
 from mmcv.transforms import BaseTransform
 from mmengine.dataset import BaseDataset, Compose
 from mmengine.dataset import ConcatDataset as _ConcatDataset
+from mmengine.structures import BaseDataElement
 
 from mmdet.datasets.transforms import PackDetInputs
 from mmdet.registry import DATASETS, TRANSFORMS
-from mmdet.structures import DetDataSample
 from rethink_mmdet.augment.instances import SCORE_KEY
 
 # metainfo key of a sample's source name (data info and DetDataSample)
@@ -252,7 +252,7 @@ class MultiSourceDataset(_ConcatDataset):
     def __getitem__(self, idx: int):
         data = super().__getitem__(idx)
         sample = data.get('data_samples') if isinstance(data, dict) else None
-        if isinstance(sample, DetDataSample):
+        if isinstance(sample, BaseDataElement):  # Det- or SegDataSample
             got = sample.metainfo.get(SOURCE_KEY)
             want = self.source_of(idx)
             if got != want:
@@ -261,5 +261,6 @@ class MultiSourceDataset(_ConcatDataset):
                     f'(source {want!r}) has metainfo[{SOURCE_KEY!r}]={got!r}:'
                     ' the pipeline dropped the source name. End the '
                     "pipeline with dict(type='PackStudentInputs') or add "
-                    f"{SOURCE_KEY!r} to PackDetInputs' meta_keys.")
+                    f"{SOURCE_KEY!r} to the meta_keys of PackDetInputs "
+                    '(PackSegInputs for a segmentation student).')
         return data

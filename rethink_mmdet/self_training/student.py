@@ -17,37 +17,29 @@ hard-coded branches and fixed loss weights) there is one model: the teacher
 is offline, its labels come from the pseudo-label store.
 """
 import copy
-from collections import OrderedDict
-from typing import Dict, List, Optional, Tuple, Union
+from typing import Dict, List, Optional, Union
 
 import torch
 from torch import Tensor
 
 from mmdet.models.detectors import BaseDetector
-from mmdet.models.utils import rename_loss_dict
 from mmdet.registry import MODELS
 from mmdet.structures import OptSampleList, SampleList
-from .loss_norm import HUMAN_TERM, PSEUDO_TERM, NonFiniteLossError
+from .loss_norm import HUMAN_TERM, PSEUDO_TERM
 from .part_forward import (PER_PART, resolve_part_forward,
                            shared_feature_losses, slice_batch)
-from .sources import HUMAN, PSEUDO, SOURCE_KEY
-from .student_keys import (DETECTOR_KEY, LOSS_NORM_KEY, strip_detector_prefix,
-                           to_student_keys)
+from .student_base import (DEFAULT_SOURCE_TERMS, TOTAL_KEY,
+                           SelfTrainingStudentMixin, check_source_terms)
+from .student_keys import DETECTOR_KEY, LOSS_NORM_KEY
 
 __all__ = [
     'TOTAL_KEY', 'DETECTOR_KEY', 'LOSS_NORM_KEY', 'DEFAULT_SOURCE_TERMS',
     'SelfTrainingDetector'
 ]
 
-#: Key of the normalized total in the loss dict (see ``parse_losses``).
-TOTAL_KEY = 'loss'
-#: Default ``source_terms``: the standard source names of
-#: :class:`~.sources.MultiSourceDataset`.
-DEFAULT_SOURCE_TERMS = {HUMAN: HUMAN_TERM, PSEUDO: PSEUDO_TERM}
-
 
 @MODELS.register_module()
-class SelfTrainingDetector(BaseDetector):
+class SelfTrainingDetector(SelfTrainingStudentMixin, BaseDetector):
     """Student of Zoph et al. 2020: human + pseudo loss around any detector.
 
     Config form (``_delete_=True``, else the base model's keys are merged
@@ -147,6 +139,10 @@ class SelfTrainingDetector(BaseDetector):
             its own). Defaults to None.
     """
 
+    INNER_KEY = DETECTOR_KEY
+    PACK_HINT = ('Train on a MultiSourceDataset and pack with '
+                 'PackStudentInputs (rethink_mmdet.self_training.sources).')
+
     def __init__(self,
                  detector: dict,
                  loss_norm: Optional[dict] = None,
@@ -155,16 +151,7 @@ class SelfTrainingDetector(BaseDetector):
                  part_forward: str = 'auto',
                  data_preprocessor: Optional[dict] = None,
                  init_cfg: Optional[dict] = None) -> None:
-        source_terms = dict(source_terms or DEFAULT_SOURCE_TERMS)
-        bad = {
-            k: v
-            for k, v in source_terms.items()
-            if v not in (HUMAN_TERM, PSEUDO_TERM)
-        }
-        if bad:
-            raise ValueError(
-                f'SelfTrainingDetector: source_terms {bad} must map each '
-                f'source name to {HUMAN_TERM!r} or {PSEUDO_TERM!r}.')
+        source_terms = check_source_terms(type(self).__name__, source_terms)
         detector = copy.deepcopy(detector)
         if data_preprocessor is not None and detector.get(
                 'data_preprocessor') is None:
@@ -175,22 +162,11 @@ class SelfTrainingDetector(BaseDetector):
                 f'SelfTrainingDetector: detector={detector.get("type")!r} '
                 f'built a {type(inner).__name__}, not an mmdet BaseDetector. '
                 'Pass the detector config, e.g. detector={{_base_.model}}.')
-        clash = {DETECTOR_KEY, LOSS_NORM_KEY} & set(inner._modules)
-        if clash:
-            raise ValueError(
-                f'SelfTrainingDetector: the inner {type(inner).__name__} has '
-                f'submodules named {sorted(clash)}, which the wrapper uses: '
-                'its checkpoint keys would be ambiguous.')
         super().__init__(
             data_preprocessor=inner.data_preprocessor, init_cfg=init_cfg)
-        self.detector = inner
-        norm_cfg = dict(type='LossNormalizer')
-        norm_cfg.update(loss_norm or {})
-        self.loss_norm = MODELS.build(norm_cfg)
+        self._attach_student(inner, loss_norm, source_terms)
         self.score_weighted = bool(score_weighted)
-        self.source_terms = source_terms
         self.part_forward = resolve_part_forward(part_forward, inner)
-        self.register_state_dict_post_hook(strip_detector_prefix)
 
     # the inner detector's structure, for code that asks the model
     with_neck = property(lambda self: self.detector.with_neck)
@@ -220,36 +196,6 @@ class SelfTrainingDetector(BaseDetector):
     # ------------------------------------------------------------------
     # training
     # ------------------------------------------------------------------
-    def split_sources(self,
-                      batch_data_samples: SampleList) -> Dict[str, List[int]]:
-        """Indexes of the human and the pseudo samples of a batch.
-
-        Returns:
-            dict: ``{'human': [...], 'pseudo': [...]}`` batch indexes.
-
-        Raises:
-            KeyError: A sample without ``metainfo['data_source']``.
-            ValueError: A source name not in ``source_terms``.
-        """
-        parts = {HUMAN_TERM: [], PSEUDO_TERM: []}
-        for i, sample in enumerate(batch_data_samples):
-            source = sample.metainfo.get(SOURCE_KEY)
-            if source is None:
-                raise KeyError(
-                    f'SelfTrainingDetector: sample {i} of the batch '
-                    f'({sample.metainfo.get("img_path")}) has no metainfo '
-                    f'{SOURCE_KEY!r}, so the student cannot tell human from '
-                    'pseudo labels. Train on a MultiSourceDataset and pack '
-                    'with PackStudentInputs (rethink_mmdet.self_training.'
-                    'sources).')
-            if source not in self.source_terms:
-                raise ValueError(
-                    f'SelfTrainingDetector: sample {i} has {SOURCE_KEY}='
-                    f'{source!r}, not one of {sorted(self.source_terms)}. '
-                    'Map it with source_terms={name: "human" or "pseudo"}.')
-            parts[self.source_terms[source]].append(i)
-        return parts
-
     def _raw_part_losses(self, batch_inputs: Union[Tensor,
                                                    list], samples: SampleList,
                          parts: Dict[str, List[int]]) -> Dict[str, dict]:
@@ -268,14 +214,6 @@ class SelfTrainingDetector(BaseDetector):
             raw[term] = self.detector(
                 inputs, [samples[i] for i in idx], mode='loss')
         return raw
-
-    def _parse_part(self, term: str, raw: dict):
-        """``L`` of one part (parse_losses semantics) and its logged
-        terms."""
-        total, log_vars = self.detector.parse_losses(raw)
-        terms = OrderedDict(
-            (k, v.detach()) for k, v in log_vars.items() if k != 'loss')
-        return total, rename_loss_dict(f'{term}_', terms)
 
     def _score_scale(self, samples: SampleList) -> float:
         """Mean teacher score of the pseudo boxes (1 without boxes)."""
@@ -304,80 +242,16 @@ class SelfTrainingDetector(BaseDetector):
             them.
         """
         parts = self.split_sources(batch_data_samples)
-        zero = next(self.detector.parameters()).new_zeros(())
-        losses = {HUMAN_TERM: zero, PSEUDO_TERM: zero}
-        terms = OrderedDict()
         raw = self._raw_part_losses(batch_inputs, batch_data_samples, parts)
-        for term in (HUMAN_TERM, PSEUDO_TERM):
-            if term in raw:
-                losses[term], part_terms = self._parse_part(term, raw[term])
-                terms.update(part_terms)
+        losses, terms = self._part_losses(raw)
         pseudo = [batch_data_samples[i] for i in parts[PSEUDO_TERM]]
         num_boxes = sum(len(s.gt_instances) for s in pseudo)
         scale = self._score_scale(pseudo) if self.score_weighted else 1.
-        try:
-            out = self.loss_norm(
-                losses[HUMAN_TERM],
-                losses[PSEUDO_TERM],
-                human_valid=bool(parts[HUMAN_TERM]),
-                pseudo_valid=num_boxes > 0,
-                pseudo_scale=scale)
-        except NonFiniteLossError as err:
-            bad = [
-                f'{k}={float(v):g}' for k, v in terms.items()
-                if k.startswith(err.term) and not torch.isfinite(v).all()
-            ]
-            raise NonFiniteLossError(
-                err.term, err.where,
-                err.detail + (f'; non-finite detector terms: {", ".join(bad)}'
-                              if bad else '')) from None
-        as_tensor = zero.detach().new_tensor
-        result = OrderedDict()
-        result[TOTAL_KEY] = out.total
-        result['loss_human'] = losses[HUMAN_TERM].detach()
-        result['loss_pseudo'] = losses[PSEUDO_TERM].detach()
-        result['loss_human_avg'] = as_tensor(out.human_avg)
-        result['loss_pseudo_avg'] = as_tensor(out.pseudo_avg)
-        result['human_weight'] = as_tensor(out.human_weight)
-        result['pseudo_weight'] = as_tensor(out.pseudo_weight)
-        result['pseudo_boxes_per_image'] = as_tensor(
-            num_boxes / len(pseudo) if pseudo else 0.)
-        result.update(terms)
-        return result
-
-    def parse_losses(
-            self, losses: Dict[str,
-                               Tensor]) -> Tuple[Tensor, Dict[str, Tensor]]:
-        """The total is ``losses['loss']``; everything else is logged only.
-
-        mmengine's ``BaseModel.parse_losses`` sums every key containing
-        ``'loss'``, which would add ``loss_human``, ``loss_human_avg``... to
-        the total; every mmengine train step (``BaseModel``, DDP, FSDP,
-        DeepSpeed, ColossalAI wrappers) calls the model's own
-        ``parse_losses``, so the total is taken from :data:`TOTAL_KEY` here.
-
-        Returns:
-            tuple[Tensor, dict]: ``L`` and the log variables (``loss`` first).
-        """
-        if TOTAL_KEY not in losses:
-            raise KeyError(
-                f'SelfTrainingDetector.parse_losses: no {TOTAL_KEY!r} in '
-                f'{sorted(losses)}; pass the dict returned by its loss().')
-        rest = {k: v for k, v in losses.items() if k != TOTAL_KEY}
-        _, log_vars = super().parse_losses(rest)  # means; its sum unused
-        log_vars[TOTAL_KEY] = losses[TOTAL_KEY]
-        return losses[TOTAL_KEY], log_vars
-
-    # ------------------------------------------------------------------
-    # checkpoints: the plain detector's keys
-    # ------------------------------------------------------------------
-    def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict,
-                              missing_keys, unexpected_keys,
-                              error_msgs) -> None:
-        """Accept plain detector keys (``backbone.x``) by moving them under
-        ``detector.``; a checkpoint without ``loss_norm.*`` keys (the
-        teacher's) keeps fresh averages and reports no missing key."""
-        to_student_keys(state_dict, prefix, self.loss_norm)
-        super()._load_from_state_dict(state_dict, prefix, local_metadata,
-                                      strict, missing_keys, unexpected_keys,
-                                      error_msgs)
+        return self._combine(
+            losses,
+            terms,
+            human_valid=bool(parts[HUMAN_TERM]),
+            pseudo_valid=num_boxes > 0,
+            pseudo_scale=scale,
+            extra=dict(pseudo_boxes_per_image=num_boxes /
+                       len(pseudo) if pseudo else 0.))

@@ -39,6 +39,11 @@ teacher checkpoint that a guarded from-scratch run of the same detector
 wrote; the source's iteration and config are left out), with
 ``meta['student_init']`` recording what it is.
 
+**A segmentation student** (``rethink_mmdet.seg.SelfTrainingSegmentor``,
+an mmseg-scoped config) is prepared the same way: the model is built in
+the config's ``default_scope``, and its checkpoint keys are the plain
+segmentor's as a detection student's are the plain detector's.
+
 **A checkpoint of another model** is refused before the student trains:
 its parameter names and shapes are compared with the student's model
 (mmengine's ``load_from`` only warns on a mismatch and trains the rest from
@@ -53,12 +58,11 @@ from typing import Dict, List, Optional
 import torch
 from mmengine.config import Config
 from mmengine.logging import print_log
-from mmengine.registry import DefaultScope
+from mmengine.registry import MODELS, DefaultScope
 from mmengine.runner import CheckpointLoader
 from mmengine.utils import import_modules_from_strings
 from torch import nn
 
-from mmdet.registry import MODELS
 from .joint import JOINT_STATE_PREFIXES
 from .student import DETECTOR_KEY
 
@@ -91,6 +95,8 @@ KEPT_META = ('scratch_guard', 'dataset_meta')
 #: (the loss normalization's moving averages; a joint model's
 #: classification head): never taken from the source, never required in it.
 FRESH_STATE_PREFIXES = JOINT_STATE_PREFIXES
+#: Scope of a student config without ``default_scope``.
+DEFAULT_SCOPE = 'mmdet'
 #: Names listed in a mismatch message, per kind.
 SHOWN = 3
 
@@ -168,11 +174,15 @@ def student_weights(checkpoint: dict) -> 'OrderedDict[str, torch.Tensor]':
 
 
 def _build_model(cfg: Config) -> nn.Module:
-    """The student's model as the Runner builds it (weights not loaded)."""
+    """The student's model as the Runner builds it (weights not loaded):
+    mmengine's root ``MODELS`` in the config's ``default_scope`` (mmdet's
+    when it has none), so a detection student (mmdet) and a segmentation
+    student (``default_scope = 'mmseg'``, ``SelfTrainingSegmentor``) both
+    build."""
     if cfg.get('custom_imports'):
         import_modules_from_strings(**cfg['custom_imports'])
     with DefaultScope.overwrite_default_scope(
-            cfg.get('default_scope', 'mmdet')):
+            cfg.get('default_scope', DEFAULT_SCOPE)):
         return MODELS.build(copy.deepcopy(cfg.model))
 
 
@@ -204,7 +214,8 @@ def check_same_model(model: nn.Module, weights: Dict[str, torch.Tensor],
     ]
     extra = [k for k in weights if k not in expected]
     what = type(model).__name__
-    inner = getattr(model, DETECTOR_KEY, None)
+    noun = getattr(model, 'INNER_KEY', DETECTOR_KEY)  # or 'segmentor'
+    inner = getattr(model, noun, None)
     if isinstance(inner, nn.Module):
         what += f' around {type(inner).__name__}'
     if missing or shapes:
@@ -220,11 +231,11 @@ def check_same_model(model: nn.Module, weights: Dict[str, torch.Tensor],
                          f'({_some(extra)})')
         raise StudentInitError(
             f'student_init={value!r} ({WHERE}): {source} is not a checkpoint '
-            f'of this student\'s detector ({what}): ' + '; '.join(parts) +
+            f'of this student\'s {noun} ({what}): ' + '; '.join(parts) +
             '. mmengine\'s load_from would only warn and '
             'train those from random init. Fix: a teacher config '
-            '(--teacher-config) that builds the same detector as the '
-            'student\'s model, a checkpoint of that detector, or '
+            f'(--teacher-config) that builds the same {noun} as the '
+            f'student\'s model, a checkpoint of that {noun}, or '
             f'student_init={RANDOM_INIT!r} (a student from random init, '
             'Zoph et al. 2020 App. C).')
     if extra:

@@ -1,10 +1,12 @@
-"""The student's checkpoint keys are the plain detector's (Zoph et al.
+"""The student's checkpoint keys are the plain model's (Zoph et al.
 2020, Sec. 3.2: a student starts from its teacher's weights, and is tested
-as the plain detector): ``detector.backbone.x`` is saved as ``backbone.x``,
-and a plain detector checkpoint loads into the student.
+as the plain model): ``detector.backbone.x`` (``segmentor.backbone.x`` for
+the segmentation student) is saved as ``backbone.x``, and a plain detector
+(segmentor) checkpoint loads into the student.
 """
 __all__ = [
-    'DETECTOR_KEY', 'LOSS_NORM_KEY', 'strip_detector_prefix', 'to_student_keys'
+    'DETECTOR_KEY', 'LOSS_NORM_KEY', 'strip_detector_prefix',
+    'strip_inner_prefix', 'to_student_keys'
 ]
 
 #: Attribute of the inner detector; stripped from ``state_dict`` keys.
@@ -13,10 +15,16 @@ DETECTOR_KEY = 'detector'
 LOSS_NORM_KEY = 'loss_norm'
 
 
-def strip_detector_prefix(module, state_dict, prefix, local_metadata):
-    """``state_dict`` post-hook: ``detector.backbone.x`` -> ``backbone.x``,
-    in place and in order (a parent module ignores a returned dict)."""
-    inner = prefix + DETECTOR_KEY + '.'
+def strip_inner_prefix(module,
+                       state_dict,
+                       prefix,
+                       local_metadata,
+                       inner_key: str = DETECTOR_KEY):
+    """``state_dict`` post-hook: ``{inner_key}.backbone.x`` ->
+    ``backbone.x``, in place and in order (a parent module ignores a
+    returned dict). Register it with ``functools.partial`` for another
+    ``inner_key`` than :data:`DETECTOR_KEY`."""
+    inner = prefix + inner_key + '.'
     items = list(state_dict.items())
     state_dict.clear()
     for key, value in items:
@@ -33,14 +41,24 @@ def strip_detector_prefix(module, state_dict, prefix, local_metadata):
                 meta.setdefault(prefix + key[len(inner):], value)
 
 
-def to_student_keys(state_dict, prefix: str, loss_norm) -> None:
+def strip_detector_prefix(module, state_dict, prefix, local_metadata):
+    """:func:`strip_inner_prefix` of the detection student
+    (``detector.``)."""
+    strip_inner_prefix(module, state_dict, prefix, local_metadata)
+
+
+def to_student_keys(state_dict,
+                    prefix: str,
+                    loss_norm,
+                    inner_key: str = DETECTOR_KEY) -> None:
     """``_load_from_state_dict`` pre-step of the student, in place: plain
-    detector keys (``backbone.x``) move under ``detector.``; a checkpoint
+    model keys (``backbone.x``) move under ``{inner_key}.`` (``detector.``
+    by default); a checkpoint
     without ``loss_norm.*`` keys (the teacher's, or a student's whose
     averages :class:`~.joint_hook.JointStateHook` keeps under their own key)
     gets the normalizer's current state, so it reports no missing key: the
     averages start fresh, or are restored by that hook on resume."""
-    inner = prefix + DETECTOR_KEY + '.'
+    inner = prefix + inner_key + '.'
     norm = prefix + LOSS_NORM_KEY + '.'
     shared = prefix + 'data_preprocessor.'
     meta = getattr(state_dict, '_metadata', None)

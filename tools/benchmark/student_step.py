@@ -1,16 +1,20 @@
 """Step time and peak memory of the self-training student against the plain
-detector it wraps (Zoph et al. 2020; ``SelfTrainingDetector``), side by side
-in one run, and the mixed sampler's cost per batch.
+model it wraps (Zoph et al. 2020; ``SelfTrainingDetector`` around a
+detector, ``SelfTrainingSegmentor`` around a segmentor: the config's
+``default_scope`` picks which), side by side in one run, and the mixed
+sampler's cost per batch.
 
 The same images and the same total batch go through four models built
-from one detector config and started from the same weights: the plain
-detector (one forward of the whole batch), the student with loss
+from one detector (segmentor) config and started from the same weights: the
+plain model (one forward of the whole batch), the student with loss
 normalization (App. B: the moving averages, the factor) and the student with
 the plain joint loss (``normalize=False``), both in the default
 ``part_forward`` mode (``'shared_features'`` for mmdet's one- and two-stage
 detectors: backbone, neck and dense head once on the whole batch, the
-losses per half), and the normalized student with
-``part_forward='per_part'`` (one forward of the inner detector per half).
+losses per half; for mmseg's ``EncoderDecoder``: backbone, neck and every
+decode/auxiliary head's forward once, ``loss_by_feat`` per half), and the
+normalized student with ``part_forward='per_part'`` (one forward of the
+inner model per half).
 Each runs ``model.train_step`` (data preprocessor, loss, ``parse_losses``,
 backward, SGD step) with the optimizer wrapper of the config. Batches are
 prepared once (the config's train pipeline on generated shapes images, half
@@ -25,11 +29,19 @@ process per model (peak RSS; on CUDA also ``max_memory_allocated``).
 The mixed sampler's cost: ``MixedSourceBatchSampler`` against mmdet's
 ``DefaultSampler`` + ``AspectRatioBatchSampler`` per batch of indices, on
 the generated datasets of tools/benchmark/mixed_sampler.py (its ``build``
-and ``per_batch_us``)::
+and ``per_batch_us``); detection configs only (the sampler does not depend
+on the task)::
 
     python tools/benchmark/student_step.py \\
         --config configs/shapes/mask-rcnn_r18-scratch_fpn_gn-all_shapes.py \\
         --batch-size 4 --steps 10 --repeats 3 [--device cuda] [--out FILE]
+
+Segmentation (Zoph et al. 2020, Sec. 3.2): the same with a segmentor
+config, e.g. the tiny Semantic-FPN of the shapes class maps, whose images
+are generated with their class maps (``make_shapes_seg``)::
+
+    python tools/benchmark/student_step.py \\
+        --config configs/shapes/seg/fpn_r18-tiny-scratch_gn_shapes-seg.py
 """
 import argparse
 import copy
@@ -52,6 +64,12 @@ from mixed_sampler import per_batch_us  # noqa: E402
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 DEFAULT_CONFIG = osp.join(REPO, 'configs', 'shapes',
                           'mask-rcnn_r18-scratch_fpn_gn-all_shapes.py')
+#: default_scope of the config -> the student wrapper, the key of its
+#: inner model, and the module of the registry that builds both
+TASKS = {
+    'mmdet': ('SelfTrainingDetector', 'detector', 'mmdet.registry'),
+    'mmseg': ('SelfTrainingSegmentor', 'segmentor', 'mmseg.registry'),
+}
 #: mode -> (loss_norm.normalize, part_forward) of the student
 STUDENTS = {
     'student-norm': (True, 'auto'),
@@ -61,14 +79,39 @@ STUDENTS = {
 MODES = ('plain', ) + tuple(STUDENTS)
 
 
+def task_of(cfg):
+    """The config's ``default_scope`` (``'mmdet'`` without one), checked
+    against :data:`TASKS`."""
+    scope = cfg.get('default_scope', 'mmdet')
+    if scope not in TASKS:
+        raise ValueError(f'student_step: default_scope={scope!r} is not one '
+                         f'of {sorted(TASKS)} (a detector or a segmentor '
+                         'config).')
+    return scope
+
+
+def make_data(data_root, num_images, image_size, seg):
+    """Shapes images (and, ``seg``, their class maps) in ``data_root``."""
+    from rethink_mmdet.data import make_shapes
+    make_shapes(data_root, num_images, 4, 0, seed=0, image_size=image_size)
+    if seg:
+        from rethink_mmdet.data.shapes_seg import make_shapes_seg
+        make_shapes_seg(data_root, splits=('train', 'val'))
+
+
 def load_cfg(path, data_root, batch_size, options=None):
     from mmengine.config import Config
-
-    from rethink_mmdet.data.shapes_config import use_shapes_data
     cfg = Config.fromfile(path)
     if options:
         cfg.merge_from_dict(options)
-    use_shapes_data(cfg, data_root, num_workers=0)
+    if task_of(cfg) == 'mmseg':  # the shapes class maps' own layout
+        loader = cfg.train_dataloader
+        loader.dataset.data_root = data_root.rstrip('/') + '/'
+        loader.num_workers = 0
+        loader.persistent_workers = False
+    else:
+        from rethink_mmdet.data.shapes_config import use_shapes_data
+        use_shapes_data(cfg, data_root, num_workers=0)
     cfg.train_dataloader.batch_size = batch_size
     return cfg
 
@@ -96,9 +139,11 @@ def make_batches(cfg, num_batches, seed=0):
 def build_model(cfg, mode, device, seed=0):
     """The model of ``mode`` and its optimizer wrapper, weights from
     ``seed`` (the same for every mode)."""
-    from mmengine.optim import build_optim_wrapper
+    import importlib
 
-    from mmdet.registry import MODELS
+    from mmengine.optim import build_optim_wrapper
+    wrapper, inner_key, registry = TASKS[task_of(cfg)]
+    MODELS = importlib.import_module(registry).MODELS
     torch.manual_seed(seed)
     plain = MODELS.build(copy.deepcopy(cfg.model))
     plain.init_weights()
@@ -106,12 +151,12 @@ def build_model(cfg, mode, device, seed=0):
         model = plain
     else:
         normalize, part_forward = STUDENTS[mode]
-        model = MODELS.build(
-            dict(
-                type='SelfTrainingDetector',
-                detector=copy.deepcopy(cfg.model),
-                loss_norm=dict(normalize=normalize),
-                part_forward=part_forward))
+        model = MODELS.build({
+            'type': wrapper,
+            inner_key: copy.deepcopy(cfg.model),
+            'loss_norm': dict(normalize=normalize),
+            'part_forward': part_forward
+        })
         model.load_state_dict(plain.state_dict())  # plain keys load as is
     model.to(device).train()
     return model, build_optim_wrapper(model, copy.deepcopy(cfg.optim_wrapper))
@@ -160,9 +205,9 @@ def child(args):
     """``--child MODE``: build, warm up, train ``--steps`` steps, print the
     peaks as JSON."""
     from mmengine.registry import init_default_scope
-    init_default_scope('mmdet')
     cfg = load_cfg(args.config, args.data_root, args.batch_size,
                    args.cfg_options)
+    init_default_scope(task_of(cfg))
     batches = make_batches(cfg, args.num_batches)
     model, optim = build_model(cfg, args.child, args.device)
     if args.device.startswith('cuda'):
@@ -199,7 +244,7 @@ def main():
     parser.add_argument(
         '--config',
         default=DEFAULT_CONFIG,
-        help='a detector config (default: the tiny shapes '
+        help='a detector or segmentor config (default: the tiny shapes '
         'Mask R-CNN)')
     parser.add_argument(
         '--batch-size',
@@ -239,20 +284,13 @@ def main():
         return child(args)
 
     from mmengine.registry import init_default_scope
-
-    from rethink_mmdet.data import make_shapes
-    init_default_scope('mmdet')
     with tempfile.TemporaryDirectory() as tmp:
         data_root = osp.join(tmp, 'shapes')
-        make_shapes(
-            data_root,
-            args.num_images,
-            4,
-            0,
-            seed=0,
-            image_size=args.image_size)
         cfg = load_cfg(args.config, data_root, args.batch_size,
                        args.cfg_options)
+        seg = task_of(cfg) == 'mmseg'
+        make_data(data_root, args.num_images, args.image_size, seg)
+        init_default_scope(task_of(cfg))
         batches = make_batches(cfg, args.num_batches)
         models = {m: build_model(cfg, m, args.device) for m in MODES}
         times = {m: [] for m in MODES}
@@ -263,8 +301,9 @@ def main():
                 times[m] += run_steps(
                     *models[m], batches, 1, args.device, start=i)
         peaks = {m: peak_memory(m, args, data_root) for m in MODES}
-    ref_us, mix_us = sampler_rows(args.batch_size, args.sampler_human,
-                                  args.sampler_pseudo, 500)
+    if not seg:
+        ref_us, mix_us = sampler_rows(args.batch_size, args.sampler_human,
+                                      args.sampler_pseudo, 500)
 
     cuda = args.device.startswith('cuda')
     wall = {m: [w for w, _ in times[m]] for m in MODES}
@@ -307,7 +346,7 @@ def main():
         if 'cuda_mb' in peaks[m]:
             row += f' {peaks[m]["cuda_mb"]:.0f} |'
         lines.append(row)
-    lines += [
+    lines += [] if seg else [
         '', f'Indices of one batch of {args.batch_size} '
         f'({args.sampler_human} human + {args.sampler_pseudo} pseudo '
         'images, 500 batches):', '',
