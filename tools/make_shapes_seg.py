@@ -9,6 +9,9 @@ pseudo labels only). See :mod:`rethink_mmdet.data.shapes_seg`.
 Example::
 
     python tools/make_shapes_seg.py --root data/shapes
+    # the data of configs/studies/shapes_seg_selftrain.py
+    python tools/make_shapes_seg.py --root data/shapes_seg --train 200 \
+        --val 100 --unlabeled 1200 --image-size 128
 """
 import argparse
 import os.path as osp
@@ -29,6 +32,7 @@ def parse_args(argv=None):
     parser.add_argument('--val', type=int, default=100)
     parser.add_argument('--unlabeled', type=int, default=200)
     parser.add_argument('--seed', type=int, default=0)
+    parser.add_argument('--image-size', type=int, default=256)
     return parser.parse_args(argv)
 
 
@@ -41,7 +45,8 @@ def main(argv=None):
             num_train=args.train,
             num_val=args.val,
             num_unlabeled=args.unlabeled,
-            seed=args.seed)
+            seed=args.seed,
+            image_size=args.image_size)
     written = make_shapes_seg(args.root)
     print(f'classes: {", ".join(SEG_CLASSES)}')
     for split, num in written.items():

@@ -96,10 +96,14 @@ class TimeScale:
 
     def schedule_cosine(self,
                         paper_iters: int,
-                        val_interval: Optional[int] = None) -> dict:
+                        val_interval: Optional[int] = None,
+                        paper_warmup: int = ZOPH_WARMUP_ITERS,
+                        warmup_factor: float = ZOPH_WARMUP_FACTOR) -> dict:
         """Zoph et al.'s schedule of a ``paper_iters`` arm: linear warm-up
-        from 1% over the scaled 1000 iterations, then a cosine to 0 at the
-        end (tensorflow/tpu ``cosine_learning_rate_with_linear_warmup``).
+        from ``warmup_factor`` (1%) over the scaled ``paper_warmup`` (1000,
+        the detection runs; the released PASCAL configs: 500 from LR 0.001
+        of 0.08), then a cosine to 0 at the end (tensorflow/tpu
+        ``cosine_learning_rate_with_linear_warmup``).
 
         Returns:
             dict: ``max_iters``, ``train_cfg`` (the resumable iteration
@@ -107,7 +111,7 @@ class TimeScale:
             ``param_scheduler``.
         """
         max_iters = self.iters(paper_iters)
-        warmup = self.warmup(ZOPH_WARMUP_ITERS)
+        warmup = self.warmup(paper_warmup)
         if warmup >= max_iters:  # a run as short as the warm-up: none
             warmup = 0
         schedulers = [
@@ -124,7 +128,7 @@ class TimeScale:
                 0,
                 dict(
                     type='LinearLR',
-                    start_factor=ZOPH_WARMUP_FACTOR,
+                    start_factor=warmup_factor,
                     by_epoch=False,
                     begin=0,
                     end=warmup))

@@ -112,3 +112,15 @@ def test_cosine_schedule_of_an_arm():
     assert lrs[mid] == pytest.approx(0.05, abs=0.001)
     assert lrs[-1] < 0.001
     assert all(a >= b for a, b in zip(lrs[warmup:], lrs[warmup + 1:]))
+
+
+def test_cosine_schedule_with_the_segmentation_warm_up():
+    # the released PASCAL configs: 500 warm-up steps from LR 0.001 of 0.08
+    seg = TimeScale(paper_iters=40000, iters=1600)
+    s = seg.schedule_cosine(40000, paper_warmup=500, warmup_factor=0.0125)
+    assert s['max_iters'] == 1600
+    lrs = _lrs(s)
+    assert seg.warmup(500) == 20
+    assert lrs[0] == pytest.approx(0.1 * 0.0125)
+    assert lrs[20] == pytest.approx(0.1)
+    assert lrs[19] < 0.1
