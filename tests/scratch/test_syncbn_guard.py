@@ -211,13 +211,17 @@ def _syncbn_configs():
 
 def test_every_syncbn_config_lists_the_hook():
     """Every trainable config of the package with SyncBN in its model lists
-    SyncBNGuardHook in custom_hooks (He et al. and Zoph et al. runtimes)."""
+    SyncBNGuardHook in custom_hooks (He et al. and Zoph et al. runtimes,
+    detection and segmentation)."""
     checked = 0
     for rel in _syncbn_configs():
         cfg = Config.fromfile(os.path.join(REPO, rel))
         if not find_sync_bn(cfg.get('model')):
             continue
-        types = [h['type'] for h in cfg.get('custom_hooks', [])]
+        # a segmentation config (mmseg scope) names it mmdet.SyncBNGuardHook
+        types = [
+            h['type'].rsplit('.', 1)[-1] for h in cfg.get('custom_hooks', [])
+        ]
         assert 'SyncBNGuardHook' in types, rel
         checked += 1
     assert checked >= 50  # the He et al. SyncBN arms and the Zoph grid

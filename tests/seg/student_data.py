@@ -50,6 +50,7 @@ def seg_model_cfg(aux=False):
     auxiliary head."""
     model = copy.deepcopy(Config.fromfile(TEACHER_CFG).model)
     model.data_preprocessor.size = (SIZE, SIZE)
+    model.data_preprocessor.size_divisor = None  # one of the two
     model.decode_head.dropout_ratio = 0.
     if aux:
         model.auxiliary_head = copy.deepcopy(AUX_HEAD)

@@ -50,6 +50,7 @@ def small(cfg, root, work_dir, max_iters=ITERS):
     cfg.default_hooks.logger.interval = 1
     model = cfg.model.get('segmentor', cfg.model)
     model.data_preprocessor.size = (SIZE, SIZE)
+    model.data_preprocessor.size_divisor = None  # one of the two
     for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
         cfg[loader].num_workers = 0
         cfg[loader].persistent_workers = False
