@@ -57,46 +57,55 @@ def test_seg_config_without_mmseg_names_the_extra():
     assert INSTALL_HINT in proc.stderr
 
 
-@pytest.mark.parametrize('tool', ['train.py', 'test.py'])
-def test_mmseg_own_tools_run_our_config(tmp_path, tool):
-    root = str(tmp_path / 'shapes')
-    make_shapes(root, num_train=4, num_val=2, num_unlabeled=0, image_size=64)
-    make_shapes_seg(root, splits=('train', 'val'))
-    work = str(tmp_path / 'work')
-    opts = [
-        'train_cfg.max_iters=2', 'train_cfg.val_interval=2',
-        'default_hooks.checkpoint.interval=2', 'train_dataloader.batch_size=2',
-        'train_dataloader.num_workers=0',
-        'train_dataloader.persistent_workers=False',
-        'val_dataloader.num_workers=0',
-        'val_dataloader.persistent_workers=False',
-        'test_dataloader.num_workers=0',
-        'test_dataloader.persistent_workers=False', 'param_scheduler=[]',
-        'env_cfg.dist_cfg.backend=gloo'
-    ]
+# Short-run options of the tiny config (mmseg's tools take --cfg-options).
+SHORT_RUN = [
+    'train_cfg.max_iters=2', 'train_cfg.val_interval=2',
+    'default_hooks.checkpoint.interval=2', 'train_dataloader.batch_size=2',
+    'train_dataloader.num_workers=0',
+    'train_dataloader.persistent_workers=False',
+    'val_dataloader.num_workers=0', 'val_dataloader.persistent_workers=False',
+    'test_dataloader.num_workers=0',
+    'test_dataloader.persistent_workers=False', 'param_scheduler=[]',
+    'env_cfg.dist_cfg.backend=gloo'
+]
+
+
+def _mmseg_tool(tool, tmp, root, *args):
+    """mmseg's own ``tools/<tool>`` on the tiny shapes config, with our
+    package on PYTHONPATH only (found through custom_imports)."""
     env = dict(os.environ, PYTHONPATH=REPO, SHAPES_ROOT=root + '/')
-    train = subprocess.run([
+    proc = subprocess.run([
         sys.executable,
-        osp.join(MMSEG_TOOLS, 'train.py'), TINY_SEG, '--work-dir', work,
-        '--cfg-options', *opts
-    ],
-                           capture_output=True,
-                           text=True,
-                           env=env,
-                           cwd=str(tmp_path))
-    assert train.returncode == 0, train.stderr[-3000:]
-    ckpt = osp.join(work, 'iter_2.pth')
-    assert osp.isfile(ckpt)
-    if tool == 'train.py':
-        return
-    test = subprocess.run([
-        sys.executable,
-        osp.join(MMSEG_TOOLS, 'test.py'), TINY_SEG, ckpt, '--work-dir', work,
-        '--cfg-options', *opts
+        osp.join(MMSEG_TOOLS, tool), TINY_SEG, *args, '--cfg-options',
+        *SHORT_RUN
     ],
                           capture_output=True,
                           text=True,
                           env=env,
-                          cwd=str(tmp_path))
-    assert test.returncode == 0, test.stderr[-3000:]
-    assert 'mIoU' in test.stdout + test.stderr
+                          cwd=tmp)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return proc.stdout + proc.stderr
+
+
+@pytest.fixture(scope='module')
+def mmseg_trained(tmp_path_factory):
+    """mmseg's tools/train.py: 2 iterations of our config -> work dir."""
+    tmp = str(tmp_path_factory.mktemp('mmseg_tools'))
+    root = osp.join(tmp, 'shapes')
+    make_shapes(root, num_train=4, num_val=2, num_unlabeled=0, image_size=64)
+    make_shapes_seg(root, splits=('train', 'val'))
+    work = osp.join(tmp, 'work')
+    _mmseg_tool('train.py', tmp, root, '--work-dir', work)
+    return tmp, root, work
+
+
+def test_mmseg_own_train_tool_runs_our_config(mmseg_trained):
+    _, _, work = mmseg_trained
+    assert osp.isfile(osp.join(work, 'iter_2.pth'))
+
+
+def test_mmseg_own_test_tool_runs_our_config(mmseg_trained):
+    tmp, root, work = mmseg_trained
+    out = _mmseg_tool('test.py', tmp, root, osp.join(work, 'iter_2.pth'),
+                      '--work-dir', work)
+    assert 'mIoU' in out
