@@ -97,6 +97,9 @@ def test_config_recipe(path):
     assert cfg.train_cfg.max_iters == (20000 if l2 else 40000)
     assert cfg.optim_wrapper.optimizer.lr == (0.2 if l2 else 0.08)
     assert cfg.optim_wrapper.optimizer.weight_decay == 1e-5
+    # preemptible long runs, as the detection grid's
+    assert cfg.runner_type == 'mmdet.LongRunRunner'
+    assert cfg.train_cfg.type == 'mmdet.ResumableIterBasedTrainLoop'
     cosine = cfg.param_scheduler[-1]
     assert cosine.type == 'CosineAnnealingLR'
     assert cosine.end == cfg.train_cfg.max_iters and cosine.eta_min == 0
@@ -136,7 +139,13 @@ def test_config_recipe(path):
             if gen.config_name(a) == name)
         teacher = gen.config_name(gen.teacher_of(arm))
         assert osp.isfile(osp.join(FOLDER, teacher))
-        assert teacher[:-3] in cfg.load_from
+        assert teacher in open(path).read()  # the header names it
+        # from the teacher's weights through tools/self_train.py, never a
+        # load_from that the runtime's resume = True would resume
+        assert cfg.student_init == 'teacher' and cfg.load_from is None
+        hooks = [h['type'] for h in cfg.custom_hooks]
+        assert {'mmdet.StudentInitCheckHook',
+                'mmdet.JointStateHook'} <= set(hooks)
     else:
         assert cfg.model.type == 'EncoderDecoder'
         assert cfg.train_dataloader.dataset.type == 'ConcatDataset'
@@ -219,7 +228,9 @@ def test_teacher_trains_two_iterations_with_its_runtime(
     SyncBN guard, scratch guard and init, atomic checkpoints; Aug-S4's
     RandAugment in the dataloader), at B0 / 16-channel width with BN on
     the shapes class maps, 2 iterations on CPU."""
-    from mmengine.runner import Runner
+    from mmengine.registry import RUNNERS
+
+    from rethink_mmdet.engine.runner import LongRunRunner
     name = 'nasfpn_effb7-scratch_syncbn_32xb8-aug-s4-40k_voc12-512x512.py'
     cfg = Config.fromfile(osp.join(FOLDER, name))
     model = _bn(cfg.model.to_dict())
@@ -251,13 +262,14 @@ def test_teacher_trains_two_iterations_with_its_runtime(
                         img_path='train/', seg_map_path='seg_maps/train/'),
                     pipeline=pipeline)
             ]))
-    cfg.train_cfg = dict(type='IterBasedTrainLoop', max_iters=2)
+    cfg.train_cfg.update(max_iters=2, val_interval=2)
     for key in ('val', 'test'):
         cfg[f'{key}_dataloader'] = cfg[f'{key}_cfg'] = None
         cfg[f'{key}_evaluator'] = None
     cfg.default_hooks.checkpoint.interval = 2
     cfg.work_dir = str(tmp_path)
     cfg.env_cfg = dict(cudnn_benchmark=False, dist_cfg=dict(backend='gloo'))
-    runner = Runner.from_cfg(cfg)
+    runner = RUNNERS.build(cfg)  # its runner_type: the long-run runner
+    assert isinstance(runner, LongRunRunner)
     runner.train()
     assert osp.isfile(osp.join(str(tmp_path), 'iter_2.pth'))

@@ -207,7 +207,7 @@ def _header(arm: Arm, cells: List[Cell]) -> List[str]:
     if arm.method == SELF_TRAINING:
         lines += _comment(f'Teacher: {config_name(teacher_of(arm))}; the '
                           'student starts from its final checkpoint '
-                          '(load_from).')
+                          '(tools/self_train.py, student_init).')
     return lines + GENERATED.split('\n')
 
 
@@ -236,9 +236,6 @@ def leaf_text(arm: Arm, cells: List[Cell]) -> str:
             'for d in _base_.human_datasets]))',
         ]
     else:
-        teacher = teacher_of(arm)
-        ckpt = (f'work_dirs/{config_name(teacher)[:-3]}/'
-                f'iter_{teacher.iters}.pth')
         lines += [
             'train_pipeline = [',
             "    _base_.seg_student_pack if t['type'] == 'PackSegInputs' "
@@ -261,7 +258,8 @@ def leaf_text(arm: Arm, cells: List[Cell]) -> str:
             '    dataset=dict(_base_.mixed, sources=[\'human\'] * len('
             "_base_.human_datasets) + ['pseudo'], datasets=[*human_datasets, "
             'pseudo_dataset]))',
-            f'load_from = {_literal(ckpt)}',
+            'custom_hooks = [*_base_.custom_hooks, '
+            '*_base_.seg_student_hooks]',
         ]
     lines.append(f'auto_scale_lr = dict(base_batch_size={arm.batch})')
     return _format('\n'.join(lines) + '\n')

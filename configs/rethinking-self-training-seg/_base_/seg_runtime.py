@@ -22,6 +22,13 @@ default_hooks = dict(
     visualization=dict(type='SegVisualizationHook'))
 log_processor = dict(by_epoch=False)
 resume = True
+# the long-run runner of the detection grid (../../_base_/he_runtime.py):
+# SIGTERM / SIGUSR1 -> checkpoint + exit 75, every rank's RNG continued on
+# resume (with the schedules' ResumableIterBasedTrainLoop)
+runner_type = 'mmdet.LongRunRunner'
 # Whole list (lists are replaced, not merged): seg-scratch_runtime.py
-# extends it by restating it.
-custom_hooks = [dict(type='mmdet.SyncBNGuardHook')]
+# extends it by restating it; images / pixels seen (He et al. Fig. 2)
+custom_hooks = [
+    dict(type='mmdet.SyncBNGuardHook'),
+    dict(type='mmdet.ImagesSeenHook')
+]

@@ -7,8 +7,15 @@
 #   L = 1/(1+a) * (L_h + a * Lbar_h / Lbar_p * L_p), moving averages of
 #   decay 0.9997 [V, App. B]; a = pseudo_weight = 1.0 for every PASCAL
 #   student [V, Sec. 3.2].
-# - load_from: the student starts from its teacher's final weights (Sec.
-#   3.2, App. C [V]); each leaf names its teacher's checkpoint.
+# - student_init: the student starts from its teacher's final weights (Sec.
+#   3.2, App. C [V]): tools/self_train.py (and a study's self-training arm)
+#   writes them as the student's load_from with resume off (the runtime's
+#   resume = True would otherwise resume the teacher's iteration and
+#   optimizer); each leaf's header names its teacher. seg_student_hooks:
+#   StudentInitCheckHook stops a student started without its teacher's
+#   weights (tools/train.py alone), naming the fixes; JointStateHook keeps
+#   the normalizer's averages under checkpoint['joint_state_dict'], so the
+#   checkpoint's state_dict is the plain segmentor's.
 # - student_loader / mixed: every batch half human, half pseudo images
 #   (MultiSourceDataset of [human..., pseudo] mixed 1:1 by
 #   MixedSourceSampler [V, Sec. 3.2]; each leaf sets `source_ratio` from
@@ -30,6 +37,11 @@ seg_student_model = dict(
     _delete_=True,
     type='SelfTrainingSegmentor',
     loss_norm=dict(pseudo_weight=1.0, decay=0.9997))
+student_init = 'teacher'
+seg_student_hooks = [
+    dict(type='mmdet.StudentInitCheckHook'),
+    dict(type='mmdet.JointStateHook')
+]
 seg_student_pack = dict(
     type='PackSegInputs',
     meta_keys=('img_path', 'seg_map_path', 'ori_shape', 'img_shape',
