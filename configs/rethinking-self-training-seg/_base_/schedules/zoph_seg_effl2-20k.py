@@ -8,7 +8,10 @@
 _base_ = './zoph_seg_optim.py'
 
 optim_wrapper = dict(optimizer=dict(lr=0.2))
-train_cfg = dict(type='mmdet.ResumableIterBasedTrainLoop', max_iters=20000, val_interval=5000)
+train_cfg = dict(
+    type='mmdet.ResumableIterBasedTrainLoop',
+    max_iters=20000,
+    val_interval=5000)
 val_cfg = dict(type='ValLoop')
 test_cfg = dict(type='TestLoop')
 param_scheduler = [
