@@ -19,7 +19,6 @@ barrier, so the store's bytes do not depend on the number of ranks or on
 interruptions. Nothing is gathered: memory does not grow with the number
 of images.
 """
-import logging
 import os.path as osp
 from typing import Optional, Sequence
 
@@ -31,7 +30,8 @@ from mmengine.logging import MMLogger, print_log
 
 from rethink_mmdet.self_training.image_list import list_images
 from rethink_mmdet.self_training.label_identity import TEACHER_SOURCE_KEYS
-from rethink_mmdet.self_training.labeler import check_store, ranges
+from rethink_mmdet.self_training.labeler import (check_store, collect_results,
+                                                 ranges)
 from rethink_mmdet.self_training.store import (completed_chunks,
                                                write_chunk_columns)
 from rethink_mmdet.self_training.store.columns import offsets, read_json
@@ -39,8 +39,7 @@ from rethink_mmdet.self_training.store.layout import (IMAGE_HW, IMAGE_IDS,
                                                       IMAGE_PATH_OFFSETS,
                                                       IMAGE_PATHS, META_FILE)
 from rethink_mmdet.self_training.teacher import build_teacher, teacher_meta
-from rethink_mmdet.self_training.unlabeled_images import (ERROR_KEY,
-                                                          ChunkBatches,
+from rethink_mmdet.self_training.unlabeled_images import (ChunkBatches,
                                                           UnlabeledImages,
                                                           collate_with_errors,
                                                           test_pipeline_cfg)
@@ -213,18 +212,7 @@ def label_seg_images(cfg: Config,
                 index=index,
                 conf=conf,
                 ignored=ignored)
-        for index in sorted(results):
-            res = results[index]
-            if ERROR_KEY in res:
-                skipped.append(
-                    dict(path=res['img_path'], reason=res[ERROR_KEY]))
-                print_log(
-                    f'skipped unreadable image {res["img_path"]}: '
-                    f'{res[ERROR_KEY]}',
-                    logger,
-                    level=logging.WARNING)
-            else:
-                records.append(res)
+        collect_results(results, records, skipped, logger)
         bar.update(min(len(results) * world_size, total - bar.n))
     if chunk is not None:
         flush()

@@ -243,18 +243,7 @@ def label_images(cfg: Config,
                 results[index] = to_record(*items[index], sample, score_thr)
             for err in batch['errors']:
                 results[err['index']] = err
-            for index in sorted(results):
-                res = results[index]
-                if ERROR_KEY in res:
-                    skipped.append(
-                        dict(path=res['img_path'], reason=res[ERROR_KEY]))
-                    print_log(
-                        f'skipped unreadable image {res["img_path"]}: '
-                        f'{res[ERROR_KEY]}',
-                        logger,
-                        level=logging.WARNING)
-                else:
-                    records.append(res)
+            collect_results(results, records, skipped, logger)
             # Rank 0 sees its own progress only: scale it by the world size
             # (chunks are dealt round-robin, so ranks advance alike).
             bar.update(min(len(results) * world_size, total - bar.n))
@@ -278,6 +267,25 @@ def label_images(cfg: Config,
         f'{meta["num_boxes"]} boxes (score >= {score_thr}), '
         f'{meta["num_skipped"]} skipped', logger)
     return meta
+
+
+def collect_results(results: dict, records: list, skipped: list,
+                    logger) -> None:
+    """Append one batch's ``results`` (listing index -> record) to
+    ``records`` in index order; an unreadable image (a record with
+    ``ERROR_KEY``) goes to ``skipped`` instead, with a warning. Shared by
+    the detection and the segmentation labeler."""
+    for index in sorted(results):
+        res = results[index]
+        if ERROR_KEY in res:
+            skipped.append(dict(path=res['img_path'], reason=res[ERROR_KEY]))
+            print_log(
+                f'skipped unreadable image {res["img_path"]}: '
+                f'{res[ERROR_KEY]}',
+                logger,
+                level=logging.WARNING)
+        else:
+            records.append(res)
 
 
 def ranges(indexes: List[int]) -> str:
