@@ -85,8 +85,11 @@ top-level ``verdict_k``, default 2) times its standard error ``se``
 ``margin`` m > 0 and only it takes one) agrees if ``[d - k se, d + k se]``
 lies within ``[-m, m]``, disagrees if it lies entirely outside
 (``|d| - k se > m``). Anything else, and an arm with fewer than 2
-finished seeds with a value (no standard error), is inconclusive. The
-report's "Claims" section gives each verdict with its numbers.
+finished seeds with a value (no standard error), is inconclusive. A
+claim made under a condition names the claims that state it,
+``requires=['scratch-converged']`` (listed before it): unless each of
+them agrees, the claim is inconclusive, "not tested". The report's
+"Claims" section gives each verdict with its numbers.
 
 Top-level names starting with ``_`` are helpers of the file (shared
 override dicts, a data root) and are ignored; any other unknown key is an
@@ -132,7 +135,8 @@ REFERENCE_KEYS = ('value', 'gain')
 METRIC_KEYS = ('key', 'name', 'scale', 'digits')
 TABLE_KEYS = ('title', 'metrics', 'rows', 'columns', 'where')
 MATCH_BY = ('image_id', 'file_name')
-CLAIM_KEYS = ('name', 'paper', 'metric', 'arm', 'over', 'expect', 'margin')
+CLAIM_KEYS = ('name', 'paper', 'metric', 'arm', 'over', 'expect', 'margin',
+              'requires')
 #: A claim's ``expect``: the sign of ``mean(arm) - mean(over)``, or equal
 #: within ``margin``.
 EXPECTS = ('greater', 'less', 'equal')
@@ -253,6 +257,11 @@ class Claim:
         expect (str): ``'greater'``, ``'less'`` or ``'equal'``.
         margin (float, optional): ``'equal'``: the equivalence margin, in
             the metric's displayed units (after ``scale``).
+        requires (list[str]): Claims listed before this one that state the
+            condition under which the paper makes it (e.g. "the scratch
+            arm has converged" for "a long schedule catches up"). Unless
+            each of them agrees, this claim is not tested: its verdict is
+            inconclusive, its numbers still shown. Defaults to none.
     """
     name: str
     paper: str
@@ -261,6 +270,7 @@ class Claim:
     over: str
     expect: str
     margin: Optional[float] = None
+    requires: List[str] = field(default_factory=list)
 
 
 @dataclass
@@ -346,6 +356,6 @@ def study_to_dict(study: Study) -> dict:
         curve_metrics=list(study.curve_metrics),
         claims=[{
             k: v
-            for k, v in asdict(c).items() if v is not None
+            for k, v in asdict(c).items() if v is not None and v != []
         } for c in study.claims],
         verdict_k=study.verdict_k)

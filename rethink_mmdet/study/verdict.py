@@ -17,6 +17,12 @@ s2^2/n2)`` its standard error (:func:`.tables.gain`). With k =
   (``|d| - k se > m``);
 - else inconclusive; so is a claim where an arm has fewer than 2 finished
   seeds with a value (no standard error).
+
+A claim the paper makes under a condition (He et al. Sec. 5.1: a long
+schedule catches up *once the scratch arm has converged*) names the
+claims that state the condition in ``requires``; unless each of them
+agrees, it is inconclusive, "not tested", whatever its own interval says
+(:func:`apply_requirements`).
 """
 from typing import List, Optional, Tuple
 
@@ -25,7 +31,10 @@ from .schema import CLAIM_KEYS, EXPECTS, NAME_RE, VERDICT_K, Claim, Study, fail
 from .state import DONE
 from .tables import gain
 
-__all__ = ['judge', 'rule_text', 'parse_claims', 'evaluate_claims']
+__all__ = [
+    'judge', 'rule_text', 'parse_claims', 'apply_requirements',
+    'evaluate_claims'
+]
 
 AGREES, DISAGREES, INCONCLUSIVE = 'agrees', 'disagrees', 'inconclusive'
 
@@ -145,9 +154,47 @@ def parse_claims(raw, k, study: Study, where: str) -> Tuple[list, float]:
         if c['expect'] != 'equal' and margin is not None:
             fail(at, f'margin with expect={c["expect"]!r}',
                  "Only expect='equal' takes a margin; drop it.")
+        requires = c.get('requires', [])
+        before = [o.name for o in out]
+        if not isinstance(requires, (list, tuple)) or any(r not in before
+                                                          for r in requires):
+            fail(
+                at, f'requires={requires!r}', 'requires lists the names of '
+                f'claims given before this one: {before}.')
         out.append(
-            Claim(**dict(c, margin=None if margin is None else float(margin))))
+            Claim(**dict(
+                c,
+                margin=None if margin is None else float(margin),
+                requires=list(requires))))
     return out, float(k)
+
+
+def apply_requirements(verdicts: List[dict]) -> List[dict]:
+    """Make each claim whose ``requires`` do not all agree inconclusive.
+
+    Args:
+        verdicts (list[dict]): Per claim, in the config's order, its
+            ``name``, ``requires``, ``verdict`` and ``reason`` (as
+            :func:`evaluate_claims` builds them); changed in place.
+
+    Returns:
+        list[dict]: ``verdicts``; a claim not tested keeps its own verdict
+        as ``verdict_untested`` and its reason after the condition's.
+    """
+    final = {}
+    for v in verdicts:
+        unmet = [
+            f'{r} {final[r]}' for r in v.get('requires', [])
+            if final[r] != AGREES
+        ]
+        if unmet:
+            v['verdict_untested'] = v['verdict']
+            v['reason'] = (f'not tested: its condition does not hold '
+                           f'({"; ".join(unmet)}); on its own: '
+                           f'{v["verdict"]}, {v["reason"]}')
+            v['verdict'] = INCONCLUSIVE
+        final[v['name']] = v['verdict']
+    return verdicts
 
 
 def _finished(study: Study, results: List[RunResult], key: str,
@@ -195,4 +242,4 @@ def evaluate_claims(study: Study, results: List[RunResult]) -> List[dict]:
                 se=se,
                 verdict=verdict,
                 reason=reason))
-    return out
+    return apply_requirements(out)

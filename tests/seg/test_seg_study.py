@@ -1,13 +1,16 @@
 """The shapes segmentation study (configs/studies/shapes_seg_selftrain.py)
 end to end at a few iterations, 2 seeds: teacher -> multi-scale pseudo
 label maps of the unlabeled split -> student from the teacher's weights,
-through tools/study.py and tools/self_train.py as users run them. The
-report's numbers equal the runs' own logs and a direct scoring of the
-stores; nothing asserts that the student wins."""
+through tools/study.py and tools/self_train.py as users run them (also
+the test of tools/self_train.py's segmentation path: the student's config,
+store and checkpoint keys). The report's numbers equal the runs' own logs
+and a direct scoring of the stores; nothing asserts that the student
+wins."""
 import glob
 import os.path as osp
 
 import pytest
+import torch
 from mmengine.config import Config
 
 from rethink_mmdet.data import make_shapes
@@ -127,3 +130,16 @@ def test_student_recipe(study):
         # from the teacher's weights (Sec. 3.2, App. C)
         assert cfg.load_from.endswith('student_init.pth')
         assert osp.isfile(cfg.load_from)
+        record, = load_json(work, 'arms', 'selftrain', f'seed{seed}',
+                            'rounds.json')
+        assert record['student_init'] == 'teacher'
+        assert cfg.load_from == record['student_init_checkpoint']
+        _, pseudo = cfg.train_dataloader.dataset.datasets
+        assert pseudo.type == 'PseudoSegDataset'
+        assert pseudo.store == record['store']
+        # the student's checkpoint is the plain segmentor's; the loss
+        # normalization's averages travel under their own key
+        state = torch.load(record['student_checkpoint'], map_location='cpu')
+        assert not any(k.startswith('loss_norm.') for k in state['state_dict'])
+        assert int(state['joint_state_dict']['loss_norm.human_count']) == \
+            ITERS

@@ -14,7 +14,8 @@ from rethink_mmdet.study.report import write_report
 from rethink_mmdet.study.schema import StudyConfigError, study_to_dict
 from rethink_mmdet.study.state import STUDY_COPY, StudyState
 from rethink_mmdet.study.validate import load_study, parse_study
-from rethink_mmdet.study.verdict import evaluate_claims, judge, rule_text
+from rethink_mmdet.study.verdict import (apply_requirements, evaluate_claims,
+                                         judge, rule_text)
 from tests.study.helpers import load_json, run_result
 from tests.study.test_schema import BOX, arm, parse
 
@@ -96,30 +97,36 @@ def claim(name='c1', **kw):
             expect='greater'), **kw)
 
 
-@pytest.mark.parametrize('claims, message', [
-    ([claim(mergin=1.0)], r"\('c1'\): unknown key\(s\) \['mergin'\]"),
-    ([claim(arm='x')], r"\('c1'\): arm='x' is not another arm of the study"),
-    ([claim(over='a-{x}')], "over='a-{x}' is not another arm"),
-    ([claim(over='a')], "over='a' is not another arm"),
-    ([claim(arm=['a'])], r"arm=\['a'\] is not another arm"),
-    ([{
-        k: v
-        for k, v in claim().items() if k != 'arm'
-    }], 'arm=None'),
-    ([claim(expect='bigger')], r"\('c1'\): expect='bigger'"),
-    ([claim(expect=None)], 'expect=None'),
-    ([claim(expect='equal')], "expect='equal' with margin=None"),
-    ([claim(expect='equal', margin=0)], "expect='equal' with margin=0"),
-    ([claim(expect='equal', margin=-1.0)], 'margin=-1.0'),
-    ([claim(expect='equal', margin='2')], "margin='2'"),
-    ([claim(margin=1.0)], "margin with expect='greater'"),
-    ([claim(metric='coco/segm_mAP')], r"\('c1'\): metric='coco/segm_mAP'"),
-    ([claim(paper='')], r"\('c1'\): no paper"),
-    ([claim(), claim()], r"claims\[1\] \('c1'\): name repeated"),
-    ([claim(name='a claim')], r'claims\[0\]: .* name of letters'),
-    (['a > b'], r'claims\[0\]'),
-    (dict(c1=claim()), 'claims is a list'),
-])
+@pytest.mark.parametrize(
+    'claims, message',
+    [
+        ([claim(mergin=1.0)], r"\('c1'\): unknown key\(s\) \['mergin'\]"),
+        ([claim(arm='x')
+          ], r"\('c1'\): arm='x' is not another arm of the study"),
+        ([claim(over='a-{x}')], "over='a-{x}' is not another arm"),
+        ([claim(over='a')], "over='a' is not another arm"),
+        ([claim(arm=['a'])], r"arm=\['a'\] is not another arm"),
+        ([{
+            k: v
+            for k, v in claim().items() if k != 'arm'
+        }], 'arm=None'),
+        ([claim(expect='bigger')], r"\('c1'\): expect='bigger'"),
+        ([claim(expect=None)], 'expect=None'),
+        ([claim(expect='equal')], "expect='equal' with margin=None"),
+        ([claim(expect='equal', margin=0)], "expect='equal' with margin=0"),
+        ([claim(expect='equal', margin=-1.0)], 'margin=-1.0'),
+        ([claim(expect='equal', margin='2')], "margin='2'"),
+        ([claim(margin=1.0)], "margin with expect='greater'"),
+        ([claim(metric='coco/segm_mAP')], r"\('c1'\): metric='coco/segm_mAP'"),
+        ([claim(paper='')], r"\('c1'\): no paper"),
+        ([claim(), claim()], r"claims\[1\] \('c1'\): name repeated"),
+        ([claim(requires=['c2']), claim('c2')], r"requires=\['c2'\]"),
+        ([claim(requires=['c1'])], r"requires=\['c1'\]"),  # itself
+        ([claim(), claim('c2', requires='c1')], "requires='c1'"),
+        ([claim(name='a claim')], r'claims\[0\]: .* name of letters'),
+        (['a > b'], r'claims\[0\]'),
+        (dict(c1=claim()), 'claims is a list'),
+    ])
 def test_claim_errors(tmp_path, claims, message):
     with pytest.raises(StudyConfigError, match=message) as err:
         parse(tmp_path, arms=ARMS, claims=claims)
@@ -186,6 +193,62 @@ def test_evaluate_claims(tmp_path):
     nothing = evaluate_claims(with_k2, results[:3])[0]
     assert (nothing['d'], nothing['verdict']) == (None, INC)
     assert nothing['reason'] == 'b: no finished run with a value'
+
+
+@pytest.mark.parametrize(
+    'condition, own, verdict',
+    [
+        (AG, AG, AG),  # the condition holds: the claim's own verdict
+        (AG, DIS, DIS),
+        (AG, INC, INC),
+        (DIS, DIS, INC),  # it does not: not tested, whatever its own says
+        (DIS, AG, INC),
+        (INC, AG, INC),
+    ])
+def test_requirements_on_hand_made_verdicts(condition, own, verdict):
+    claims = [
+        dict(name='converged', requires=[], verdict=condition, reason='r0'),
+        dict(name='free', requires=[], verdict=own, reason='r1'),
+        dict(
+            name='catch-up', requires=['converged'], verdict=own, reason='r2')
+    ]
+    cond, free, catch = apply_requirements(claims)
+    assert (cond['verdict'], free['verdict']) == (condition, own)
+    assert catch['verdict'] == verdict
+    if verdict == own and condition == AG:
+        assert 'verdict_untested' not in catch and catch['reason'] == 'r2'
+    else:
+        assert catch['verdict_untested'] == own
+        assert catch['reason'] == (
+            f'not tested: its condition does not hold (converged '
+            f'{condition}); on its own: {own}, r2')
+    # a chain: a claim that requires an untested claim is not tested either
+    chain = apply_requirements([
+        dict(name='a', requires=[], verdict=DIS, reason=''),
+        dict(name='b', requires=['a'], verdict=AG, reason=''),
+        dict(name='c', requires=['b'], verdict=AG, reason='')
+    ])
+    assert [c['verdict'] for c in chain] == [DIS, INC, INC]
+    assert '(b inconclusive)' in chain[2]['reason']
+
+
+def test_evaluate_claims_with_a_condition(tmp_path):
+    study = parse(
+        tmp_path,
+        arms=ARMS,
+        claims=[
+            claim('b-over-a', arm='b', over='a'),
+            claim('a-over-b', requires=['b-over-a'])
+        ])
+    results = [run('a', s, 0.40 + s / 100) for s in range(3)]
+    results += [run('b', s, 0.38 + s / 100) for s in range(3)]
+    cond, claim_ = evaluate_claims(study, results)
+    assert cond['verdict'] == DIS and claim_['verdict'] == INC
+    assert claim_['verdict_untested'] == AG
+    assert claim_['d'] == pytest.approx(2.0)  # its numbers are still shown
+    assert claim_['requires'] == ['b-over-a']
+    copy = Config(study_to_dict(study), filename=str(tmp_path / 'study.py'))
+    assert parse_study(copy) == study
 
 
 def write_work_dir(work_dir, value):
