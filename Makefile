@@ -9,7 +9,7 @@ PYTEST_ARGS ?=
 DEMO_ARGS ?=
 TEST_WORKERS ?= 2
 
-.PHONY: bootstrap demo test lint format
+.PHONY: bootstrap demo demo-he-long test lint format
 
 bootstrap:
 	bash tools/bootstrap.sh
@@ -18,6 +18,17 @@ bootstrap:
 # data (configs/studies/shapes_mini_replication.py), its tables and plots.
 demo: bootstrap
 	$(PY) tools/shapes_demo.py $(DEMO_ARGS)
+
+# He et al.'s comparison at longer schedules (1x = 1000 iterations instead
+# of 150: scratch 4x / 6x, pre-trained 6x), the part of the same study that
+# shows how far the scratch arm is from converging (docs/main_job.md).
+# One seed, ~16 min on 2 cores; HE_LONG_SEEDS=0,1,2 for a verdict.
+HE_LONG_SEEDS ?= 0
+demo-he-long: bootstrap
+	MINI_ITERS_PER_X=1000 MINI_SEEDS=$(HE_LONG_SEEDS) \
+	    MINI_ARMS=scratch-4x,scratch-6x,pretrained-6x \
+	    $(PY) tools/shapes_demo.py --work-dir work_dirs/shapes_he_long \
+	    $(DEMO_ARGS)
 
 # The suite runs on TEST_WORKERS pytest-xdist processes of one thread each,
 # a test module per worker at a time (module fixtures are built once);

@@ -494,14 +494,14 @@ tables = [
 ]
 
 # MINI_ARMS (comma-separated arm names, default 'all') runs a part of
-# the study: those arms, the arms they start from, and the claims and
-# tables about them (the longer He et al. study, `make demo-he-long`).
+# the study: those arms, the arms they start from (init and teacher arms),
+# and the claims and tables about them (the longer He et al. study, `make demo-he-long`).
 _only = [a for a in '{{$MINI_ARMS:all}}'.split(',') if a != 'all']
 if _only:
-    _keep = set(_only) | {
-        a['init_arm']
-        for a in arms if a['name'] in _only and 'init_arm' in a
-    }
+    _keep = set(_only)
+    for _a in reversed(arms):  # an arm's init and teacher arms come first
+        if _a['name'] in _keep:
+            _keep |= {_a[k] for k in ('init_arm', 'teacher_arm') if k in _a}
     arms = [a for a in arms if a['name'] in _keep]
     for _a in arms:
         for _k in ('counterpart', 'gain_over'):

@@ -70,3 +70,36 @@ def test_zoph_cells(arms, cell, labeled, iters, a):
     assert o['train_dataloader.dataset.datasets.1.score_thr'] == 0.5
     assert _options(
         arms[f'rand-{cell}'])['train_dataloader.dataset.indices'] == labeled
+
+
+def test_claims_of_the_long_arm(arms):
+    """The catch-up claim is tested only once the scratch arm meets the
+    convergence criterion (He et al. compare converged arms)."""
+    claims = {c.name: c for c in load_study(STUDY).claims}
+    assert claims['he-long-catches-up'].requires == ['scratch-converged']
+    assert claims['scratch-converged'].arm == 'scratch-6x'
+    assert all(not c.requires for n, c in claims.items()
+               if n != 'he-long-catches-up')
+
+
+def test_a_part_of_the_study(monkeypatch):
+    """`make demo-he-long`: MINI_ARMS keeps those arms, the arm they start
+    from, and the claims and tables about them; MINI_ITERS_PER_X sets He
+    et al.'s 1x."""
+    monkeypatch.setenv('MINI_ARMS', 'scratch-4x,scratch-6x,pretrained-6x')
+    monkeypatch.setenv('MINI_ITERS_PER_X', '1000')
+    study = load_study(STUDY)
+    assert [a.name for a in study.arms
+            ] == ['pretrain', 'scratch-4x', 'scratch-6x', 'pretrained-6x']
+    assert [c.name for c in study.claims
+            ] == ['scratch-converged', 'he-long-catches-up']
+    assert [t.title.split(':')[0] for t in study.tables
+            ] == ['He et al. 2019 (Table 1 layout)', 'Every arm']
+    cfg = Config.fromfile(STUDY)
+    six = _options({a['name']: a for a in cfg.arms}['scratch-6x'])
+    assert six['train_cfg']['max_iters'] == 6000
+    assert six['param_scheduler'][1]['milestones'] == [5333, 5778]
+    monkeypatch.setenv('MINI_ARMS', 'student-aug-s1')
+    study = load_study(STUDY)
+    # a student needs its teacher arm: kept with it
+    assert [a.name for a in study.arms] == ['rand-aug-s1', 'student-aug-s1']
