@@ -499,9 +499,11 @@ tables = [
 _only = [a for a in '{{$MINI_ARMS:all}}'.split(',') if a != 'all']
 if _only:
     _keep = set(_only)
-    for _a in reversed(arms):  # an arm's init and teacher arms come first
+    # an arm's init and teacher arms come before it
+    for _a in reversed(arms):
         if _a['name'] in _keep:
-            _keep |= {_a[k] for k in ('init_arm', 'teacher_arm') if k in _a}
+            _keep.update(_a.get(k) for k in ('init_arm', 'teacher_arm'))
+    _keep.discard(None)
     arms = [a for a in arms if a['name'] in _keep]
     for _a in arms:
         for _k in ('counterpart', 'gain_over'):
