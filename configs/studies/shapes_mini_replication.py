@@ -495,7 +495,8 @@ tables = [
 
 # MINI_ARMS (comma-separated arm names, default 'all') runs a part of
 # the study: those arms, the arms they start from (init and teacher arms),
-# and the claims and tables about them (the longer He et al. study, `make demo-he-long`).
+# and the claims and tables about them (`make demo-he-long`: He et al.'s
+# arms at a longer 1x).
 _only = [a for a in '{{$MINI_ARMS:all}}'.split(',') if a != 'all']
 if _only:
     _keep = set(_only)
