@@ -35,7 +35,6 @@ GPU cannot hold its 1 train : 7 aug : 8 pseudo shares); ``labels``:
 ``voc12`` = PASCAL train (1,464 images), ``voc12aug`` = train + aug
 (10,582), mmseg's dataset names.
 """
-import argparse
 import csv
 import os
 import os.path as osp
@@ -45,7 +44,8 @@ from typing import Dict, List, NamedTuple, Optional
 
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 # the detection grid's generator: its formatting helpers
-from gen_selftrain_configs import _comment, _format, _literal, _read  # noqa
+from gen_selftrain_configs import _comment, _format, _literal  # noqa
+from generated_folder import GeneratedFolder  # noqa: E402
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONFIG_DIR = osp.join(REPO, 'configs', 'rethinking-self-training-seg')
@@ -360,61 +360,23 @@ def render_readme(text: str, cells: List[Cell]) -> str:
     return pattern.sub(lambda _: table, text)
 
 
+FOLDER = GeneratedFolder(
+    config_dir=CONFIG_DIR,
+    files=lambda: leaves(read_cells()),
+    owned=lambda name: name.endswith('.py'),
+    present=lambda: os.listdir(CONFIG_DIR),
+    readme=README,
+    render_readme=lambda text: render_readme(text, read_cells()))
+
+
 def stale_files() -> List[str]:
     """Generated files that differ from the output, ``.py`` files of the
     folder that are not generated, and the README."""
-    cells = read_cells()
-    want = leaves(cells)
-    stale = [
-        n for n, text in want.items() if _read(osp.join(CONFIG_DIR, n)) != text
-    ]
-    extra = [
-        n for n in os.listdir(CONFIG_DIR)
-        if n.endswith('.py') and n not in want
-    ]
-    readme = _read(README)
-    if readme is None or render_readme(readme, cells) != readme:
-        stale.append('README.md')
-    return sorted(stale + extra)
-
-
-def write() -> int:
-    cells = read_cells()
-    want = leaves(cells)
-    changed = 0
-    for name, text in want.items():
-        path = osp.join(CONFIG_DIR, name)
-        if _read(path) != text:
-            with open(path, 'w') as f:
-                f.write(text)
-            changed += 1
-    for name in stale_files():
-        if name != 'README.md' and name not in want:
-            os.remove(osp.join(CONFIG_DIR, name))
-            changed += 1
-    readme = _read(README)
-    new = render_readme(readme, cells)
-    if new != readme:
-        with open(README, 'w') as f:
-            f.write(new)
-        changed += 1
-    return changed
+    return FOLDER.stale_files()
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument(
-        '--check',
-        action='store_true',
-        help='write nothing; exit 1 and list the files that differ')
-    args = parser.parse_args(argv)
-    if args.check:
-        stale = stale_files()
-        for name in stale:
-            print(f'stale: {osp.join(CONFIG_DIR, name)}')
-        return 1 if stale else 0
-    print(f'{write()} files written or removed in {CONFIG_DIR}')
-    return 0
+    return FOLDER.main(argv, __doc__.split('\n')[0])
 
 
 if __name__ == '__main__':

@@ -35,7 +35,6 @@ iteration (the paper's batch), ``32xb16`` = 256 human + 256 pseudo (or
 ImageNet) images; ``-m15``: RandAugment magnitude 15 (Table 12 only);
 ``coco`` = 100% of the train2017 labels, ``coco-20p`` = 20%.
 """
-import argparse
 import csv
 import os
 import os.path as osp
@@ -44,6 +43,9 @@ import sys
 import textwrap
 from collections import OrderedDict
 from typing import Dict, List, NamedTuple, Optional
+
+sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
+from generated_folder import GeneratedFolder  # noqa: E402
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONFIG_DIR = osp.join(REPO, 'configs', 'rethinking-self-training')
@@ -591,14 +593,6 @@ def render_readme(text: str, cells: List[Cell]) -> str:
     return pattern.sub(lambda _: table, text)
 
 
-def _read(path: str):
-    """The text of ``path``, None if there is no such file."""
-    if not osp.isfile(path):
-        return None
-    with open(path) as f:
-        return f.read()
-
-
 def _generated_like(rel: str) -> bool:
     """Files this script owns: the folder's ``.py`` files (leaves and
     study configs) and the schedule fragments ``zoph_cosine-*.py``."""
@@ -609,65 +603,29 @@ def _generated_like(rel: str) -> bool:
                             and name.startswith('zoph_cosine-'))
 
 
+def _present() -> List[str]:
+    return os.listdir(CONFIG_DIR) + [
+        osp.join('_base_', 'schedules', n) for n in os.listdir(SCHEDULE_DIR)
+    ]
+
+
+FOLDER = GeneratedFolder(
+    config_dir=CONFIG_DIR,
+    files=lambda: leaves(read_cells()),
+    owned=_generated_like,
+    present=_present,
+    readme=README,
+    render_readme=lambda text: render_readme(text, read_cells()))
+
+
 def stale_files() -> List[str]:
     """Generated files that differ from this script's output, files that
     look generated but are not written by it, and the README."""
-    cells = read_cells()
-    want = leaves(cells)
-    stale = [
-        n for n, text in want.items() if _read(osp.join(CONFIG_DIR, n)) != text
-    ]
-    present = [n for n in os.listdir(CONFIG_DIR)] + [
-        osp.join('_base_', 'schedules', n) for n in os.listdir(SCHEDULE_DIR)
-    ]
-    extra = [n for n in present if _generated_like(n) and n not in want]
-    readme = _read(README)
-    if render_readme(readme, cells) != readme:
-        stale.append('README.md')
-    return sorted(stale + extra)
-
-
-def write() -> int:
-    """Write every generated file and the README tables, remove generated
-    files that are no longer generated; returns the number of files
-    changed."""
-    cells = read_cells()
-    want = leaves(cells)
-    changed = 0
-    for name, text in want.items():
-        path = osp.join(CONFIG_DIR, name)
-        if _read(path) == text:
-            continue
-        with open(path, 'w') as f:
-            f.write(text)
-        changed += 1
-    for name in stale_files():
-        if name != 'README.md' and name not in want:
-            os.remove(osp.join(CONFIG_DIR, name))
-            changed += 1
-    readme = _read(README)
-    new = render_readme(readme, cells)
-    if new != readme:
-        with open(README, 'w') as f:
-            f.write(new)
-        changed += 1
-    return changed
+    return FOLDER.stale_files()
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument(
-        '--check',
-        action='store_true',
-        help='write nothing; exit 1 and list the files that differ')
-    args = parser.parse_args(argv)
-    if args.check:
-        stale = stale_files()
-        for name in stale:
-            print(f'stale: {osp.join(CONFIG_DIR, name)}')
-        return 1 if stale else 0
-    print(f'{write()} files written or removed in {CONFIG_DIR}')
-    return 0
+    return FOLDER.main(argv, __doc__.split('\n')[0])
 
 
 if __name__ == '__main__':
