@@ -22,12 +22,14 @@ demo: bootstrap
 # He et al.'s comparison at longer schedules (1x = 1000 iterations instead
 # of 150: scratch 4x / 6x, pre-trained 6x), the part of the same study that
 # shows how far the scratch arm is from converging (docs/main_job.md).
-# One seed, 19 min on 2 cores; HE_LONG_SEEDS=0,1,2 for a verdict (~55 min).
+# One seed, 19 min on 2 cores; HE_LONG_SEEDS=0,1,2 for a verdict (~55 min),
+# HE_LONG_X=2000 for a longer 1x (about twice as long).
 HE_LONG_SEEDS ?= 0
+HE_LONG_X ?= 1000
 demo-he-long: bootstrap
-	MINI_ITERS_PER_X=1000 MINI_SEEDS=$(HE_LONG_SEEDS) \
+	MINI_ITERS_PER_X=$(HE_LONG_X) MINI_SEEDS=$(HE_LONG_SEEDS) \
 	    MINI_ARMS=scratch-4x,scratch-6x,pretrained-6x \
-	    $(PY) tools/shapes_demo.py --work-dir work_dirs/shapes_he_long \
+	    $(PY) tools/shapes_demo.py --work-dir work_dirs/shapes_he_long_$(HE_LONG_X) \
 	    $(DEMO_ARGS)
 
 # The suite runs on TEST_WORKERS pytest-xdist processes of one thread each,
