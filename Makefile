@@ -22,7 +22,7 @@ demo: bootstrap
 # He et al.'s comparison at longer schedules (1x = 1000 iterations instead
 # of 150: scratch 4x / 6x, pre-trained 6x), the part of the same study that
 # shows how far the scratch arm is from converging (docs/main_job.md).
-# One seed, 19 min on 2 cores; HE_LONG_SEEDS=0,1,2 for a verdict (~55 min),
+# One seed, 19 min on 2 cores; HE_LONG_SEEDS=0,1,2 for a verdict (~50 min),
 # HE_LONG_X=2000 for a longer 1x (about twice as long).
 HE_LONG_SEEDS ?= 0
 HE_LONG_X ?= 1000
