@@ -210,9 +210,12 @@ def _claim_lines(claims: List[dict], study: Study) -> List[str]:
                             for n, of in (c['seeds'], c['over_seeds']))
         verdict = c['verdict'] if c['verdict'] == 'inconclusive' else \
             f'**{c["verdict"]}**'
+        rule = c['rule']
+        if c.get('requires'):
+            rule += f'; tested if {" and ".join(c["requires"])} agrees'
         rows.append([
             c['name'], c['paper'].replace('|', '\\|'),
-            f'{metric.name}, d = {c["arm"]} − {c["over"]}: {c["rule"]}',
+            f'{metric.name}, d = {c["arm"]} − {c["over"]}: {rule}',
             f'{ours} ({seeds} seeds)', f'{verdict}: {c["reason"]}'
         ])
     k = f'{study.verdict_k:g}'
@@ -226,7 +229,9 @@ def _claim_lines(claims: List[dict], study: Study) -> List[str]:
         f'-{k} se (the mirror for "d < -{k} se"); "d ± {k} se within ±m" (an'
         ' equivalence test, like TOST) agrees if that interval lies within '
         '[-m, m] and disagrees if it lies entirely outside; anything else, '
-        'or an arm with fewer than 2 seeds, is inconclusive.'
+        'or an arm with fewer than 2 seeds, is inconclusive; so is a claim '
+        'the paper makes under a condition ("tested if ... agrees") whose '
+        'condition does not agree: not tested.'
     ]
 
 

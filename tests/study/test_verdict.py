@@ -278,6 +278,7 @@ def test_report_claims_table(tmp_path):
             claim('a-like-b', expect='equal', margin=2.0),
             claim('a-like-b-wide', expect='equal', margin=5),
             claim('c-over-b', arm='c'),
+            claim('a-over-b-if', requires=['b-over-a']),
         ])
     study_dir = tmp_path / 'dir'
     study_dir.mkdir()
@@ -333,7 +334,15 @@ def test_report_claims_table(tmp_path):
         c['name']: c
         for c in load_json(str(study_dir), 'report.json')['claims']
     }
-    assert [c['verdict'] for c in claims.values()] == [AG, DIS, INC, AG, INC]
+    assert ('| a-over-b-if | He et al. 2019, Table 1 | box AP, d = a − b: '
+            'd > 2 se; tested if b-over-a agrees | +2.5 ± 0.8 (3 vs 2/3 '
+            'seeds) | inconclusive: not tested: its condition does not hold '
+            '(b-over-a disagrees); on its own: agrees, d ± 2 se = '
+            '[+0.97, +4.03], all above 0 |') in text
+    assert 'not tested.' in text  # the legend says what it means
+    assert [c['verdict']
+            for c in claims.values()] == [AG, DIS, INC, AG, INC, INC]
+    assert claims['a-over-b-if']['verdict_untested'] == AG
     ab = claims['a-over-b']
     assert (ab['d'], ab['se']) == pytest.approx(
         (2.5, math.sqrt(1 / 3 + 0.5 / 2)))
