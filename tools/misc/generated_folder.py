@@ -10,7 +10,7 @@ compares, writes and parses the command line.
 import argparse
 import os
 import os.path as osp
-from typing import Callable, Dict, List, NamedTuple, Optional
+from typing import Callable, Dict, List, NamedTuple, Optional, Tuple
 
 
 def read_text(path: str) -> Optional[str]:
@@ -41,43 +41,51 @@ class GeneratedFolder(NamedTuple):
     readme: str
     render_readme: Callable[[str], str]
 
-    def _readme_stale(self) -> bool:
+    def _rendered_readme(self) -> Tuple[bool, Optional[str]]:
+        """Whether the README is stale, and its text with the tables
+        written (None if there is no README: stale, nothing to render)."""
         text = read_text(self.readme)
-        return text is None or self.render_readme(text) != text
+        if text is None:
+            return True, None
+        new = self.render_readme(text)
+        return new != text, new
 
-    def stale_files(self) -> List[str]:
-        """Generated files that differ from the output, files that look
-        generated but are not written, and ``README.md`` if its tables
-        differ."""
-        want = self.files()
+    def _stale(self, want: Dict[str, str], readme_stale: bool) -> List[str]:
         stale = [
             n for n, text in want.items()
             if read_text(osp.join(self.config_dir, n)) != text
         ]
         extra = [n for n in self.present() if self.owned(n) and n not in want]
-        return sorted(stale + extra +
-                      (['README.md'] if self._readme_stale() else []))
+        return sorted(stale + extra + (['README.md'] if readme_stale else []))
+
+    def stale_files(self) -> List[str]:
+        """Generated files that differ from the output, files that look
+        generated but are not written, and ``README.md`` if its tables
+        differ."""
+        return self._stale(self.files(), self._rendered_readme()[0])
 
     def write(self) -> int:
         """Write every generated file and the README tables, remove the
         generated files that are no longer generated; returns the number of
         files changed."""
-        want, changed = self.files(), 0
-        for name in self.stale_files():
-            path = osp.join(self.config_dir, name)
+        want = self.files()
+        readme_stale, readme = self._rendered_readme()
+        if readme is None:
+            raise FileNotFoundError(
+                f'{self.readme}: no README to write the grid tables into; '
+                'add one with the two marker lines.')
+        stale = self._stale(want, readme_stale)
+        for name in stale:
             if name == 'README.md':
-                text = self.render_readme(read_text(self.readme))
-                path = self.readme
+                path, text = self.readme, readme
             elif name in want:
-                text = want[name]
+                path, text = osp.join(self.config_dir, name), want[name]
             else:
-                os.remove(path)
-                changed += 1
+                os.remove(osp.join(self.config_dir, name))
                 continue
             with open(path, 'w') as f:
                 f.write(text)
-            changed += 1
-        return changed
+        return len(stale)
 
     def main(self, argv=None, description: str = '') -> int:
         """``--check``: write nothing, list the stale files, exit 1 if
